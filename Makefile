@@ -1,0 +1,16 @@
+# The two entry points of the README. Both create .venv (scripts/setup.sh) on first use.
+VENV := .venv
+RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+
+.PHONY: setup demo test
+
+setup:
+	bash scripts/setup.sh
+
+# The main job: the whole DAG on the embedded default (config/config.yaml), 2 cores.
+demo: setup
+	$(RUN) snakemake --cores 2
+
+# Every test, the slow integration tests included.
+test: setup
+	$(RUN) pytest

@@ -1,0 +1,23 @@
+# srtrack: sensitivity-aware regularized tuning of multi-modal trackers, as one Snakemake DAG.
+# Local:   snakemake --cores 2
+# Cluster: snakemake --profile <slurm profile>
+# Stages are the `python -m srtrack.<stage>` CLIs; rules only wire files together.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: f"{workflow.basedir}/config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/prepare.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

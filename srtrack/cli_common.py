@@ -1,0 +1,46 @@
+"""What every stage CLI shares: the config arguments, logging set-up and error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from srtrack.config import Config, load_config
+from srtrack.errors import ConfigError, SrtrackError
+
+EXIT_DATA_ERROR = 1
+EXIT_CONFIG_ERROR = 2
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--config FILE` (repeatable, later files win), `--set KEY=VALUE` (repeatable), `--parent-run-id`."""
+    parser.add_argument("--config", action="append", type=Path, required=True, metavar="FILE",
+                        help="config YAML; repeat to layer files (e.g. config/config.yaml my-study.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="override one config value, e.g. --set study.seed=3 (value parsed as YAML)")
+    parser.add_argument("--parent-run-id", default=None,
+                        help="MLflow run to nest this stage's run under (default: $SRTRACK_PARENT_RUN_ID or the study run)")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    return load_config(args.config, args.overrides)
+
+
+def run_main(body: Callable[[], int]) -> int:
+    """Run a CLI body; SrtrackErrors become a message on stderr and an exit code, not a traceback."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return body()
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    except SrtrackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    return parser.parse_args(None if argv is None else list(argv))

@@ -1,0 +1,24 @@
+"""Configuration: one YAML file (plus overlays) validated by one JSON Schema, then typed."""
+
+from srtrack.config.loader import (
+    config_from_dict,
+    config_to_dict,
+    deep_merge,
+    load_config,
+    load_config_dict,
+    load_schema,
+    validate_dict,
+)
+from srtrack.config.types import Config, DatasetConfig
+
+__all__ = [
+    "Config",
+    "DatasetConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "deep_merge",
+    "load_config",
+    "load_config_dict",
+    "load_schema",
+    "validate_dict",
+]

@@ -1,0 +1,221 @@
+"""Load, merge, validate and type the YAML configuration.
+
+Files are deep-merged in order (later files win, as Snakemake's --configfile does), `--set a.b=v`
+overrides are applied, and the result is validated against workflow/schemas/config.schema.yaml
+(shipped as srtrack/resources/config.schema.yaml). Every violation is reported at once with the
+file, line and dotted key, then the dict is turned into the frozen dataclasses of `types.py`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Literal, Mapping
+
+import jsonschema
+import yaml
+
+from srtrack.config.types import Config
+from srtrack.errors import ConfigError
+
+SCHEMA_RESOURCE = "config.schema.yaml"
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema shared with the Snakemake workflow."""
+    text = resources.files("srtrack.resources").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge `update` into a copy of `base`; mappings merge key by key, everything else is replaced."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one `dotted.key=yaml-value` override in place (the key must exist in the base config)."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {assignment!r}: expected KEY=VALUE, e.g. study.seed=3")
+    *parents, leaf = key.split(".")
+    node: Any = data
+    for i, part in enumerate(parents):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"override {assignment!r}: no section {'.'.join(parents[: i + 1])!r} in the config")
+        node = node[part]
+    if not isinstance(node, dict):
+        raise ConfigError(f"override {assignment!r}: {'.'.join(parents)!r} is not a section")
+    node[leaf] = yaml.safe_load(raw)
+
+
+def _line_of(path: Path, key_path: list[str | int]) -> int | None:
+    """1-based line of a dotted key in a YAML file, or None where the file does not define it."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    line = None
+    for part in key_path:
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if k.value == str(part)]
+            if not match:
+                return line
+            node = match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line
+
+
+def _where(sources: tuple[Path, ...], key_path: list[str | int]) -> str:
+    """The last file (and line) that sets a key, for error messages."""
+    for path in reversed(sources):
+        line = _line_of(path, key_path)
+        if line is not None:
+            return f"{path}:{line}"
+    return ", ".join(str(p) for p in sources) or "<no file>"
+
+
+def validate_dict(data: Mapping[str, Any], sources: tuple[Path, ...] = ()) -> None:
+    """Check a merged config against the schema; raise one ConfigError listing every violation."""
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    if not errors:
+        return
+    lines = []
+    for err in errors:
+        key_path = list(err.absolute_path)
+        if err.validator in ("additionalProperties", "unevaluatedProperties"):
+            known = sorted(_known_keys(err.schema))
+            for unknown in sorted(set(err.instance) - set(known)):
+                path = [*key_path, unknown]
+                lines.append(f"{_where(sources, path)}: {_dotted(path)}: unknown key (expected one of: {', '.join(known)})")
+        else:
+            lines.append(f"{_where(sources, key_path)}: {_dotted(key_path)}: {err.message}")
+    raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+def _dotted(key_path: list[str | int]) -> str:
+    return ".".join(str(p) for p in key_path) or "<top level>"
+
+
+def _known_keys(schema: Mapping[str, Any]) -> set[str]:
+    """Property names a (sub)schema allows, following one local $ref."""
+    keys = set(schema.get("properties", {}))
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        keys |= set(load_schema()["$defs"][ref.split("/")[-1]].get("properties", {}))
+    return keys
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    """Turn a validated YAML value into the annotated type (dataclasses, Path, Optional, Literal)."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        kwargs = {
+            f.name: _convert(hints[f.name], value[f.name], f"{key}.{f.name}" if key else f.name)
+            for f in dataclasses.fields(tp)
+            if f.name in value
+        }
+        return tp(**kwargs)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        non_none = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(non_none[0], value, key)
+    if tp is Path:
+        return Path(value)
+    if tp is float:
+        return float(value)
+    if origin is Literal or tp in (int, str, bool):
+        return value
+    raise TypeError(f"config field {key}: unsupported annotation {tp!r}")
+
+
+def _check_cross_fields(cfg: Config) -> None:
+    if cfg.method.m_min > cfg.method.m_max:
+        raise ConfigError(
+            f"{_where(cfg.sources, ['method', 'm_min'])}: method.m_min ({cfg.method.m_min}) must not exceed "
+            f"method.m_max ({cfg.method.m_max})"
+        )
+
+
+def config_from_dict(data: Mapping[str, Any], sources: Iterable[Path] = ()) -> Config:
+    """Validate a merged config dict and build the typed Config."""
+    sources = tuple(Path(s) for s in sources)
+    validate_dict(data, sources)
+    cfg = dataclasses.replace(_convert(Config, data, ""), sources=sources)
+    _check_cross_fields(cfg)
+    return cfg
+
+
+def load_config_dict(paths: Iterable[Path | str], overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Merge YAML files in order and apply overrides; no validation."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        merged = deep_merge(merged, _read_yaml(Path(path)))
+    for assignment in overrides:
+        apply_override(merged, assignment)
+    return merged
+
+
+def load_config(paths: Iterable[Path | str] | Path | str, overrides: Iterable[str] = ()) -> Config:
+    """Load one or more config files (later ones win), apply overrides, validate, and type them.
+
+    Args:
+        paths: YAML files, merged in order; the first is usually config/config.yaml.
+        overrides: `dotted.key=value` strings, the value parsed as YAML.
+
+    Raises:
+        ConfigError: naming the file, line and key of every problem.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ConfigError("no config file given (pass --config config/config.yaml)")
+    return config_from_dict(load_config_dict(paths, overrides), paths)
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    """The plain-data form of a Config (paths as strings), as written next to outputs."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    data = dataclasses.asdict(cfg)
+    data.pop("sources")
+    return plain(data)

@@ -1,0 +1,140 @@
+"""Typed configuration objects: frozen dataclasses built once from the validated YAML.
+
+The field names mirror workflow/schemas/config.schema.yaml one to one; config/README.md documents
+them. Code below the CLIs takes these objects, never raw dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    name: str
+    seed: int
+    output_dir: Path
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    tracking_uri: str
+    experiment: str
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Where one benchmark lives and which sequence lists to use."""
+
+    root: Path | None
+    train_list: str
+    test_list: str
+
+
+@dataclass(frozen=True)
+class LasherConfig(DatasetConfig):
+    gt_file: Literal["init.txt", "visible.txt"]
+
+
+@dataclass(frozen=True)
+class GtotConfig(DatasetConfig):
+    corner_width: Literal["x2-x1", "x2-x1+1"]
+
+
+@dataclass(frozen=True)
+class DatasetsConfig:
+    lasher: LasherConfig
+    rgbt234: DatasetConfig
+    gtot: GtotConfig
+    depthtrack: DatasetConfig
+    vot_rgbd22: DatasetConfig
+    visevent: DatasetConfig
+    coesot: DatasetConfig
+    fe108: DatasetConfig
+
+
+@dataclass(frozen=True)
+class DepthEncodingConfig:
+    colormap: Literal["jet", "turbo", "gray"]
+    clip: Literal["median3", "fixed", "none"]
+    max_mm: int
+
+
+@dataclass(frozen=True)
+class EventEncodingConfig:
+    representation: Literal["frames"]
+
+
+@dataclass(frozen=True)
+class EncodingConfig:
+    depth: DepthEncodingConfig
+    event: EventEncodingConfig
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    check_images: Literal["all", "sampled", "none"]
+    sample_every: int
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    template_size: int
+    search_size: int
+    pretrained: Path | None
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    name: str
+    m_min: float
+    m_max: float
+
+
+@dataclass(frozen=True)
+class LearningRates:
+    blocks: float
+    embeddings: float
+    fusion: float
+    norms: float
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int
+    samples_per_epoch: int
+    global_batch: int
+    weight_decay: float
+    grad_clip: float
+    lr: LearningRates
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    nodes: int
+    gpus_per_node: int
+    cpus_per_task: int
+    mem_gb: int
+    runtime_min: int
+    partition: str | None
+    account: str | None
+    ddp_backend: Literal["auto", "gloo", "nccl"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration, plus the files it came from (for error messages)."""
+
+    study: StudyConfig
+    mlflow: MlflowConfig
+    datasets: DatasetsConfig
+    encoding: EncodingConfig
+    prepare: PrepareConfig
+    model: ModelConfig
+    method: MethodConfig
+    train: TrainConfig
+    resources: ResourcesConfig
+    sources: tuple[Path, ...] = ()

@@ -1,0 +1,151 @@
+"""Parse ground-truth and per-frame label files; every bad line is reported, none stops the scan.
+
+Formats (../shared/reference/benchmarks.md): comma `x,y,w,h` (LasHeR, RGBT234, VisEvent, COESOT,
+FE108, VOT), whitespace or tab `x y w h` (GTOT init.txt), corners `x1 y1 x2 y2` (GTOT), VOT regions
+(rectangle, polygon, or a single number / NaN = absent), and 0/1 flag files.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from srtrack.errors import ProblemLog
+
+_SPLIT = re.compile(r"[,\s]+")
+
+
+def _read_lines(path: Path, log: ProblemLog) -> list[str] | None:
+    if not path.is_file():
+        log.error(path, "file is missing")
+        return None
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        log.error(path, f"cannot be read as text: {exc}")
+        return None
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():  # trailing blank lines are harmless
+        lines.pop()
+    if not lines:
+        log.error(path, "file is empty (expected one row per frame)")
+    return lines
+
+
+def _parse_numbers(line: str) -> list[float] | None:
+    fields = [f for f in _SPLIT.split(line.strip()) if f]
+    try:
+        return [float(f) for f in fields]
+    except ValueError:
+        return None
+
+
+def read_boxes(path: Path, log: ProblemLog, *, what: str = "x,y,w,h") -> np.ndarray:
+    """Read a 4-column box file (comma, space or tab separated) into an (N, 4) float64 array.
+
+    Bad rows are logged with their line number and become NaN so that counting still works. Rows
+    that say NaN are returned as NaN: the reader decides whether an absent flag covers them.
+
+    Args:
+        path: the GT file.
+        log: collects the problems.
+        what: the expected row format, for messages.
+    """
+    lines = _read_lines(path, log)
+    if lines is None:
+        return np.zeros((0, 4))
+    rows = np.full((len(lines), 4), np.nan)
+    for i, line in enumerate(lines):
+        if not line.strip():
+            log.error(path, f"blank line (expected {what})", i + 1)
+            continue
+        values = _parse_numbers(line)
+        if values is None:
+            log.error(path, f"not numeric: {line.strip()!r} (expected {what})", i + 1)
+        elif len(values) != 4:
+            log.error(path, f"{len(values)} values in {line.strip()!r} (expected 4: {what})", i + 1)
+        elif np.isinf(values).any():
+            log.error(path, f"infinite value in {line.strip()!r} (expected finite {what})", i + 1)
+        else:
+            rows[i] = values
+    return rows
+
+
+def corners_to_xywh(corners: np.ndarray, width_rule: str) -> np.ndarray:
+    """GTOT `x1 y1 x2 y2` rows to `x y w h`; `x2-x1` (rgbt's GTOT mode) or `x2-x1+1` (inclusive)."""
+    extra = 1.0 if width_rule == "x2-x1+1" else 0.0
+    out = corners.copy()
+    out[:, 2] = corners[:, 2] - corners[:, 0] + extra
+    out[:, 3] = corners[:, 3] - corners[:, 1] + extra
+    return out
+
+
+def read_flags(path: Path, log: ProblemLog, *, what: str) -> np.ndarray | None:
+    """Read a one-0/1-per-line file (e.g. VisEvent absent_label.txt); None if it cannot be used."""
+    lines = _read_lines(path, log)
+    if lines is None:
+        return None
+    flags = np.zeros(len(lines), dtype=bool)
+    ok = True
+    for i, line in enumerate(lines):
+        value = line.strip()
+        if value not in ("0", "1"):
+            log.error(path, f"{what}: {value!r} is not 0 or 1", i + 1)
+            ok = False
+        flags[i] = value == "1"
+    return flags if ok else None
+
+
+def read_vot_regions(path: Path, log: ProblemLog) -> tuple[np.ndarray, np.ndarray, int]:
+    """Read a VOT `groundtruth.txt`: rectangles, polygons (to their bounding box) and special rows.
+
+    Returns:
+        boxes (N, 4) with NaN on absent rows, absent flags (N,), and the number of polygon rows.
+    """
+    lines = _read_lines(path, log)
+    if lines is None:
+        return np.zeros((0, 4)), np.zeros(0, dtype=bool), 0
+    boxes = np.full((len(lines), 4), np.nan)
+    absent = np.zeros(len(lines), dtype=bool)
+    polygons = 0
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text.startswith("m"):
+            log.error(path, "mask regions are not supported (expected x,y,w,h, a polygon or NaN)", i + 1)
+            continue
+        values = _parse_numbers(text) if text else None
+        if values is None:
+            log.error(path, f"not numeric: {text!r} (expected x,y,w,h, a polygon, or NaN for absent)", i + 1)
+        elif len(values) == 1 or np.isnan(values).any():
+            absent[i] = True  # VOT "special" region: the target is not visible
+        elif len(values) == 4:
+            boxes[i] = values
+        elif len(values) >= 6 and len(values) % 2 == 0:
+            xs, ys = np.asarray(values[0::2]), np.asarray(values[1::2])
+            boxes[i] = [xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min()]
+            polygons += 1
+        else:
+            log.error(path, f"{len(values)} values (expected 4 for x,y,w,h or an even number >= 6)", i + 1)
+    return boxes, absent, polygons
+
+
+def read_frame_values(path: Path, n_frames: int, log: ProblemLog) -> np.ndarray | None:
+    """A VOT per-frame `.tag` (0/1) or `.value` (number) file, zero-padded to `n_frames` as VOT does."""
+    lines = _read_lines(path, log)
+    if lines is None:
+        return None
+    if len(lines) > n_frames:
+        log.error(path, f"{len(lines)} rows for a sequence of {n_frames} frames")
+        return None
+    values = np.zeros(n_frames)
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            values[i] = float(text)
+        except ValueError:
+            log.error(path, f"not numeric: {text!r}", i + 1)
+    return values

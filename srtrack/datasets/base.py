@@ -1,0 +1,161 @@
+"""The reader base class and registry shared by the eight benchmark readers.
+
+A reader knows one benchmark's on-disk layout: where the frames of each modality are, which file
+holds the ground truth, how absence is encoded. It turns a sequence folder into a `Sequence`,
+collecting every problem it finds, and raises one `DatasetFormatError` per broken sequence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Generic, TypeVar
+
+import numpy as np
+
+from srtrack.config.types import DatasetConfig, DatasetsConfig
+from srtrack.datasets.frames import frame_naming, list_frames
+from srtrack.datasets.sequence import X_MODALITY, Modality, Sequence
+from srtrack.datasets.splits import ListSource, Split, resolve_list
+from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
+
+C = TypeVar("C", bound=DatasetConfig)
+READERS: dict[str, type["BenchmarkReader"]] = {}
+R = TypeVar("R", bound=type["BenchmarkReader"])
+
+
+def register_reader(cls: R) -> R:
+    """Class decorator: make a reader available by its `name`."""
+    READERS[cls.name] = cls
+    return cls
+
+
+def create_reader(name: str, datasets: DatasetsConfig) -> "BenchmarkReader":
+    """The reader for benchmark `name`, configured from `datasets.<name>`."""
+    if name not in READERS:
+        raise ConfigError(f"unknown dataset {name!r}; known: {sorted(READERS)}")
+    return READERS[name](getattr(datasets, name))
+
+
+class BenchmarkReader(Generic[C]):
+    """Base class: subclasses set the class variables and implement `_read`."""
+
+    name: ClassVar[str]
+    modality: ClassVar[Modality]
+    title: ClassVar[str]
+    # dtype the auxiliary modality's files must decode to (16-bit PNG for raw depth)
+    x_dtype: ClassVar[str] = "uint8"
+    # folders under root that are not sequences
+    non_sequence_dirs: ClassVar[frozenset[str]] = frozenset()
+    # splits the benchmark defines (RGBT234, GTOT and VOT-RGBD2022 are test-only)
+    splits: ClassVar[tuple[Split, ...]] = ("train", "test")
+
+    def __init__(self, cfg: C):
+        self.cfg = cfg
+
+    @property
+    def x_name(self) -> str:
+        return X_MODALITY[self.modality]
+
+    @property
+    def root(self) -> Path:
+        """The configured root folder; a ConfigError names the key if it is unset or missing."""
+        key = f"datasets.{self.name}.root"
+        if self.cfg.root is None:
+            raise ConfigError(f"{key} is null: set it to the folder that holds the {self.title} sequences")
+        if not self.cfg.root.is_dir():
+            raise ConfigError(f"{key}: {self.cfg.root} is not a directory (expected the {self.title} root)")
+        return self.cfg.root
+
+    def discover(self) -> tuple[list[str], Path]:
+        """Every sequence folder under the root, sorted (what `*_list: all` selects)."""
+        root = self.root
+        names = sorted(
+            p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in self.non_sequence_dirs
+        )
+        return names, root
+
+    def sequence_names(self, split: Split, log: ProblemLog) -> tuple[list[str], ListSource]:
+        """The names of a split, from the configured list; per-line problems go to `log`."""
+        if split not in self.splits:
+            raise ConfigError(f"{self.title} has no {split} split (it has: {', '.join(self.splits)})")
+        spec = self.cfg.train_list if split == "train" else self.cfg.test_list
+        return resolve_list(self.name, split, spec, self.discover, log, config_key=f"datasets.{self.name}.{split}_list")
+
+    def read(self, name: str, log: ProblemLog | None = None) -> Sequence:
+        """Read one sequence; every problem goes to `log`, and any error raises DatasetFormatError."""
+        log = ProblemLog() if log is None else log
+        own = ProblemLog()
+        seq_dir = self.root / name
+        if not seq_dir.is_dir():
+            own.error(seq_dir, f"sequence folder of {name!r} is missing")
+            sequence = None
+        else:
+            sequence = self._read(seq_dir, name, own)
+        log.extend(own.items)
+        if own.errors or sequence is None:
+            raise DatasetFormatError(own.items)
+        return sequence
+
+    def _read(self, seq_dir: Path, name: str, log: ProblemLog) -> Sequence | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _read(seq_dir, name, log)")
+
+    # helpers shared by the readers
+
+    def _frames(self, seq_dir: Path, rgb_folder: str, x_folder: str, log: ProblemLog) -> dict[str, tuple[Path, ...]]:
+        return {
+            "rgb": list_frames(seq_dir / rgb_folder, log, what="RGB"),
+            self.x_name: list_frames(seq_dir / x_folder, log, what=self.x_name),
+        }
+
+    def _sequence(self, name: str, frames: dict[str, tuple[Path, ...]], boxes: np.ndarray, absent: np.ndarray, *,
+                  quirks: list[str], **extra) -> Sequence:
+        naming = " / ".join(frame_naming(paths[0]) for paths in frames.values() if paths)
+        return Sequence(name=name, benchmark=self.name, modality=self.modality, frames=frames, boxes=boxes,
+                        absent=absent, quirks=(f"frames named {naming}", *quirks), **extra)
+
+
+def check_lengths(seq_dir: Path, counts: dict[str, int], log: ProblemLog) -> bool:
+    """Error unless every frame folder and per-frame file has the same number of entries."""
+    if len(set(counts.values())) <= 1:
+        return True
+    listed = ", ".join(f"{what}: {n}" for what, n in counts.items())
+    log.error(seq_dir, f"frame counts differ between modalities and annotations ({listed})")
+    return False
+
+
+def absent_by_size(boxes: np.ndarray) -> np.ndarray:
+    """Absent where a finite row has no area (w <= 0 or h <= 0): LasHeR/RGBT234/FE108's only signal."""
+    with np.errstate(invalid="ignore"):
+        return (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)
+
+
+def check_nan_rows(boxes: np.ndarray, absent: np.ndarray, gt_path: Path, log: ProblemLog, flag_hint: str) -> None:
+    """A NaN box is only allowed on a frame the benchmark marks absent.
+
+    Rows that failed to parse are NaN too; they already have their error, so they are skipped.
+    """
+    reported = {p.line for p in log.errors if p.path == gt_path}
+    bad = [i for i in np.flatnonzero(np.isnan(boxes).any(axis=1) & ~absent[: len(boxes)]) if i + 1 not in reported]
+    for i in bad[:20]:
+        log.error(gt_path, f"NaN box without absent flag (expected a box, or the frame marked absent in {flag_hint})", int(i) + 1)
+    if len(bad) > 20:
+        log.error(gt_path, f"... and {len(bad) - 20} more NaN rows without absent flag")
+
+
+def absent_from_flags(flags_path: Path, log: ProblemLog, *, one_means_present: bool, what: str) -> np.ndarray | None:
+    """Absent flags from a 0/1 file; None when the file is missing or unusable (problems logged)."""
+    from srtrack.datasets.annotations import read_flags
+
+    flags = read_flags(flags_path, log, what=what)
+    if flags is None:
+        return None
+    return ~flags if one_means_present else flags
+
+
+def warn_zero_size_present(boxes: np.ndarray, absent: np.ndarray, gt_path: Path, log: ProblemLog) -> None:
+    """Present frames whose box has no area score as free hits in some evaluators: say so once."""
+    n = min(len(boxes), len(absent))
+    rows = np.flatnonzero(absent_by_size(boxes[:n]) & ~absent[:n])
+    if len(rows):
+        log.warning(gt_path, f"{len(rows)} frame(s) marked present have a box without area (first: line {rows[0] + 1})")
+

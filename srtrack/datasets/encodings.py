@@ -1,0 +1,55 @@
+"""Turn raw auxiliary-modality files into the 3-channel uint8 images trackers consume.
+
+* Depth: ViPT/DeT's `get_rgbd_frame(dtype='rgbcolormap', depth_clip=True)` (missing from the SRTrack
+  repo, reproduced from ViPT's `depth_utils`): clip the 16-bit millimetre map at
+  min(3 x median, max_mm), min-max normalise to 0..255, apply the JET colormap. `clip: fixed`
+  clips at max_mm, `clip: none` normalises the raw range. Configurable in `encoding.depth`.
+* Thermal and event frames are 3-channel images as the benchmarks ship them (a grey image is
+  repeated to 3 channels).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from srtrack.config.types import DepthEncodingConfig, EncodingConfig
+from srtrack.errors import DatasetFormatError
+
+_COLORMAPS = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO}
+
+
+def encode_depth(depth_mm: np.ndarray, cfg: DepthEncodingConfig) -> np.ndarray:
+    """(H, W) uint16 depth in millimetres -> (H, W, 3) uint8 colour image (BGR, as OpenCV)."""
+    depth = depth_mm.astype(np.float32)
+    if cfg.clip == "median3":
+        valid = depth[depth > 0]
+        limit = min(3.0 * float(np.median(valid)), float(cfg.max_mm)) if valid.size else float(cfg.max_mm)
+        depth = np.minimum(depth, limit)
+    elif cfg.clip == "fixed":
+        depth = np.minimum(depth, float(cfg.max_mm))
+    scaled = cv2.normalize(depth, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if cfg.colormap == "gray":
+        return cv2.cvtColor(scaled, cv2.COLOR_GRAY2BGR)
+    return cv2.applyColorMap(scaled, _COLORMAPS[cfg.colormap])
+
+
+def read_image(path: Path, *, unchanged: bool = False) -> np.ndarray:
+    """Decode an image file; a DatasetFormatError names the file if it cannot be decoded."""
+    flags = cv2.IMREAD_UNCHANGED if unchanged else cv2.IMREAD_COLOR
+    image = cv2.imread(str(path), flags)
+    if image is None:
+        raise DatasetFormatError(f"cannot be decoded as an image (corrupt or not an image file)", path)
+    return image
+
+
+def load_frame(path: Path, x_name: str, cfg: EncodingConfig) -> np.ndarray:
+    """One frame of a modality (`rgb`, `thermal`, `depth`, `event`) as (H, W, 3) uint8 BGR."""
+    if x_name != "depth":
+        return read_image(path)
+    raw = read_image(path, unchanged=True)
+    if raw.dtype != np.uint16 or raw.ndim != 2:
+        raise DatasetFormatError(f"depth frame is {raw.dtype} with shape {raw.shape} (expected a 16-bit single-channel PNG in millimetres)", path)
+    return encode_depth(raw, cfg.depth)

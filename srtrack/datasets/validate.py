@@ -1,0 +1,75 @@
+"""Checks that need the pixels: images decode, depth is 16-bit, sizes agree, boxes lie in the image."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from srtrack.datasets.sequence import Sequence
+from srtrack.errors import ProblemLog
+
+CheckMode = Literal["all", "sampled", "none"]
+
+
+def frames_to_check(n_frames: int, mode: CheckMode, sample_every: int) -> list[int]:
+    """Frame indices to decode: all, every k-th plus the last, or only the first (for the size)."""
+    if n_frames == 0:
+        return []
+    if mode == "all":
+        return list(range(n_frames))
+    if mode == "sampled":
+        return sorted(set(range(0, n_frames, sample_every)) | {n_frames - 1})
+    return [0]
+
+
+def check_images(seq: Sequence, x_dtype: str, mode: CheckMode, sample_every: int,
+                 log: ProblemLog) -> dict[str, list[int] | None]:
+    """Decode the selected frames of every modality and report problems.
+
+    Returns:
+        `{modality: [width, height]}` from the first frame (None where it could not be read).
+    """
+    sizes: dict[str, list[int] | None] = {}
+    for modality, paths in seq.frames.items():
+        expected = x_dtype if modality == seq.x_name else "uint8"
+        first_size = None
+        for index in frames_to_check(len(paths), mode, sample_every):
+            path = paths[index]
+            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                log.error(path, "cannot be decoded as an image (corrupt or not an image file)")
+                continue
+            if str(image.dtype) != expected:
+                bits = "16-bit single-channel PNG (millimetres)" if expected == "uint16" else "8-bit image"
+                log.error(path, f"{modality} frame is {image.dtype} (expected a {bits})")
+            size = [int(image.shape[1]), int(image.shape[0])]
+            if first_size is None:
+                first_size = size
+            elif size != first_size:
+                log.warning(path, f"{modality} frame is {size[0]}x{size[1]}, the first frame is {first_size[0]}x{first_size[1]}")
+        sizes[modality] = first_size
+    known = {tuple(s) for s in sizes.values() if s is not None}
+    if len(known) > 1:
+        listed = ", ".join(f"{m} {s[0]}x{s[1]}" for m, s in sizes.items() if s is not None)
+        log.warning(seq.rgb_frames[0].parent.parent, f"modalities differ in resolution ({listed})")
+    rgb_size = sizes.get("rgb")
+    if rgb_size is not None:
+        _check_boxes_inside(seq, rgb_size, log)
+    return sizes
+
+
+def _check_boxes_inside(seq: Sequence, size: list[int], log: ProblemLog, tolerance: float = 1.0) -> None:
+    """Warn (once per sequence) about present boxes that reach outside the image."""
+    width, height = size
+    boxes = seq.boxes[~seq.absent]
+    if not len(boxes):
+        return
+    x1, y1 = boxes[:, 0], boxes[:, 1]
+    x2, y2 = x1 + boxes[:, 2], y1 + boxes[:, 3]
+    outside = (x1 < -tolerance) | (y1 < -tolerance) | (x2 > width + tolerance) | (y2 > height + tolerance)
+    if outside.any():
+        rows = np.flatnonzero(~seq.absent)[outside]
+        log.warning(seq.rgb_frames[0].parent.parent,
+                    f"{int(outside.sum())} box(es) reach outside the {width}x{height} image (first: frame {rows[0] + 1})")

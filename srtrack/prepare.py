@@ -1,0 +1,105 @@
+"""`python -m srtrack.prepare`: scan one benchmark split, validate every sequence, write its index.
+
+    python -m srtrack.prepare --config config/config.yaml --dataset lasher --split test \
+        --out results/data/lasher-test
+
+Every sequence is read by the benchmark's reader and checked (frame counts across modalities and
+annotations, every GT row, absent flags, images decodable, 16-bit depth, boxes inside the image).
+All problems of all sequences are reported in one pass, each with file and line. With any error
+the command exits 1 and writes no index (and removes a stale one); otherwise `index.json`,
+`sequences.csv` and `stats.png` are written atomically and logged to MLflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from srtrack.cli_common import EXIT_DATA_ERROR, add_config_arguments, config_from_args, parse, run_main
+from srtrack.config import Config
+from srtrack.datasets import READERS, BenchmarkReader, create_reader
+from srtrack.datasets.index import INDEX_FILE, build_index, sequence_stats, write_index
+from srtrack.datasets.validate import check_images
+from srtrack.errors import DatasetFormatError, ProblemLog
+from srtrack.tracking import stage_run
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m srtrack.prepare", description=__doc__.split("\n")[0])
+    add_config_arguments(parser)
+    parser.add_argument("--dataset", required=True, help=f"benchmark: {', '.join(sorted(READERS))}")
+    parser.add_argument("--split", required=True, choices=["train", "test"])
+    parser.add_argument("--out", required=True, type=Path, help="output folder for index.json and friends")
+    parser.add_argument("--check-images", choices=["all", "sampled", "none"], default=None,
+                        help="override prepare.check_images: decode every frame, a sample, or none")
+    return parser
+
+
+def scan(cfg: Config, reader: BenchmarkReader, split: str, check_mode: str) -> tuple[dict | None, ProblemLog]:
+    """Read and validate every sequence of a split; the index is None if any error was found."""
+    problems = ProblemLog()
+    names, source = reader.sequence_names(split, problems)  # type: ignore[arg-type]
+    stats = []
+    for name in tqdm(names, desc=f"prepare {reader.name} {split}", unit="seq", disable=None, file=sys.stderr):
+        seq_log = ProblemLog()
+        try:
+            seq = reader.read(name, seq_log)
+        except DatasetFormatError:
+            problems.extend(seq_log.items)
+            continue
+        sizes = check_images(seq, reader.x_dtype, check_mode, cfg.prepare.sample_every, seq_log)  # type: ignore[arg-type]
+        problems.extend(seq_log.items)
+        stats.append(sequence_stats(seq, sizes))
+    if problems.errors:
+        return None, problems
+    return build_index(reader, split, source, stats, problems.warnings), problems
+
+
+def _report(problems: ProblemLog) -> None:
+    for problem in problems.items:
+        print(problem, file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(build_parser(), argv)
+
+    def body() -> int:
+        cfg = config_from_args(args)
+        check_mode = args.check_images or cfg.prepare.check_images
+        reader = create_reader(args.dataset, cfg.datasets)
+        reader.root  # a missing root is a config error, raised before any MLflow run exists
+        with stage_run(cfg, "prepare", parent_run_id=args.parent_run_id, dataset=args.dataset, split=args.split,
+                       modality=reader.modality) as run:
+            index, problems = scan(cfg, reader, args.split, check_mode)
+            _report(problems)
+            run.log_metrics({"n_errors": len(problems.errors), "n_warnings": len(problems.warnings)})
+            if index is None:
+                stale = args.out / INDEX_FILE
+                if stale.exists():
+                    stale.unlink()
+                    log.info("removed the stale %s", stale)
+                print(f"prepare {args.dataset} {args.split}: {len(problems.errors)} error(s), "
+                      f"{len(problems.warnings)} warning(s); no index written", file=sys.stderr)
+                run.set_tags({"outcome": "invalid data"})
+                return EXIT_DATA_ERROR
+            for path in write_index(args.out, index):
+                run.log_artifact(path, "index")
+            run.log_metrics({k: index[k] for k in ("n_sequences", "n_frames", "n_absent")})
+            run.log_params({"list": index["list"], "check_images": check_mode})
+            print(f"prepare {args.dataset} {args.split}: {index['n_sequences']} sequences, {index['n_frames']} frames, "
+                  f"{index['n_absent']} absent, {len(problems.warnings)} warning(s) -> {args.out / INDEX_FILE}",
+                  file=sys.stderr)
+        return 0
+
+    return run_main(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""MLflow bookkeeping shared by every stage: one run per stage invocation, nested under its study.
+
+`with stage_run(cfg, "prepare", dataset="lasher") as run:` opens a run in `cfg.mlflow.experiment`
+whose parent is, in this order, the `parent_run_id` argument, `$SRTRACK_PARENT_RUN_ID` (set by the
+Snakemake workflow for a whole DAG invocation), or one study run per `study.name` that is found or
+created. The run is tagged (stage, dataset, modality, method, seed, git commit, config hash, Slurm
+job id, host), gets the flattened config as params and the resolved config as an artifact, and is
+marked FAILED (with the error) if the block raises.
+
+Tracking URI: `$MLFLOW_TRACKING_URI` if set, else `mlflow.tracking_uri` from the config (default a
+SQLite file, `sqlite:///results/mlflow.db`). For SQLite stores, artifacts go to `mlartifacts/` next
+to the database file rather than into the current directory. Under torch.distributed only rank 0
+talks to MLflow; other ranks get a run object whose methods do nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import yaml
+
+from srtrack.config import Config, config_to_dict
+
+PARENT_RUN_ENV = "SRTRACK_PARENT_RUN_ID"
+_MAX_PARAM_CHARS = 6000
+_BATCH = 100
+
+
+def tracking_uri(cfg: Config) -> str:
+    """The tracking URI in force: the environment wins over the config."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.tracking_uri
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///"):])
+
+
+def is_main_process() -> bool:
+    """True on rank 0 (or without torch.distributed): only that process logs to MLflow."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested mapping -> `{"a.b.c": "value"}` with lists as JSON, for MLflow params."""
+    flat: dict[str, str] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            text = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
+            flat[name] = text[:_MAX_PARAM_CHARS]
+    return flat
+
+
+def config_hash(cfg: Config) -> str:
+    """sha256 of the resolved config in canonical JSON: equal configs give equal hashes."""
+    return hashlib.sha256(json.dumps(config_to_dict(cfg), sort_keys=True).encode()).hexdigest()
+
+
+def git_commit() -> str:
+    """The commit of the srtrack checkout (with `-dirty` for local changes), or `unknown`."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                               capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class StageRun:
+    """A live MLflow run; thin wrappers that batch and flatten."""
+
+    def __init__(self, client: Any, run_id: str, experiment_id: str):
+        self.client = client
+        self.run_id = run_id
+        self.experiment_id = experiment_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in flatten(params).items()]
+        for start in range(0, len(items), _BATCH):
+            self.client.log_batch(self.run_id, params=items[start:start + _BATCH])
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
+        for start in range(0, len(items), _BATCH):
+            self.client.log_batch(self.run_id, metrics=items[start:start + _BATCH])
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items() if v is not None])
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+
+class NullRun(StageRun):
+    """Stands in on ranks other than 0: every call does nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(None, "", "")
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        pass
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        pass
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        pass
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _store_setup_lock(cfg: Config) -> Iterator[None]:
+    """Serialise first-time set-up of a SQLite store across processes.
+
+    Parallel Snakemake jobs would otherwise race to create the tables of a new database
+    (`table experiments already exists`) or the same experiment and study run.
+    """
+    db = _sqlite_path(tracking_uri(cfg))
+    if db is None:
+        yield
+        return
+    import fcntl
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.parent / f".{db.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _client(cfg: Config) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri(cfg))
+
+
+def ensure_experiment(client: Any, cfg: Config) -> str:
+    """The experiment id of `mlflow.experiment`, created on first use (safe against a race)."""
+    from mlflow.exceptions import MlflowException
+
+    name = cfg.mlflow.experiment
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    db = _sqlite_path(tracking_uri(cfg))
+    location = (db.parent.resolve() / "mlartifacts" / name).as_uri() if db is not None else None
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+def ensure_study_run(client: Any, experiment_id: str, study: str) -> str:
+    """The id of the newest run tagged as study `study`, creating one if there is none."""
+    filter_string = f"tags.`srtrack.role` = 'study' and tags.study = '{study}'"
+    runs = client.search_runs([experiment_id], filter_string, max_results=1, order_by=["attributes.start_time DESC"])
+    if runs:
+        return runs[0].info.run_id
+    run = client.create_run(experiment_id, run_name=f"study:{study}",
+                            tags={"srtrack.role": "study", "study": study})
+    client.set_terminated(run.info.run_id, "FINISHED")
+    return run.info.run_id
+
+
+def stage_tags(cfg: Config, stage: str, **labels: Any) -> dict[str, str]:
+    """The tags every stage run carries (labels with value None are left out)."""
+    tags = {
+        "srtrack.role": "stage",
+        "study": cfg.study.name,
+        "stage": stage,
+        "seed": cfg.study.seed,
+        "git_commit": git_commit(),
+        "config_hash": config_hash(cfg),
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        **labels,
+    }
+    tags["mlflow.source.git.commit"] = tags["git_commit"]
+    return {k: str(v) for k, v in tags.items() if v is not None}
+
+
+@contextlib.contextmanager
+def stage_run(cfg: Config, stage: str, *, parent_run_id: str | None = None, run_name: str | None = None,
+              **labels: Any) -> Iterator[StageRun]:
+    """Open the MLflow run of one stage invocation; see the module docstring.
+
+    Args:
+        cfg: the validated config (its flattened form becomes the run's params).
+        stage: stage name (`prepare`, `tune`, ...).
+        parent_run_id: the DAG's parent run; defaults to $SRTRACK_PARENT_RUN_ID, then the study run.
+        run_name: shown in the MLflow UI; defaults to `stage` plus the labels.
+        labels: extra tags such as dataset=, modality=, method=.
+    """
+    if not is_main_process():
+        yield NullRun()
+        return
+    with _store_setup_lock(cfg):
+        client = _client(cfg)
+        experiment_id = ensure_experiment(client, cfg)
+        parent = parent_run_id or os.environ.get(PARENT_RUN_ENV) or ensure_study_run(client, experiment_id, cfg.study.name)
+    tags = stage_tags(cfg, stage, **labels)
+    tags["mlflow.parentRunId"] = parent
+    name = run_name or "-".join([stage, *(str(v) for v in labels.values() if v is not None)])
+    run = client.create_run(experiment_id, run_name=name, tags=tags)
+    active = StageRun(client, run.info.run_id, experiment_id)
+    try:
+        resolved = config_to_dict(cfg)
+        active.log_params(resolved)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "config.yaml"
+            path.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+            active.log_artifact(path, "config")
+        yield active
+    except KeyboardInterrupt:
+        client.set_terminated(active.run_id, "KILLED")
+        raise
+    except BaseException as exc:
+        client.set_tag(active.run_id, "error", f"{type(exc).__name__}: {exc}"[:5000])
+        client.set_terminated(active.run_id, "FAILED")
+        raise
+    else:
+        client.set_terminated(active.run_id, "FINISHED")

@@ -1,0 +1,61 @@
+"""Shared fixtures: seeds, a config layered over the embedded default, benchmark fixture roots."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import yaml
+
+from srtrack.config import Config, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+
+random.seed(0)
+np.random.seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may write to a user's MLflow server or inherit a parent run or Slurm job."""
+    for var in ("MLFLOW_TRACKING_URI", "SRTRACK_PARENT_RUN_ID", "SLURM_JOB_ID", "RANK"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def tmp_config(tmp_path: Path) -> Callable[..., list[Path]]:
+    """Write an overlay over config/config.yaml; returns the [default, overlay] file list.
+
+    The overlay points MLflow at a SQLite file in tmp_path, selects every sequence on disk for
+    both splits, and deep-merges `extra` (a nested dict) on top.
+    """
+
+    def make(extra: dict | None = None, name: str = "overlay.yaml") -> list[Path]:
+        overlay: dict = {
+            "study": {"name": "pytest", "output_dir": str(tmp_path / "results")},
+            "mlflow": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "pytest"},
+            "datasets": {b: {"train_list": "all", "test_list": "all"} for b in
+                         ("lasher", "rgbt234", "gtot", "depthtrack", "vot_rgbd22", "visevent", "coesot", "fe108")},
+        }
+        from srtrack.config import deep_merge
+
+        overlay = deep_merge(overlay, extra or {})
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(overlay))
+        return [DEFAULT_CONFIG, path]
+
+    return make
+
+
+@pytest.fixture
+def dataset_config(tmp_path: Path, tmp_config: Callable[..., list[Path]]) -> Callable[[str, Path], Config]:
+    """A typed config whose `datasets.<name>.root` is the given folder."""
+
+    def make(name: str, root: Path, **options: object) -> Config:
+        return load_config(tmp_config({"datasets": {name: {"root": str(root), **options}}}))
+
+    return make

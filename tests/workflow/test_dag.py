@@ -1,0 +1,68 @@
+"""The real Snakemake DAG on fixture benchmarks: targets from the config, outputs, MLflow runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+import layouts
+from conftest import REPO
+from srtrack.config import load_config
+from srtrack.workflow import prepare_targets
+
+
+def snakemake(config: list[Path], workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    command = [str(bin_dir / "snakemake"), "-s", str(REPO / "Snakefile"), "--cores", "2",
+               "--configfile", *map(str, config), *args]
+    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_targets_follow_configured_roots(tmp_path: Path, tmp_config) -> None:
+    cfg = load_config(tmp_config({"datasets": {"lasher": {"root": "/d/l"}, "gtot": {"root": "/d/g"}}}))
+    out = cfg.study.output_dir
+    assert prepare_targets(cfg) == [f"{out}/data/gtot-test/index.json", f"{out}/data/lasher-train/index.json",
+                                    f"{out}/data/lasher-test/index.json"]
+    assert prepare_targets(load_config(tmp_config())) == []
+
+
+@pytest.mark.slow
+def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> None:
+    roots = {}
+    for name, build in layouts.BUILDERS.items():
+        roots[name] = tmp_path / "data" / name
+        build(roots[name], "s1", 4)
+    config = tmp_config({"datasets": {name: {"root": str(root)} for name, root in roots.items()}})
+    result = snakemake(config, tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    out = tmp_path / "results"
+    indexes = sorted(p.parent.name for p in out.glob("data/*/index.json"))
+    assert indexes == sorted(["coesot-test", "coesot-train", "depthtrack-test", "depthtrack-train", "fe108-test",
+                              "fe108-train", "gtot-test", "lasher-test", "lasher-train", "rgbt234-test",
+                              "visevent-test", "visevent-train", "vot_rgbd22-test"])
+    assert json.loads((out / "data/vot_rgbd22-test/index.json").read_text())["n_frames"] == 4
+    assert (out / "logs/prepare/lasher-test.log").is_file() and (out / "benchmarks/prepare/lasher-test.tsv").is_file()
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("pytest").experiment_id], "tags.stage = 'prepare'")
+    assert len(runs) == 13 and {r.info.status for r in runs} == {"FINISHED"}
+    assert len({r.data.tags["mlflow.parentRunId"] for r in runs}) == 1
+
+    again = snakemake(config, tmp_path)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_dag_rejects_an_invalid_config(tmp_path: Path, tmp_config) -> None:
+    config = tmp_config({"prepare": {"check_images": "some"}})
+    result = snakemake(config, tmp_path, "-n")
+    assert result.returncode != 0
+    line = next(i for i, text in enumerate(config[1].read_text().splitlines(), 1) if "check_images" in text)
+    assert f"overlay.yaml:{line}: prepare.check_images: 'some' is not one of ['all', 'sampled', 'none']" in (
+        result.stdout + result.stderr)

@@ -1,0 +1,23 @@
+# Schema validation, typed config, wildcard constraints and target functions (logic: srtrack/workflow.py).
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from srtrack.config import config_from_dict
+from srtrack import workflow as layout
+
+# srtrack's own check first: it names the file and line of every problem; then Snakemake's.
+CFG = config_from_dict(config, layout.config_sources(workflow))
+validate(config, "../schemas/config.schema.yaml")
+OUT = str(CFG.study.output_dir)
+RESOLVED_CONFIG = layout.write_resolved_config(CFG)
+# The checkout's srtrack also when a rule runs in a conda env built from envs/ (see README).
+SRTRACK = f"PYTHONPATH={Path(workflow.basedir).resolve()}${{PYTHONPATH:+:$PYTHONPATH}} python -m srtrack"
+
+
+wildcard_constraints:
+    **layout.wildcard_constraints(),
+
+
+def final_outputs():
+    return layout.prepare_targets(CFG)
