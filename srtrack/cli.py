@@ -6,7 +6,7 @@ import importlib
 import sys
 from typing import Sequence
 
-STAGES = ("prepare",)
+STAGES = ("synth", "prepare")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,8 @@ Kept here rather than in workflow/rules/common.smk so that it is importable and 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,6 +31,47 @@ def prepare_targets(cfg: Config) -> list[str]:
         if getattr(cfg.datasets, name).root is None:
             continue
         targets.extend(index_path(cfg.study.output_dir, name, split) for split in reader.splits)
+    return targets
+
+
+def synth_manifest(cfg: Config) -> str:
+    """The file that marks the synthetic benchmarks as written."""
+    return f"{cfg.synth.root}/manifest.json"
+
+
+def is_synthetic(cfg: Config, dataset: str) -> bool:
+    """True where a benchmark root lies inside synth.root, i.e. `srtrack.synth` writes it."""
+    root = getattr(cfg.datasets, dataset).root
+    return root is not None and Path(cfg.synth.root).resolve() in [root.resolve(), *root.resolve().parents]
+
+
+def prepare_inputs(cfg: Config, dataset: str) -> dict[str, str]:
+    """Inputs of `prepare` for one benchmark: the synth manifest where the data is synthetic."""
+    return {"synth": synth_manifest(cfg)} if is_synthetic(cfg, dataset) else {}
+
+
+def fingerprint(cfg: Config, *sections: str) -> str:
+    """A short hash of the config sections a stage depends on (dotted names).
+
+    Rules get it as a param, so Snakemake's params trigger reruns a stage when one of its sections
+    changes, and only then: the resolved config file is passed as a param, not an input, because
+    its modification time changes with every section.
+    """
+    data = config_to_dict(cfg)
+    picked = {}
+    for dotted in sections:
+        value: Any = data
+        for part in dotted.split("."):
+            value = value[part]
+        picked[dotted] = value
+    return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def final_targets(cfg: Config) -> list[str]:
+    """Everything `snakemake` (rule all) builds for this config."""
+    targets = prepare_targets(cfg)
+    if any(is_synthetic(cfg, name) for name in READERS):
+        targets.append(synth_manifest(cfg))
     return targets
 
 

@@ -30,16 +30,18 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def tmp_config(tmp_path: Path) -> Callable[..., list[Path]]:
     """Write an overlay over config/config.yaml; returns the [default, overlay] file list.
 
-    The overlay points MLflow at a SQLite file in tmp_path, selects every sequence on disk for
-    both splits, and deep-merges `extra` (a nested dict) on top.
+    The overlay points MLflow at a SQLite file in tmp_path, unsets every dataset root (the default
+    points some at the synthetic benchmarks), selects every sequence on disk for both splits, and
+    deep-merges `extra` (a nested dict) on top.
     """
 
     def make(extra: dict | None = None, name: str = "overlay.yaml") -> list[Path]:
         overlay: dict = {
             "study": {"name": "pytest", "output_dir": str(tmp_path / "results")},
             "mlflow": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "pytest"},
-            "datasets": {b: {"train_list": "all", "test_list": "all"} for b in
-                         ("lasher", "rgbt234", "gtot", "depthtrack", "vot_rgbd22", "visevent", "coesot", "fe108")},
+            "datasets": {b: {"root": None, "train_list": "all", "test_list": "all"} for b in
+                         ("got10k", "lasher", "rgbt234", "gtot", "depthtrack", "vot_rgbd22", "visevent", "coesot",
+                          "fe108")},
         }
         from srtrack.config import deep_merge
 

@@ -134,7 +134,22 @@ def fe108(root: Path, name: str = "seq1", n: int = 5) -> Path:
     return seq
 
 
+def got10k(root: Path, name: str = "seq1", n: int = 5) -> Path:
+    seq = root / name
+    for i in range(n):
+        write_image(seq / f"{i + 1:08d}.jpg")
+    b = boxes(n)
+    b[1] = 0  # absent frame: absence.label 1
+    write_rows(seq / "groundtruth.txt", b.astype(int), fmt="{}")
+    write_lines(seq / "absence.label", [int(i == 1) for i in range(n)])
+    write_lines(seq / "cover.label", [0 if i == 1 else 8 for i in range(n)])
+    existing = (root / "list.txt").read_text().split() if (root / "list.txt").exists() else []
+    write_lines(root / "list.txt", existing + [name])
+    return seq
+
+
 BUILDERS: dict[str, Callable[..., Path]] = {
+    "got10k": got10k,
     "lasher": lasher,
     "rgbt234": rgbt234,
     "gtot": gtot,
@@ -147,6 +162,6 @@ BUILDERS: dict[str, Callable[..., Path]] = {
 
 # where each fixture marks the target absent (0-based frame indices)
 ABSENT_FRAMES: dict[str, list[int]] = {
-    "lasher": [], "rgbt234": [], "gtot": [], "depthtrack": [2], "vot_rgbd22": [2], "visevent": [3], "coesot": [0],
+    "got10k": [1], "lasher": [], "rgbt234": [], "gtot": [], "depthtrack": [2], "vot_rgbd22": [2], "visevent": [3], "coesot": [0],
     "fe108": [],
 }

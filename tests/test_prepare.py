@@ -10,11 +10,12 @@ from mlflow.tracking import MlflowClient
 
 import layouts
 from srtrack import prepare
+from srtrack.datasets import READERS
 
 
-def run_prepare(config: list[Path], dataset: str, out: Path, *extra: str) -> int:
+def run_prepare(config: list[Path], dataset: str, out: Path, *extra: str, split: str = "test") -> int:
     args = [a for path in config for a in ("--config", str(path))]
-    return prepare.main([*args, "--dataset", dataset, "--split", "test", "--out", str(out), *extra])
+    return prepare.main([*args, "--dataset", dataset, "--split", split, "--out", str(out), *extra])
 
 
 @pytest.mark.parametrize("name", sorted(layouts.BUILDERS))
@@ -25,10 +26,11 @@ def test_prepare_writes_index_for_every_layout(name: str, tmp_path: Path, tmp_co
     layouts.BUILDERS[name](root, "beta", 4)
     config = tmp_config({"datasets": {name: {"root": str(root)}}})
     out = tmp_path / "out"
-    assert run_prepare(config, name, out, "--check-images", "all") == 0
+    split = READERS[name].splits[-1]
+    assert run_prepare(config, name, out, "--check-images", "all", split=split) == 0
 
     index = json.loads((out / "index.json").read_text())
-    assert index["benchmark"] == name and index["split"] == "test"
+    assert index["benchmark"] == name and index["split"] == split
     assert index["n_sequences"] == 2 and index["n_frames"] == 10
     assert [s["name"] for s in index["sequences"]] == ["alpha", "beta"]
     assert index["list"]["kind"] == "all" and index["list"]["n_names"] == 2
@@ -45,7 +47,7 @@ def test_prepare_writes_index_for_every_layout(name: str, tmp_path: Path, tmp_co
     run = runs[0]
     assert run.info.status == "FINISHED"
     tags = run.data.tags
-    assert tags["dataset"] == name and tags["modality"] == layouts_modality(name) and tags["seed"] == "0"
+    assert tags["dataset"] == name and tags["modality"] == READERS[name].modality and tags["seed"] == "0"
     assert tags["slurm_job_id"] == "4242" and len(tags["config_hash"]) == 64 and tags["git_commit"]
     parent = client.get_run(tags["mlflow.parentRunId"])
     assert parent.data.tags["srtrack.role"] == "study" and parent.data.tags["study"] == "pytest"
@@ -53,12 +55,6 @@ def test_prepare_writes_index_for_every_layout(name: str, tmp_path: Path, tmp_co
     assert run.data.params["datasets." + name + ".root"] == str(root)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "index")}
     assert artifacts == {"index/index.json", "index/sequences.csv", "index/stats.png"}
-
-
-def layouts_modality(name: str) -> str:
-    from srtrack.datasets import READERS
-
-    return READERS[name].modality
 
 
 def test_prepare_warns_about_boxes_outside_the_image(tmp_path: Path, tmp_config, capsys) -> None:
@@ -90,3 +86,18 @@ def test_explicit_parent_run_id_is_used(tmp_path: Path, tmp_config, monkeypatch)
     assert run_prepare(config, "fe108", tmp_path / "o") == 0
     (run,) = client.search_runs([experiment_id], "tags.stage = 'prepare'")
     assert run.data.tags["mlflow.parentRunId"] == dag_run
+
+
+def test_atomic_writes_keep_group_readable_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from srtrack.io import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"], "no temporary file left behind"

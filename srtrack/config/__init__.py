@@ -7,6 +7,7 @@ from srtrack.config.loader import (
     load_config,
     load_config_dict,
     load_schema,
+    to_plain,
     validate_dict,
 )
 from srtrack.config.types import Config, DatasetConfig
@@ -20,5 +21,6 @@ __all__ = [
     "load_config",
     "load_config_dict",
     "load_schema",
+    "to_plain",
     "validate_dict",
 ]

@@ -150,6 +150,9 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
             return None
         non_none = [a for a in typing.get_args(tp) if a is not type(None)]
         return _convert(non_none[0], value, key)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
     if tp is Path:
         return Path(value)
     if tp is float:
@@ -204,18 +207,19 @@ def load_config(paths: Iterable[Path | str] | Path | str, overrides: Iterable[st
     return config_from_dict(load_config_dict(paths, overrides), paths)
 
 
+def to_plain(value: Any) -> Any:
+    """Paths to strings and tuples to lists, recursively: data that YAML and JSON can write."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value
+
+
 def config_to_dict(cfg: Config) -> dict[str, Any]:
     """The plain-data form of a Config (paths as strings), as written next to outputs."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, Path):
-            return str(value)
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        return value
-
     data = dataclasses.asdict(cfg)
     data.pop("sources")
-    return plain(data)
+    return to_plain(data)

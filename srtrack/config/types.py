@@ -45,6 +45,7 @@ class GtotConfig(DatasetConfig):
 
 @dataclass(frozen=True)
 class DatasetsConfig:
+    got10k: DatasetConfig
     lasher: LasherConfig
     rgbt234: DatasetConfig
     gtot: GtotConfig
@@ -53,6 +54,46 @@ class DatasetsConfig:
     visevent: DatasetConfig
     coesot: DatasetConfig
     fe108: DatasetConfig
+
+
+@dataclass(frozen=True)
+class SynthSplit:
+    sequences: int
+    frames: int
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Sizes and difficulty of the synthetic benchmarks (see srtrack/synth)."""
+
+    root: Path
+    frame_size: tuple[int, int]
+    pretrain: SynthSplit
+    train: SynthSplit
+    test: SynthSplit
+    night_fraction: float
+    distractor_fraction: float
+    occlusion_fraction: float
+    out_of_view_fraction: float
+    fast_motion_fraction: float
+    thermal_contrast: float
+    event_threshold: float
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Training-pair sampling and processing (OSTrack conventions; see srtrack/datasets/sampling.py)."""
+
+    template_factor: float
+    search_factor: float
+    center_jitter: float
+    scale_jitter: float
+    max_gap: int
+    flip_prob: float
+    gray_prob: float
+    brightness_jitter: float
+    cache_mb: int
+    workers: int
 
 
 @dataclass(frozen=True)
@@ -131,8 +172,10 @@ class Config:
     study: StudyConfig
     mlflow: MlflowConfig
     datasets: DatasetsConfig
+    synth: SynthConfig
     encoding: EncodingConfig
     prepare: PrepareConfig
+    sampler: SamplerConfig
     model: ModelConfig
     method: MethodConfig
     train: TrainConfig

@@ -53,7 +53,7 @@ class BenchmarkReader(Generic[C]):
         self.cfg = cfg
 
     @property
-    def x_name(self) -> str:
+    def x_name(self) -> str | None:
         return X_MODALITY[self.modality]
 
     @property
@@ -79,7 +79,8 @@ class BenchmarkReader(Generic[C]):
         if split not in self.splits:
             raise ConfigError(f"{self.title} has no {split} split (it has: {', '.join(self.splits)})")
         spec = self.cfg.train_list if split == "train" else self.cfg.test_list
-        return resolve_list(self.name, split, spec, self.discover, log, config_key=f"datasets.{self.name}.{split}_list")
+        return resolve_list(self.name, split, spec, self.discover, self.root, log,
+                            config_key=f"datasets.{self.name}.{split}_list")
 
     def read(self, name: str, log: ProblemLog | None = None) -> Sequence:
         """Read one sequence; every problem goes to `log`, and any error raises DatasetFormatError."""

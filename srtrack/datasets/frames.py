@@ -40,9 +40,11 @@ def list_frames(folder: Path, log: ProblemLog, *, what: str) -> tuple[Path, ...]
     for entry in sorted(folder.iterdir()):
         if entry.name in _IGNORED or entry.name.startswith("."):
             continue
+        if not entry.is_file() or entry.suffix.lower().lstrip(".") not in IMAGE_EXTENSIONS:
+            continue  # annotation files can share the folder (GOT-10k); they are not frames
         m = _FRAME_RE.match(entry.name)
-        if not entry.is_file() or m is None or m["ext"].lower() not in IMAGE_EXTENSIONS:
-            log.warning(entry, f"ignored: not a {what} frame (expected <number>.{'|'.join(IMAGE_EXTENSIONS)})")
+        if m is None:
+            log.warning(entry, f"ignored: image without a frame number (expected e.g. 00000001.{entry.suffix.lstrip('.')})")
             continue
         schemes.setdefault(frame_naming(entry), []).append(entry.name)
         numbered.append((int(m["num"]), entry))

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from srtrack import __version__
+from srtrack.config import to_plain
+from srtrack.config.types import DatasetsConfig
 from srtrack.datasets.base import BenchmarkReader
 from srtrack.datasets.sequence import Sequence
 from srtrack.datasets.splits import ListSource
@@ -53,7 +55,7 @@ def sequence_stats(seq: Sequence, sizes: dict[str, list[int] | None]) -> dict[st
 def build_index(reader: BenchmarkReader, split: str, source: ListSource, stats: list[dict[str, Any]],
                 warnings: list[Problem]) -> dict[str, Any]:
     """The whole index document."""
-    options = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(reader.cfg).items()}
+    options = to_plain(dataclasses.asdict(reader.cfg))
     return {
         "format": INDEX_FORMAT,
         "srtrack_version": __version__,
@@ -124,3 +126,29 @@ def load_index(path: Path) -> dict[str, Any]:
     if data.get("format") != INDEX_FORMAT:
         raise ConfigError(f"{index_path}: format {data.get('format')!r}, expected {INDEX_FORMAT!r}")
     return data
+
+
+def load_sequences(path: Path, datasets: DatasetsConfig) -> list[Sequence]:
+    """Read back every sequence of a prepared split, checking that the data did not change since.
+
+    Raises:
+        ConfigError: the index is missing or was made from another root than the config's.
+        DatasetFormatError: a sequence's ground truth changed since `prepare` (re-run it).
+    """
+    from srtrack.datasets.base import create_reader
+    from srtrack.errors import DatasetFormatError
+
+    index = load_index(path)
+    reader = create_reader(index["benchmark"], datasets)
+    if str(reader.root.resolve()) != index["root"]:
+        raise ConfigError(f"{path}: prepared from {index['root']}, but datasets.{reader.name}.root is "
+                          f"{reader.root.resolve()}; re-run prepare")
+    sequences = []
+    for stats in index["sequences"]:
+        seq = reader.read(stats["name"])
+        digest = hashlib.sha256(np.ascontiguousarray(seq.boxes).tobytes()).hexdigest()
+        if digest != stats["boxes_sha256"]:
+            raise DatasetFormatError(f"ground truth of {stats['name']!r} changed since prepare wrote {path}; re-run prepare",
+                                     reader.root / stats["name"])
+        sequences.append(seq)
+    return sequences

@@ -18,8 +18,9 @@ from typing import Literal, Mapping
 
 import numpy as np
 
-Modality = Literal["rgbt", "rgbd", "rgbe"]
-X_MODALITY: dict[str, str] = {"rgbt": "thermal", "rgbd": "depth", "rgbe": "event"}
+Modality = Literal["rgb", "rgbt", "rgbd", "rgbe"]
+# the auxiliary modality of each pairing; RGB-only data (pre-training sets such as GOT-10k) has none
+X_MODALITY: dict[str, str | None] = {"rgb": None, "rgbt": "thermal", "rgbd": "depth", "rgbe": "event"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,8 +30,8 @@ class Sequence:
     Attributes:
         name: sequence name as in the benchmark's list.
         benchmark: reader name (`lasher`, `depthtrack`, ...).
-        modality: `rgbt`, `rgbd` or `rgbe`.
-        frames: `{"rgb": paths, <x>: paths}` with `<x>` one of thermal/depth/event.
+        modality: `rgbt`, `rgbd`, `rgbe`, or `rgb` for RGB-only pre-training data.
+        frames: `{"rgb": paths, <x>: paths}` with `<x>` one of thermal/depth/event (absent for `rgb`).
         boxes: (N, 4) float64 xywh, primary ground truth (see module docstring).
         absent: (N,) bool, True where the benchmark marks the target absent.
         extra_boxes: further ground truths, e.g. RGBT234's and GTOT's thermal GT under "thermal".
@@ -51,8 +52,8 @@ class Sequence:
     quirks: tuple[str, ...] = ()
 
     @property
-    def x_name(self) -> str:
-        """Name of the auxiliary modality: thermal, depth or event."""
+    def x_name(self) -> str | None:
+        """Name of the auxiliary modality: thermal, depth, event, or None for RGB-only data."""
         return X_MODALITY[self.modality]
 
     @property
@@ -61,6 +62,8 @@ class Sequence:
 
     @property
     def x_frames(self) -> tuple[Path, ...]:
+        if self.x_name is None:
+            raise ValueError(f"{self.benchmark}/{self.name} is RGB-only: it has no auxiliary frames")
         return self.frames[self.x_name]
 
     def __len__(self) -> int:

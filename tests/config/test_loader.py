@@ -24,7 +24,8 @@ def test_default_config_is_complete_and_typed() -> None:
     cfg = load_config(DEFAULT_CONFIG)
     assert isinstance(cfg, Config) and isinstance(cfg.datasets.lasher, LasherConfig)
     assert cfg.study.output_dir == Path("results")
-    assert cfg.datasets.lasher.root is None
+    assert cfg.datasets.lasher.root == Path("results/synthetic/lasher") and cfg.datasets.gtot.root is None
+    assert cfg.synth.frame_size == (256, 192)
     assert isinstance(cfg.train.lr.blocks, float) and cfg.train.lr.blocks == 1e-4
     assert cfg.sources == (DEFAULT_CONFIG,)
 
@@ -39,7 +40,7 @@ def test_round_trip_through_plain_dict(tmp_path: Path) -> None:
 def test_overlay_wins_and_paths_become_paths(tmp_path: Path) -> None:
     cfg = load_config(overlay(tmp_path, "datasets:\n  lasher:\n    root: /data/LasHeR\nstudy:\n  seed: 7\n"))
     assert cfg.datasets.lasher.root == Path("/data/LasHeR") and cfg.study.seed == 7
-    assert cfg.datasets.lasher.test_list == "builtin"  # untouched keys keep the default
+    assert cfg.datasets.lasher.test_list == "testingsetList.txt"  # untouched keys keep the default
 
 
 def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ CASES = {
     "unreadable_image": Case("visevent", lambda s: (s / "event_imgs" / "00001.bmp").write_bytes(b"not an image"),
                              r"event_imgs/00001.bmp: cannot be decoded as an image"),
     "unknown_dataset": Case("lasherr", lambda s: None,
-                            r"unknown dataset 'lasherr'; known: \['coesot', 'depthtrack', 'fe108', 'gtot', 'lasher', "
+                            r"unknown dataset 'lasherr'; known: \['coesot', 'depthtrack', 'fe108', 'got10k', 'gtot', 'lasher', "
                             r"'rgbt234', 'visevent', 'vot_rgbd22'\]", exit_code=2),
     "absent_flag_not_binary": Case("visevent", lambda s: replace_line(s / "absent_label.txt", 1, "2"),
                                    r"absent_label.txt:2: absent_label.txt \(1 = present, 0 = absent\): '2' is not 0 or 1"),

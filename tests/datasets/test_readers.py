@@ -14,7 +14,7 @@ from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
 
 def test_every_reader_has_a_fixture_layout() -> None:
     assert set(READERS) == set(layouts.BUILDERS)
-    assert len(READERS) == 8
+    assert len(READERS) == 9  # the eight benchmarks of the paper + GOT-10k for RGB pre-training
 
 
 @pytest.mark.parametrize("name", sorted(layouts.BUILDERS))
@@ -24,8 +24,9 @@ def test_reader_reads_fixture(name: str, tmp_path: Path, dataset_config) -> None
     reader = create_reader(name, dataset_config(name, root).datasets)
     seq = reader.read("alpha")
     assert seq.benchmark == name and len(seq) == 5
-    assert len(seq.rgb_frames) == len(seq.x_frames) == 5
-    assert seq.rgb_frames[0].parent.parent == root / "alpha"
+    assert len(seq.rgb_frames) == 5
+    if seq.x_name is not None:
+        assert len(seq.x_frames) == 5 and seq.rgb_frames[0].parent.parent == root / "alpha"
     assert list(np.flatnonzero(seq.absent)) == layouts.ABSENT_FRAMES[name]
     expected = layouts.boxes(5)
     present = ~seq.absent

@@ -45,13 +45,13 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
     out = tmp_path / "results"
     indexes = sorted(p.parent.name for p in out.glob("data/*/index.json"))
     assert indexes == sorted(["coesot-test", "coesot-train", "depthtrack-test", "depthtrack-train", "fe108-test",
-                              "fe108-train", "gtot-test", "lasher-test", "lasher-train", "rgbt234-test",
-                              "visevent-test", "visevent-train", "vot_rgbd22-test"])
+                              "fe108-train", "got10k-train", "gtot-test", "lasher-test", "lasher-train",
+                              "rgbt234-test", "visevent-test", "visevent-train", "vot_rgbd22-test"])
     assert json.loads((out / "data/vot_rgbd22-test/index.json").read_text())["n_frames"] == 4
     assert (out / "logs/prepare/lasher-test.log").is_file() and (out / "benchmarks/prepare/lasher-test.tsv").is_file()
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("pytest").experiment_id], "tags.stage = 'prepare'")
-    assert len(runs) == 13 and {r.info.status for r in runs} == {"FINISHED"}
+    assert len(runs) == 14 and {r.info.status for r in runs} == {"FINISHED"}
     assert len({r.data.tags["mlflow.parentRunId"] for r in runs}) == 1
 
     again = snakemake(config, tmp_path)
@@ -66,3 +66,30 @@ def test_dag_rejects_an_invalid_config(tmp_path: Path, tmp_config) -> None:
     line = next(i for i, text in enumerate(config[1].read_text().splitlines(), 1) if "check_images" in text)
     assert f"overlay.yaml:{line}: prepare.check_images: 'some' is not one of ['all', 'sampled', 'none']" in (
         result.stdout + result.stderr)
+
+
+@pytest.mark.slow
+def test_smoke_dag_synthesises_and_prepares_and_reruns_only_what_changed(tmp_path: Path) -> None:
+    smoke = REPO / "config" / "smoke.yaml"
+    result = snakemake([smoke], tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    out = tmp_path / "results" / "smoke"
+    assert (out / "synthetic" / "manifest.json").is_file() and (out / "synth" / "preview.png").is_file()
+    indexes = sorted(p.parent.name for p in out.glob("data/*/index.json"))
+    assert indexes == ["depthtrack-test", "depthtrack-train", "got10k-train", "lasher-test", "lasher-train",
+                       "visevent-test", "visevent-train"]
+    lasher = json.loads((out / "data/lasher-test/index.json").read_text())
+    assert lasher["n_sequences"] == 2 and lasher["list"]["kind"] == "file"
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.`srtrack.role` = 'stage'")
+    assert sorted(r.data.tags["stage"] for r in runs) == ["prepare"] * 7 + ["synth"]
+
+    unrelated = tmp_path / "lr.yaml"
+    unrelated.write_text("train:\n  lr:\n    blocks: 0.001\n")
+    dry = snakemake([smoke, unrelated], tmp_path, "-n")
+    assert "Nothing to be done" in dry.stdout + dry.stderr, "a training setting must not redo the data"
+    harder = tmp_path / "harder.yaml"
+    harder.write_text("synth:\n  night_fraction: 0.9\n")
+    dry = snakemake([smoke, harder], tmp_path, "-n")
+    jobs = dry.stdout + dry.stderr
+    assert "synth " in jobs and "prepare " in jobs and "params" in jobs

@@ -20,4 +20,15 @@ wildcard_constraints:
 
 
 def final_outputs():
-    return layout.prepare_targets(CFG)
+    return layout.final_targets(CFG)
+
+
+def prepare_inputs(wildcards):
+    return layout.prepare_inputs(CFG, wildcards.dataset)
+
+
+def prepare_fingerprint(wildcards):
+    sections = ["study.seed", f"datasets.{wildcards.dataset}", "encoding", "prepare"]
+    if layout.is_synthetic(CFG, wildcards.dataset):
+        sections.append("synth")
+    return layout.fingerprint(CFG, *sections)

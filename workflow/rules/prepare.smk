@@ -1,6 +1,6 @@
 rule prepare:
     input:
-        config=RESOLVED_CONFIG,
+        unpack(prepare_inputs),
     output:
         index=f"{OUT}/data/{{dataset}}-{{split}}/index.json",
         table=f"{OUT}/data/{{dataset}}-{{split}}/sequences.csv",
@@ -21,6 +21,8 @@ rule prepare:
         runtime=30,
     params:
         srtrack=SRTRACK,
+        config=RESOLVED_CONFIG,
+        fingerprint=prepare_fingerprint,
     shell:
-        "{params.srtrack}.prepare --config {input.config} --dataset {wildcards.dataset} "
+        "{params.srtrack}.prepare --config {params.config} --dataset {wildcards.dataset} "
         "--split {wildcards.split} --out $(dirname {output.index}) > {log} 2>&1"

@@ -59,6 +59,7 @@ def resolve_list(
     split: Split,
     spec: str,
     discover: Callable[[], tuple[list[str], Path]],
+    root: Path,
     log: ProblemLog,
     *,
     config_key: str,
@@ -68,9 +69,10 @@ def resolve_list(
     Args:
         benchmark: reader name, used to find the shipped list `<benchmark>_<split>.txt`.
         split: train or test.
-        spec: `builtin`, `all`, or a path to a list file.
+        spec: `builtin`, `all`, or a path to a list file (relative paths are relative to `root`).
         discover: the reader's way of listing every sequence on disk (names, and the file or folder
             they came from).
+        root: the dataset root.
         log: collects per-line problems.
         config_key: the dotted config key, for error messages.
     """
@@ -89,9 +91,10 @@ def resolve_list(
         text = "\n".join(names)
         kind = "all"
     else:
-        origin = Path(spec)
+        origin = Path(spec) if Path(spec).is_absolute() else root / spec
         if not origin.is_file():
-            raise ConfigError(f"{config_key}: list file {origin} does not exist")
+            raise ConfigError(f"{config_key}: list file {origin} does not exist (a relative list path is "
+                              f"relative to the dataset root)")
         text = origin.read_text(encoding="utf-8")
         kind = "file"
     names = parse_list(text, origin, log)

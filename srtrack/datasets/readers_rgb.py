@@ -1,0 +1,47 @@
+"""RGB-only reader for pre-training data: GOT-10k (Huang et al., TPAMI 2021).
+
+Layout of one split folder (point `datasets.got10k.root` at `GOT-10k/train`): `list.txt`,
+`<seq>/00000001.jpg ...`, `<seq>/groundtruth.txt` (comma `x,y,w,h`), `<seq>/absence.label`
+(1 = absent), `cover.label` (0-8 visible tenths; 0 = absent), `cut_by_image.label`,
+`meta_info.ini`. Used for the RGB pre-training of the synthetic default and for prior-sensitivity
+data; test-time GOT-10k ground truth is withheld by its server and not supported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from srtrack.config.types import DatasetConfig
+from srtrack.datasets.annotations import read_boxes
+from srtrack.datasets.base import BenchmarkReader, absent_from_flags, check_lengths, check_nan_rows, register_reader
+from srtrack.datasets.frames import list_frames
+from srtrack.datasets.sequence import Sequence
+from srtrack.errors import ProblemLog
+
+
+@register_reader
+class Got10kReader(BenchmarkReader[DatasetConfig]):
+    name = "got10k"
+    modality = "rgb"
+    title = "GOT-10k"
+    splits = ("train",)
+
+    def discover(self) -> tuple[list[str], Path]:
+        """The split folder's `list.txt` where it exists, else every sequence folder."""
+        list_file = self.root / "list.txt"
+        if list_file.is_file():
+            return [n.strip() for n in list_file.read_text(encoding="utf-8").splitlines() if n.strip()], list_file
+        return super().discover()
+
+    def _read(self, seq_dir: Path, name: str, log: ProblemLog) -> Sequence | None:
+        frames = {"rgb": list_frames(seq_dir, log, what="RGB")}
+        gt_path = seq_dir / "groundtruth.txt"
+        boxes = read_boxes(gt_path, log)
+        absent = absent_from_flags(seq_dir / "absence.label", log, one_means_present=False,
+                                   what="absence.label (1 = absent, 0 = present)")
+        if absent is None:
+            return None
+        check_lengths(seq_dir, {"frames": len(frames["rgb"]), "groundtruth.txt": len(boxes),
+                                "absence.label": len(absent)}, log)
+        check_nan_rows(boxes[: len(absent)], absent[: len(boxes)], gt_path, log, flag_hint="absence.label")
+        return self._sequence(name, frames, boxes, absent, quirks=["RGB only"])

@@ -1,0 +1,165 @@
+"""Generate the synthetic benchmarks: plan the sequences, render them, write them in real layouts.
+
+Everything is a function of (`study.seed`, the `synth` config): the same inputs give byte-identical
+files. The output appears atomically: it is written under `<root>.partial` and swapped into place
+when complete, so an interrupted run never leaves a half-written benchmark behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+from tqdm import tqdm
+
+from srtrack.config import to_plain
+from srtrack.config.types import DatasetsConfig, SynthConfig, SynthSplit
+from srtrack.datasets import READERS, BenchmarkReader
+from srtrack.synth.events import EventCamera, render_event_frame
+from srtrack.synth.layouts import WRITERS, SequenceWriter
+from srtrack.synth.scene import SceneRenderer, SceneSpec
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class SyntheticBenchmark:
+    """One synthetic dataset: its layout, auxiliary modality, folder and name prefix."""
+
+    name: str  # the reader that reads it
+    code: int  # stable id in the seed sequence
+    folder: str  # below synth.root
+    prefix: str
+    static_camera_share: float  # event sets keep the camera still so that background edges stay quiet
+
+
+BENCHMARKS = (
+    SyntheticBenchmark("got10k", 0, "got10k/train", "GOT-10k_Train_", 0.5),
+    SyntheticBenchmark("lasher", 1, "lasher", "rgbt", 0.5),
+    SyntheticBenchmark("depthtrack", 2, "depthtrack", "rgbd", 0.5),
+    SyntheticBenchmark("visevent", 3, "visevent", "rgbe", 1.0),
+)
+SPLIT_CODES = {"train": 0, "test": 1}
+
+
+def synthetic_reader(datasets: DatasetsConfig, name: str, out_root: Path) -> BenchmarkReader:
+    """The real reader of benchmark `name`, pointed at its synthetic copy under `out_root`."""
+    bench = next(b for b in BENCHMARKS if b.name == name)
+    return READERS[name](dataclasses.replace(getattr(datasets, name), root=out_root / bench.folder))
+
+
+def splits_of(bench: SyntheticBenchmark, cfg: SynthConfig) -> dict[str, SynthSplit]:
+    """RGB pre-training data has one train split; the modality benchmarks have train and test."""
+    return {"train": cfg.pretrain} if bench.name == "got10k" else {"train": cfg.train, "test": cfg.test}
+
+
+def sequence_name(bench: SyntheticBenchmark, split: str, index: int) -> str:
+    if bench.name == "got10k":
+        return f"{bench.prefix}{index + 1:06d}"
+    return f"{bench.prefix}_{split}_{index + 1:03d}"
+
+
+def _pick(rng: np.random.Generator, n: int, fraction: float) -> np.ndarray:
+    """Exactly round(fraction * n) sequences get an attribute, so small sets keep the proportions."""
+    chosen = np.zeros(n, bool)
+    chosen[rng.permutation(n)[: int(round(fraction * n))]] = True
+    return chosen
+
+
+def plan_split(cfg: SynthConfig, bench: SyntheticBenchmark, split: str, size: SynthSplit, seed: int) -> list[SceneSpec]:
+    """The SceneSpecs of one split, drawn from their own seed stream."""
+    rng = np.random.default_rng([seed, bench.code, SPLIT_CODES[split], 1_000_000])
+    n = size.sequences
+    night = _pick(rng, n, 0.0 if bench.name == "got10k" else cfg.night_fraction)
+    distract = _pick(rng, n, cfg.distractor_fraction)
+    occlude = _pick(rng, n, cfg.occlusion_fraction)
+    full = rng.random(n) < 0.5
+    leave = _pick(rng, n, cfg.out_of_view_fraction)
+    fast = _pick(rng, n, cfg.fast_motion_fraction)
+    static = _pick(rng, n, bench.static_camera_share)
+    width, height = cfg.frame_size
+    return [
+        SceneSpec(n_frames=size.frames, width=width, height=height, night=bool(night[i]),
+                  n_distractors=int(rng.integers(1, 3)) if distract[i] else 0,
+                  occlusion=("full" if full[i] else "partial") if occlude[i] else "none",
+                  out_of_view=bool(leave[i]), fast_motion=bool(fast[i]), static_camera=bool(static[i]))
+        for i in range(n)
+    ]
+
+
+def render_sequence(writer: SequenceWriter, spec: SceneSpec, rng: np.random.Generator, cfg: SynthConfig) -> dict:
+    """Render one sequence into `writer`; returns its summary for the manifest."""
+    renderer = SceneRenderer(spec, rng, thermal=writer.x_name == "thermal", depth=writer.x_name == "depth",
+                             thermal_contrast=cfg.thermal_contrast)
+    camera = EventCamera(rng, (spec.height, spec.width), threshold=cfg.event_threshold) if writer.x_name == "event" else None
+    for index, frame in enumerate(renderer.frames()):
+        if camera is not None:
+            x = render_event_frame(camera.step(frame.intensity, low_light=spec.night))
+        else:
+            x = {"thermal": frame.thermal, "depth": frame.depth}.get(writer.x_name or "")
+        writer.add(index, frame.rgb, x, frame.box, frame.absent, frame.tags)
+    if writer.absent[0]:
+        raise AssertionError(f"{writer.name}: the generator produced an absent first frame")
+    attributes = renderer.attributes()
+    writer.finish(attributes)
+    return {"name": writer.name, "frames": spec.n_frames, "absent": int(sum(writer.absent)),
+            "attributes": attributes, "spec": asdict(spec)}
+
+
+def generate(cfg: SynthConfig, seed: int, out_root: Path, only: Iterable[str] | None = None) -> dict:
+    """Write every synthetic benchmark (or those in `only`) under `out_root`; returns the manifest."""
+    wanted = set(only) if only else {b.name for b in BENCHMARKS}
+    unknown = wanted - {b.name for b in BENCHMARKS}
+    if unknown:
+        raise ValueError(f"unknown synthetic benchmark(s) {sorted(unknown)}; known: {[b.name for b in BENCHMARKS]}")
+    partial = out_root.with_name(out_root.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    started = time.perf_counter()
+    manifest: dict = {"format": "srtrack-synth/1", "seed": seed, "config": to_plain(asdict(cfg)), "benchmarks": {}}
+    jobs = [(b, split, size) for b in BENCHMARKS if b.name in wanted for split, size in splits_of(b, cfg).items()]
+    total = sum(size.sequences for _, _, size in jobs)
+    with tqdm(total=total, desc="synth", unit="seq", disable=None, file=sys.stderr) as bar:
+        for bench, split, size in jobs:
+            writer_cls = WRITERS[bench.name]
+            root = partial / bench.folder
+            root.mkdir(parents=True, exist_ok=True)
+            records = []
+            for i, spec in enumerate(plan_split(cfg, bench, split, size, seed)):
+                rng = np.random.default_rng([seed, bench.code, SPLIT_CODES[split], i])
+                records.append(render_sequence(writer_cls(root, sequence_name(bench, split, i)), spec, rng, cfg))
+                bar.update()
+            entry = manifest["benchmarks"].setdefault(bench.name, {"root": bench.folder, "splits": {}})
+            entry["splits"][split] = records
+        for bench in BENCHMARKS:
+            if bench.name in manifest["benchmarks"]:
+                names = {s: [r["name"] for r in recs] for s, recs in manifest["benchmarks"][bench.name]["splits"].items()}
+                WRITERS[bench.name].write_lists(partial / bench.folder, names)
+    manifest["seconds"] = round(time.perf_counter() - started, 2)
+    manifest["frames"] = sum(r["frames"] for b in manifest["benchmarks"].values() for recs in b["splits"].values()
+                             for r in recs)
+    (partial / MANIFEST).write_text(json.dumps(_without_timing(manifest), indent=2) + "\n")
+    _swap_into_place(partial, out_root)
+    return manifest
+
+
+def _without_timing(manifest: dict) -> dict:
+    """The manifest on disk must be byte-identical across runs, so wall time stays out of it."""
+    return {k: v for k, v in manifest.items() if k != "seconds"}
+
+
+def _swap_into_place(partial: Path, out_root: Path) -> None:
+    old = out_root.with_name(out_root.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out_root.exists():
+        out_root.rename(old)
+    partial.rename(out_root)
+    shutil.rmtree(old, ignore_errors=True)
+
