@@ -74,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = config_from_args(args)
         check_mode = args.check_images or cfg.prepare.check_images
         reader = create_reader(args.dataset, cfg.datasets)
-        reader.root  # a missing root is a config error, raised before any MLflow run exists
+        # a missing root is a config error, raised here before any MLflow run exists
+        log.info("reading %s %s from %s", reader.title, args.split, reader.root)
         with stage_run(cfg, "prepare", parent_run_id=args.parent_run_id, dataset=args.dataset, split=args.split,
                        modality=reader.modality) as run:
             index, problems = scan(cfg, reader, args.split, check_mode)

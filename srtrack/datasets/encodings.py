@@ -1,7 +1,7 @@
 """Turn raw auxiliary-modality files into the 3-channel uint8 images trackers consume.
 
 * Depth: ViPT/DeT's `get_rgbd_frame(dtype='rgbcolormap', depth_clip=True)` (missing from the SRTrack
-  repo, reproduced from ViPT's `depth_utils`): clip the 16-bit millimetre map at
+  repo, reproduced from ViPT's `depth_utils` as we know it): clip the 16-bit millimetre map at
   min(3 x median, max_mm), min-max normalise to 0..255, apply the JET colormap. `clip: fixed`
   clips at max_mm, `clip: none` normalises the raw range. Configurable in `encoding.depth`.
 * Thermal and event frames are 3-channel images as the benchmarks ship them (a grey image is
@@ -22,14 +22,17 @@ _COLORMAPS = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO}
 
 
 def encode_depth(depth_mm: np.ndarray, cfg: DepthEncodingConfig) -> np.ndarray:
-    """(H, W) uint16 depth in millimetres -> (H, W, 3) uint8 colour image (BGR, as OpenCV)."""
-    depth = depth_mm.astype(np.float32)
+    """(H, W) uint16 depth in millimetres -> (H, W, 3) uint8 colour image (BGR, as OpenCV).
+
+    Step for step as ViPT's `get_rgbd_frame`: the median is over all pixels (holes included), the
+    clip and the min-max normalisation happen in uint16 (so 127.5 rounds to 128), then uint8.
+    """
+    depth = depth_mm.copy()
     if cfg.clip == "median3":
-        valid = depth[depth > 0]
-        limit = min(3.0 * float(np.median(valid)), float(cfg.max_mm)) if valid.size else float(cfg.max_mm)
-        depth = np.minimum(depth, limit)
+        limit = min(3.0 * float(np.median(depth)), float(cfg.max_mm))
+        depth[depth > limit] = limit  # numpy truncates the limit to an integer, as ViPT's code does
     elif cfg.clip == "fixed":
-        depth = np.minimum(depth, float(cfg.max_mm))
+        depth[depth > cfg.max_mm] = cfg.max_mm
     scaled = cv2.normalize(depth, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     if cfg.colormap == "gray":
         return cv2.cvtColor(scaled, cv2.COLOR_GRAY2BGR)
@@ -41,7 +44,7 @@ def read_image(path: Path, *, unchanged: bool = False) -> np.ndarray:
     flags = cv2.IMREAD_UNCHANGED if unchanged else cv2.IMREAD_COLOR
     image = cv2.imread(str(path), flags)
     if image is None:
-        raise DatasetFormatError(f"cannot be decoded as an image (corrupt or not an image file)", path)
+        raise DatasetFormatError("cannot be decoded as an image (corrupt or not an image file)", path)
     return image
 
 

@@ -85,7 +85,8 @@ class LasherReader(BenchmarkReader[LasherConfig]):
         if (seq_dir / "infrared.txt").is_file():
             extra["thermal"] = read_boxes(seq_dir / "infrared.txt", log)
         counts = {"visible/": len(frames["rgb"]), "infrared/": len(frames["thermal"]), gt_path.name: len(boxes)}
-        counts.update({"infrared.txt": len(b) for b in extra.values()})
+        if "thermal" in extra:
+            counts["infrared.txt"] = len(extra["thermal"])
         check_lengths(seq_dir, counts, log)
         attributes, tags = _read_lasher_attributes(self.root / "AttriSeqsTxt" / f"{name}.txt", len(boxes), log)
         return self._sequence(name, frames, boxes, absent, quirks=quirks, extra_boxes=extra,

@@ -19,8 +19,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
 from srtrack.config.types import DatasetConfig
 from srtrack.datasets.annotations import read_frame_values, read_vot_regions
 from srtrack.datasets.base import BenchmarkReader, absent_by_size, check_lengths, register_reader
