@@ -1,0 +1,107 @@
+"""Every registered tracker: shapes, gradients on exactly the trainable parameters, paper-size counts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from srtrack.models import TRACKERS, create_tracker
+from srtrack.models.backbones import fusion_layers
+from srtrack.models.head import decode_boxes
+from srtrack.models.losses import LossWeights, focal_loss, giou, tracking_loss
+
+torch.manual_seed(0)
+SMALL = {"depth": 2}  # registry-wide tests shrink depth to stay fast; the structure is the same
+
+
+@pytest.mark.parametrize("name", sorted(TRACKERS))
+def test_forward_shapes_and_gradients_reach_exactly_the_trainable_parameters(name: str) -> None:
+    model = create_tracker(name, template_size=64, search_size=128, **({} if "tiny" in name else SMALL))
+    channels = model.in_chans
+    out = model(torch.randn(2, channels, 64, 64), torch.randn(2, channels, 128, 128))
+    assert out["score_map"].shape == (2, 1, 8, 8) and out["size_map"].shape == (2, 2, 8, 8)
+    assert out["offset_map"].shape == (2, 2, 8, 8) and out["pred_boxes"].shape == (2, 4)
+    assert all(torch.isfinite(v).all() for v in out.values())
+    loss = out["score_map"].sum() + out["size_map"].sum() + out["offset_map"].pow(2).sum() + out["pred_boxes"].sum()
+    loss.backward()
+    for pname, param in model.named_parameters():
+        if param.requires_grad:
+            assert param.grad is not None and torch.isfinite(param.grad).all(), f"{name}: no gradient for {pname}"
+        else:
+            assert param.grad is None, f"{name}: frozen {pname} got a gradient"
+
+
+def test_srtrack_freezes_head_and_position_embeddings_by_default() -> None:
+    model = create_tracker("srtrack_tiny", template_size=64, search_size=128)
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen == {n for n, _ in model.named_parameters() if n.startswith(("box_head.", "backbone.pos_embed_"))}
+    model.set_frozen(())
+    assert all(p.requires_grad for p in model.parameters())
+    with pytest.raises(ValueError, match=r"unknown parameter group\(s\) \['heads'\]"):
+        model.set_frozen(("heads",))
+
+
+@pytest.mark.parametrize("name, sizes, total, trainable", [
+    pytest.param("srtrack_base", (128, 256), 206.4e6, 199.6e6, id="srtrack_256"),
+    pytest.param("srtrack_base", (192, 384), 206.7e6, 199.6e6, id="srtrack_384"),
+    pytest.param("ostrack_base", (128, 256), 92.4e6, 92.4e6, id="ostrack_256"),
+])
+def test_paper_size_parameter_counts(name: str, sizes: tuple[int, int], total: float, trainable: float) -> None:
+    report = create_tracker(name, template_size=sizes[0], search_size=sizes[1]).parameter_report()
+    assert report["total"] == pytest.approx(total, rel=2e-3), report
+    assert report["trainable"] == pytest.approx(trainable, rel=2e-3), report
+
+
+def test_parameter_groups_cover_the_official_learning_rate_groups() -> None:
+    model = create_tracker("srtrack_tiny", template_size=64, search_size=128)
+    groups = {model.param_group(n) for n, _ in model.named_parameters()}
+    assert groups == {"head", "pos_embed", "embeddings", "fusion", "norms", "blocks"}
+    assert model.param_group("backbone.blocks_x.0.attn.qkv.weight") == "blocks"
+    assert model.param_group("backbone.blocks_fusion.1.mlp.fc1.bias") == "fusion"
+
+
+def test_fusion_after_layers_3_6_9_12() -> None:
+    assert fusion_layers(12) == [2, 5, 8, 11] and fusion_layers(4) == [0, 1, 2, 3]
+    for depth in range(1, 25):
+        layers = fusion_layers(depth)
+        assert layers == sorted(set(layers)) and layers[0] >= 0 and layers[-1] == depth - 1
+
+
+def test_unknown_tracker() -> None:
+    with pytest.raises(ValueError, match=r"unknown tracker 'vit'; known: \['ostrack_base', 'ostrack_tiny'"):
+        create_tracker("vit", template_size=64, search_size=128)
+
+
+def test_decode_boxes_reads_peak_size_and_offset() -> None:
+    score = torch.zeros(1, 1, 4, 4)
+    score[0, 0, 2, 1] = 0.9  # row 2, column 1
+    size = torch.full((1, 2, 4, 4), 0.1)
+    size[0, :, 2, 1] = torch.tensor([0.5, 0.25])
+    offset = torch.zeros(1, 2, 4, 4)
+    offset[0, :, 2, 1] = torch.tensor([0.5, 0.25])
+    box = decode_boxes(score, size, offset)
+    torch.testing.assert_close(box, torch.tensor([[(1 + 0.5) / 4, (2 + 0.25) / 4, 0.5, 0.25]]))
+
+
+def test_focal_loss_by_hand() -> None:
+    pred = torch.tensor([[[0.8, 0.3], [0.1, 0.5]]])
+    target = torch.tensor([[[1.0, 0.5], [0.0, 0.25]]])
+    positive = math.log(0.8) * 0.2 ** 2
+    negatives = (math.log(0.7) * 0.3 ** 2 * 0.5 ** 4 + math.log(0.9) * 0.1 ** 2 * 1.0
+                 + math.log(0.5) * 0.5 ** 2 * 0.75 ** 4)
+    assert focal_loss(pred, target).item() == pytest.approx(-(positive + negatives), rel=1e-6)
+
+
+def test_giou_and_weighted_loss_by_hand() -> None:
+    value, iou = giou(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]]))
+    assert iou.item() == pytest.approx(1 / 7) and value.item() == pytest.approx(1 / 7 - 2 / 9)
+    outputs = {"pred_boxes": torch.tensor([[0.5, 0.5, 0.2, 0.2]]),  # xyxy 0.4, 0.4, 0.6, 0.6
+               "score_map": torch.full((1, 1, 2, 2), 0.5)}
+    target_box = torch.tensor([[0.4, 0.4, 0.2, 0.2]])  # the same box: GIoU 1, L1 0
+    heat = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])
+    total, stats = tracking_loss(outputs, target_box, heat, LossWeights(1, 2, 5))
+    focal = -(math.log(0.5) * 0.25 + 3 * math.log(0.5) * 0.25)
+    assert total.item() == pytest.approx(focal, rel=1e-6) and stats["loss/giou"] == pytest.approx(0, abs=1e-6)
+    assert stats["train/iou"] == pytest.approx(1.0)
