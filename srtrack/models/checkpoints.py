@@ -11,6 +11,9 @@ Sources, detected by key signature:
   `pos_embed` (as OSTrack's `finetune_track` does); the head is not in the file and stays freshly
   initialised; classifier and MAE decoder weights are documented extras.
 
+LoRA matrices and ViPT prompt modules are not in any pretrained file: they are reported missing and
+keep their initialisation (LoRA's zero B makes the model start equal to the pretrained one).
+
 Mapping into the two-stream SRTrack backbone follows the official code (method notes section 2):
 `patch_embed` -> `patch_embed_rgb` and `patch_embed_x`; `blocks.i` -> `blocks_rgb.i` and `blocks_x.i`;
 blocks 2/5/8/11 (`fusion_layers`) -> `blocks_fusion.0..3`; `norm` -> `norm_rgb` and `norm_x`.
@@ -37,6 +40,9 @@ from srtrack.models.trackers import Tracker
 
 DOCUMENTED_EXTRAS = re.compile(
     r"^(backbone\.)?(cls_token|pos_embed|temporal_pos_embed.*|pos_embed_t.*|head\..*|fc_norm\..*|decoder.*|mask_token)$")
+
+
+PEFT_KEYS = re.compile(r"\.lora_[AB]$|^backbone\.(prompt_|patch_embed_prompt\.)")
 
 
 @dataclass
@@ -151,8 +157,8 @@ def load_pretrained(model: Tracker, path: Path, *, strict: bool = True) -> LoadR
     report = LoadReport(str(path), fmt, ignored=sorted(ignored), resampled=sorted(resampled))
     report.unexpected = sorted(k for k in weights if k not in target)
     missing = sorted(k for k in target if k not in weights)
-    # a ViT file has no tracking head: documented, the head keeps its initialisation
-    allowed_missing = {k for k in missing if fmt == "vit" and k.startswith("box_head.")}
+    # documented: a ViT file has no tracking head, and PEFT modules (LoRA, prompts) start fresh
+    allowed_missing = {k for k in missing if (fmt == "vit" and k.startswith("box_head.")) or PEFT_KEYS.search(k)}
     report.missing = missing
     wrong_shape = [f"{k}: file {tuple(v.shape)}, model {tuple(target[k].shape)}" for k, v in weights.items()
                    if k in target and v.shape != target[k].shape]

@@ -6,6 +6,8 @@
 | `ostrack_base` | one-stream (OSTrack ViT-B/16) | 3 | 768 / 12 / 12 | 256 | - |
 | `srtrack_tiny` | two-stream | 6 | 192 / 4 / 3 | 64 | head, position embeddings |
 | `srtrack_base` | two-stream (SRTrack ViT-B/16) | 6 | 768 / 12 / 12 | 256 | head, position embeddings |
+| `vipt_tiny`, `vipt_base` | one-stream + deep modality prompts (ViPT) | 6 | as above | as above | all but the prompts |
+| `srtrack_lora_tiny`, `srtrack_lora_base` | two-stream + LoRA (qkv rank 8, proj rank 16) | 6 | as above | as above | all but LoRA |
 
 Template/search sizes come from the config (paper: 128 / 256 or 192 / 384; embedded default
 64 / 128, chosen from the CPU budget in ../shared/reference/cpu-budget.md: tiny4 at 64/128 trains at
@@ -21,6 +23,8 @@ from torch import Tensor, nn
 
 from srtrack.models.backbones import OneStreamViT, TrackingViTBase, TwoStreamViT
 from srtrack.models.head import CenterPredictor
+from srtrack.models.peft import apply_lora
+from srtrack.models.vipt import PromptedViT
 
 TRACKERS: dict[str, Callable[..., "Tracker"]] = {}
 TINY = {"embed_dim": 192, "depth": 4, "num_heads": 3, "head_channels": 64}
@@ -28,6 +32,8 @@ BASE = {"embed_dim": 768, "depth": 12, "num_heads": 12, "head_channels": 256}
 
 # optimizer groups (method notes section 3.2): regex on parameter names, first match wins
 PARAM_GROUPS = (
+    ("lora", r".*\.lora_[AB]$"),
+    ("prompt", r"^backbone\.(prompt_|patch_embed_prompt\.)"),
     ("head", r"^box_head\."),
     ("pos_embed", r"^backbone\.pos_embed_"),
     ("embeddings", r"^backbone\.patch_embed"),
@@ -76,6 +82,10 @@ class Tracker(nn.Module):
         for name, param in self.named_parameters():
             param.requires_grad = self.param_group(name) not in groups
 
+    def train_only(self, groups: tuple[str, ...]) -> None:
+        """Freeze every group except these (PEFT variants)."""
+        self.set_frozen(tuple(g for g, _ in PARAM_GROUPS if g not in groups))
+
     def parameter_report(self) -> dict[str, int]:
         """Total and trainable parameter counts."""
         total = sum(p.numel() for p in self.parameters())
@@ -123,3 +133,33 @@ def srtrack_tiny(**kwargs: Any) -> Tracker:
 @register_tracker("srtrack_base")
 def srtrack_base(**kwargs: Any) -> Tracker:
     return _build(TwoStreamViT, BASE, 6, ("head", "pos_embed"), **kwargs)
+
+
+@register_tracker("vipt_tiny")
+def vipt_tiny(**kwargs: Any) -> Tracker:
+    tracker = _build(PromptedViT, TINY, 6, (), **kwargs)
+    tracker.train_only(("prompt",))
+    return tracker
+
+
+@register_tracker("vipt_base")
+def vipt_base(**kwargs: Any) -> Tracker:
+    tracker = _build(PromptedViT, BASE, 6, (), **kwargs)
+    tracker.train_only(("prompt",))
+    return tracker
+
+
+def _with_lora(tracker: Tracker, rank_qkv: int, rank_proj: int) -> Tracker:
+    apply_lora(tracker.backbone, rank_qkv=rank_qkv, rank_proj=rank_proj)
+    tracker.train_only(("lora",))
+    return tracker
+
+
+@register_tracker("srtrack_lora_tiny")
+def srtrack_lora_tiny(*, rank_qkv: int = 8, rank_proj: int = 16, **kwargs: Any) -> Tracker:
+    return _with_lora(_build(TwoStreamViT, TINY, 6, (), **kwargs), rank_qkv, rank_proj)
+
+
+@register_tracker("srtrack_lora_base")
+def srtrack_lora_base(*, rank_qkv: int = 8, rank_proj: int = 16, **kwargs: Any) -> Tracker:
+    return _with_lora(_build(TwoStreamViT, BASE, 6, (), **kwargs), rank_qkv, rank_proj)

@@ -121,3 +121,12 @@ def test_unknown_layout_and_missing_file(tmp_path: Path) -> None:
         load_pretrained(model, save(tmp_path / "x.pth", {"encoder.w": torch.zeros(1)}))
     with pytest.raises(CheckpointError, match="nope.pth: checkpoint file not found"):
         load_pretrained(model, tmp_path / "nope.pth")
+
+
+@pytest.mark.parametrize("name", ["srtrack_lora_base", "vipt_base"])
+def test_peft_variants_load_the_pretrained_tracker_and_keep_fresh_modules(tmp_path: Path, name: str) -> None:
+    path = save(tmp_path / "o.pth.tar", {"net": ostrack_state()})
+    model = create_tracker(name, template_size=128, search_size=256, **DIMS)
+    report = load_pretrained(model, path)
+    assert report.missing and all(("lora_" in k) or ("prompt" in k) for k in report.missing)
+    assert not report.unexpected

@@ -105,3 +105,31 @@ def test_giou_and_weighted_loss_by_hand() -> None:
     focal = -(math.log(0.5) * 0.25 + 3 * math.log(0.5) * 0.25)
     assert total.item() == pytest.approx(focal, rel=1e-6) and stats["loss/giou"] == pytest.approx(0, abs=1e-6)
     assert stats["train/iou"] == pytest.approx(1.0)
+
+
+def test_lora_starts_equal_to_the_base_model_and_trains_only_low_rank_matrices() -> None:
+    torch.manual_seed(3)
+    base = create_tracker("srtrack_tiny", template_size=64, search_size=128)
+    lora = create_tracker("srtrack_lora_tiny", template_size=64, search_size=128)
+    missing, unexpected = lora.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and all("lora_" in k for k in missing)
+    base.eval(), lora.eval()
+    z, x = torch.randn(1, 6, 64, 64), torch.randn(1, 6, 128, 128)
+    torch.testing.assert_close(lora(z, x)["score_map"], base(z, x)["score_map"])
+    trainable = {n for n, p in lora.named_parameters() if p.requires_grad}
+    assert trainable and all(n.endswith(("lora_A", "lora_B")) for n in trainable)
+    # ranks 8 (qkv) and 16 (proj) in 4 + 4 + 4 blocks of width 192
+    assert lora.parameter_report()["trainable"] == 12 * ((192 + 3 * 192) * 8 + (192 + 192) * 16)
+
+
+def test_vipt_trains_only_the_prompt_modules() -> None:
+    model = create_tracker("vipt_tiny", template_size=64, search_size=128)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("prompt" in n for n in trainable)
+    assert any(n.startswith("backbone.patch_embed_prompt.") for n in trainable)
+
+
+def test_config_schema_lists_exactly_the_registered_trackers() -> None:
+    from srtrack.config import load_schema
+
+    assert load_schema()["properties"]["model"]["properties"]["name"]["enum"] == sorted(TRACKERS)
