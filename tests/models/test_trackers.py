@@ -133,3 +133,14 @@ def test_config_schema_lists_exactly_the_registered_trackers() -> None:
     from srtrack.config import load_schema
 
     assert load_schema()["properties"]["model"]["properties"]["name"]["enum"] == sorted(TRACKERS)
+
+
+def test_parameter_report_cli(tmp_path, capsys) -> None:
+    from srtrack.models.__main__ import main
+
+    assert main(["--sizes", "64", "128", "--json", str(tmp_path / "c.json")]) == 0
+    import json
+
+    table = json.loads((tmp_path / "c.json").read_text())
+    assert set(table) == set(TRACKERS) and table["srtrack_tiny"]["trainable"] < table["srtrack_tiny"]["total"]
+    assert "srtrack_lora_tiny" in capsys.readouterr().out
