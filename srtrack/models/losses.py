@@ -28,10 +28,9 @@ def focal_loss(pred: Tensor, target: Tensor, alpha: float = 2.0, beta: float = 4
     negative = 1.0 - positive
     pos_loss = torch.log(pred) * (1 - pred) ** alpha * positive
     neg_loss = torch.log(1 - pred) * pred ** alpha * (1 - target) ** beta * negative
-    n_pos = positive.sum()
-    if n_pos == 0:
-        return -neg_loss.sum()
-    return -(pos_loss.sum() + neg_loss.sum()) / n_pos
+    # CenterNet divides by the number of peaks, or by 1 without a peak (then pos_loss sums to 0);
+    # written without a branch so that torch.func.vmap can take per-sample gradients through it
+    return -(pos_loss.sum() + neg_loss.sum()) / positive.sum().clamp(min=1.0)
 
 
 def cxcywh_to_xyxy(box: Tensor) -> Tensor:
@@ -65,15 +64,30 @@ def tracking_loss(outputs: dict[str, Tensor], search_box: Tensor, score_target: 
         search_box: ground truth (B, 4) normalised x, y, w, h in the search crop.
         score_target: Gaussian targets (B, H, W).
     """
+    if not torch.isfinite(outputs["pred_boxes"]).all():
+        raise ValueError("network predicted non-finite boxes")
+    terms = loss_terms(outputs, search_box, score_target)
+    total = _weighted(terms, weights)
+    stats = {"loss/total": total.item(), **{f"loss/{k}": terms[k].item() for k in ("focal", "giou", "l1")},
+             "train/iou": terms["iou"].detach().item()}
+    return total, stats
+
+
+def loss_terms(outputs: dict[str, Tensor], search_box: Tensor, score_target: Tensor) -> dict[str, Tensor]:
+    """The unweighted terms (and the mean IoU) as tensors; free of Python control flow on data, so
+    that `torch.func.vmap` can differentiate it per sample."""
     pred = cxcywh_to_xyxy(outputs["pred_boxes"])
     target = xywh_to_xyxy(search_box).clamp(0.0, 1.0)
-    if not torch.isfinite(pred).all():
-        raise ValueError("network predicted non-finite boxes")
     giou_value, iou = giou(pred, target)
-    loss_giou = (1 - giou_value).mean()
-    loss_l1 = torch.nn.functional.l1_loss(pred, target)
-    loss_focal = focal_loss(outputs["score_map"], score_target)
-    total = weights.focal * loss_focal + weights.giou * loss_giou + weights.l1 * loss_l1
-    stats = {"loss/total": total.item(), "loss/focal": loss_focal.item(), "loss/giou": loss_giou.item(),
-             "loss/l1": loss_l1.item(), "train/iou": iou.detach().mean().item()}
-    return total, stats
+    return {"focal": focal_loss(outputs["score_map"], score_target), "giou": (1 - giou_value).mean(),
+            "l1": torch.nn.functional.l1_loss(pred, target), "iou": iou.mean()}
+
+
+def objective(outputs: dict[str, Tensor], search_box: Tensor, score_target: Tensor,
+              weights: LossWeights = LossWeights()) -> Tensor:
+    """The weighted tracking loss as one tensor (the form per-sample gradients need)."""
+    return _weighted(loss_terms(outputs, search_box, score_target), weights)
+
+
+def _weighted(terms: dict[str, Tensor], weights: LossWeights) -> Tensor:
+    return weights.focal * terms["focal"] + weights.giou * terms["giou"] + weights.l1 * terms["l1"]

@@ -1,0 +1,142 @@
+"""Prior sensitivity: per-sample gradients at the pretrained weights, the diagonal empirical Fisher
+("measure") and the two-sided low-rank gradient subspace of every weight matrix ("orient").
+
+Reconstruction of SRFT's prior sensitivity (../shared/reference/method-notes.md section 1.4 (a); the
+paper's equations could not be read): for N pre-training samples with per-sample gradients
+G_n = dL(x_n; theta_0)/dW of a weight matrix W (d_out x d_in),
+
+    F_diag = (1/N) sum_n G_n * G_n                      (element-wise; EWC's importance)
+    C_out  = sum_n G_n G_n^T,   C_in = sum_n G_n^T G_n  (K-FAC / GPM-style two-sided factors)
+
+and the top-k eigenvectors P_out, P_in of C_out and C_in span the prior-sensitive subspace of W
+(k fixed, or the smallest k holding a share `energy` of the eigenvalue mass). Convolution kernels are
+treated as matrices (d_out, rest); vectors (biases, norms, embeddings) keep only the diagonal. The
+gradients are taken per sample with `torch.func` (functional_call + vmap + grad) in chunks, so the
+memory held is chunk x parameters, and a Python loop over samples exists only as the test reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, grad, vmap
+
+SampleLoss = Callable[[dict[str, Tensor], dict[str, Tensor]], Tensor]
+
+
+def per_sample_gradients(loss: SampleLoss, params: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Gradients of `loss(params, sample)` for every sample of `batch` (leading dimension), vectorised.
+
+    Returns `{name: (B, *param.shape)}`.
+    """
+    return vmap(grad(loss), in_dims=(None, 0))(params, batch)
+
+
+def per_sample_gradients_loop(loss: SampleLoss, params: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The slow reference: one `torch.func.grad` call per sample."""
+    n = next(iter(batch.values())).shape[0]
+    grads = [grad(loss)(params, {k: v[i] for k, v in batch.items()}) for i in range(n)]
+    return {name: torch.stack([g[name] for g in grads]) for name in params}
+
+
+def tracker_sample_loss(model: nn.Module, objective: Callable[..., Tensor]) -> tuple[SampleLoss, dict[str, Tensor]]:
+    """A per-sample loss over the model's trainable parameters, and those parameters (detached).
+
+    Buffers (BatchNorm statistics) are fixed: the model must be in eval mode, as per-sample
+    gradients of a batch statistic are not defined.
+    """
+    params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+    frozen = {n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
+    buffers = dict(model.named_buffers())
+
+    def loss(trainable: dict[str, Tensor], sample: dict[str, Tensor]) -> Tensor:
+        state = {**frozen, **buffers, **trainable}
+        out = functional_call(model, state, (sample["template"][None], sample["search"][None]))
+        return objective(out, sample["search_box"][None], sample["score_map"][None])
+
+    return loss, params
+
+
+@dataclass
+class PriorStatistics:
+    """Accumulated sums over samples; `finish()` turns them into the prior artifact's tensors."""
+
+    n: int
+    diag_sum: dict[str, Tensor]
+    c_out: dict[str, Tensor]
+    c_in: dict[str, Tensor]
+
+
+def as_matrix(g: Tensor) -> Tensor:
+    """(B, d_out, ...) per-sample gradients of a weight -> (B, d_out, d_in)."""
+    return g.reshape(g.shape[0], g.shape[1], -1)
+
+
+def _matrix_like(g: Tensor) -> bool:
+    """Per-sample gradients (B, d_out, ...) of a parameter with more than one row and column."""
+    return g.dim() >= 3 and g.shape[1] > 1 and g[0, 0].numel() > 1
+
+
+def accumulate(stats: PriorStatistics | None, grads: dict[str, Tensor]) -> PriorStatistics:
+    """Add one chunk of per-sample gradients to the running sums."""
+    if stats is None:
+        stats = PriorStatistics(0, {}, {}, {})
+    for name, g in grads.items():
+        g = g.detach().double()
+        stats.diag_sum[name] = stats.diag_sum.get(name, 0) + (g * g).sum(0)
+        if _matrix_like(g):
+            m = as_matrix(g)  # (B, d_out, d_in)
+            stats.c_out[name] = stats.c_out.get(name, 0) + torch.einsum("boi,bpi->op", m, m)
+            stats.c_in[name] = stats.c_in.get(name, 0) + torch.einsum("boi,boj->ij", m, m)
+    stats.n += next(iter(grads.values())).shape[0]
+    return stats
+
+
+def top_eigen(matrix: Tensor, rank: int | None, energy: float | None) -> tuple[Tensor, Tensor]:
+    """Top eigenpairs of a symmetric PSD matrix: `rank` of them, or the fewest holding `energy`."""
+    values, vectors = torch.linalg.eigh(matrix)  # ascending
+    values, vectors = values.flip(0).clamp(min=0), vectors.flip(1)
+    if energy is not None:
+        share = torch.cumsum(values, 0) / values.sum().clamp(min=1e-30)
+        k = int(torch.searchsorted(share, torch.tensor(energy, dtype=share.dtype)).item()) + 1
+        k = min(k, len(values)) if rank is None else min(k, rank, len(values))
+    else:
+        k = min(rank or len(values), len(values))
+    return values[:k], vectors[:, :k]
+
+
+def prior_artifact(stats: PriorStatistics, *, rank: int | None, energy: float | None) -> dict[str, Tensor]:
+    """Flat tensor dict (safetensors-ready): `<param>.fisher`, and for matrices
+    `<param>.out_vectors/out_values/in_vectors/in_values`."""
+    out: dict[str, Tensor] = {}
+    for name, diag in stats.diag_sum.items():
+        out[f"{name}.fisher"] = (diag / stats.n).float()
+        if name in stats.c_out:
+            for side, matrix in (("out", stats.c_out[name]), ("in", stats.c_in[name])):
+                values, vectors = top_eigen(matrix, rank, energy)
+                out[f"{name}.{side}_values"] = (values / stats.n).float().contiguous()
+                out[f"{name}.{side}_vectors"] = vectors.float().contiguous()
+    return out
+
+
+def extract_prior(model: nn.Module, batches: Iterable[dict[str, Tensor]], objective: Callable[..., Tensor], *,
+                  rank: int | None, energy: float | None) -> dict[str, Tensor]:
+    """Prior sensitivity of `model`'s trainable parameters over all samples of `batches` (chunks)."""
+    was_training = model.training
+    model.eval()
+    loss, params = tracker_sample_loss(model, objective)
+    stats = None
+    for batch in _tensors_only(batches):
+        stats = accumulate(stats, per_sample_gradients(loss, params, batch))
+    model.train(was_training)
+    if stats is None:
+        raise ValueError("no samples to compute the prior sensitivity from")
+    return prior_artifact(stats, rank=rank, energy=energy)
+
+
+def _tensors_only(batches: Iterable[dict[str, Tensor]]) -> Iterator[dict[str, Tensor]]:
+    for batch in batches:
+        yield {k: v for k, v in batch.items() if k in ("template", "search", "search_box", "score_map")}

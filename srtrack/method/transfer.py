@@ -1,0 +1,90 @@
+"""Transfer sensitivity: per-element gradient statistics on the RGB-X data during tuning, turned into
+an interpolation factor m that damps the update of the most sensitive elements.
+
+What the released SRTrack code runs (method notes section 1.3) after every optimizer step, for every
+trainable tensor W with (clipped) gradient g:
+
+    q_t = g * g;  s = (q_{t-1} + q_t) / 2;  s = s / max(s)
+    m   = linspace(m_min, m_max)[rank(s)]        (most sensitive -> m_max -> smallest step)
+    W   = m * W_before + (1 - m) * W_after
+
+`window=2` reproduces the two-step mean; `ema` (beta) is the smoothed alternative. The released code
+gathers (`linspace[sort_index]`) where it means to scatter (`out[sort_index] = linspace`), which makes
+m a permutation unrelated to the element's own sensitivity; `bug_compatible=True` reproduces that.
+The per-step full sort is what makes the released code slow; `rank_every` re-ranks only every few
+steps and reuses the factors in between (1 = every step, as released).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def rank_to_factor(s: Tensor, m_min: float, m_max: float, *, bug_compatible: bool = False) -> Tensor:
+    """Per-element factors in [m_min, m_max] by the rank of `s` (ascending: largest s gets m_max).
+
+    >>> [round(v, 2) for v in rank_to_factor(torch.tensor([0.9, 0.1, 0.5, 0.3, 0.7]), 0.25, 0.65).tolist()]
+    [0.65, 0.25, 0.45, 0.35, 0.55]
+    """
+    flat = s.reshape(-1)
+    order = torch.argsort(flat, stable=True)
+    values = torch.linspace(m_min, m_max, flat.numel(), dtype=flat.dtype, device=flat.device)
+    if bug_compatible:
+        factors = values[order]  # the released code's gather
+    else:
+        factors = torch.empty_like(values)
+        factors[order] = values
+    return factors.reshape(s.shape)
+
+
+def hoyer_sparsity(g: Tensor) -> float:
+    """(sqrt(n) - |g|_1 / |g|_2) / (sqrt(n) - 1): 0 for a flat gradient, 1 for a single spike."""
+    n = g.numel()
+    if n < 2:
+        return 0.0
+    l2 = float(g.norm())
+    if l2 == 0.0:
+        return 0.0
+    return (math.sqrt(n) - float(g.abs().sum()) / l2) / (math.sqrt(n) - 1)
+
+
+class TransferSensitivity:
+    """Running per-element sensitivity of named tensors, with a state dict for exact resume."""
+
+    def __init__(self, *, m_min: float = 0.25, m_max: float = 0.65, smoothing: str = "window", beta: float = 0.5,
+                 bug_compatible: bool = False, rank_every: int = 1):
+        if smoothing not in ("window", "ema"):
+            raise ValueError(f"smoothing must be 'window' or 'ema', got {smoothing!r}")
+        self.m_min, self.m_max, self.smoothing, self.beta = m_min, m_max, smoothing, beta
+        self.bug_compatible, self.rank_every = bug_compatible, rank_every
+        self.previous: dict[str, Tensor] = {}
+        self.factors: dict[str, Tensor] = {}
+        self.steps = 0
+
+    def update(self, grads: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Fold in this step's gradients; returns the factor m of every tensor."""
+        rerank = self.steps % self.rank_every == 0
+        for name, g in grads.items():
+            q = g.detach().float() ** 2
+            prev = self.previous.get(name, torch.zeros_like(q))
+            s = (prev + q) / 2 if self.smoothing == "window" else self.beta * prev + (1 - self.beta) * q
+            self.previous[name] = q if self.smoothing == "window" else s
+            if rerank or name not in self.factors:
+                s = s / s.max().clamp(min=1e-30)
+                self.factors[name] = rank_to_factor(s, self.m_min, self.m_max, bug_compatible=self.bug_compatible)
+        self.steps += 1
+        return self.factors
+
+    @staticmethod
+    def interpolate(before: Tensor, after: Tensor, m: Tensor) -> Tensor:
+        """theta = m * theta_before + (1 - m) * theta_after (element-wise)."""
+        return m * before + (1 - m) * after
+
+    def state_dict(self) -> dict:
+        return {"previous": dict(self.previous), "factors": dict(self.factors), "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.previous, self.factors, self.steps = dict(state["previous"]), dict(state["factors"]), int(state["steps"])
