@@ -124,23 +124,28 @@ def checkpoint_filter_fn(state: dict[str, Tensor], model: Tracker, fmt: str) -> 
     weights, ignored, resampled = _one_stream_names(state, fmt, model)
     if not isinstance(model.backbone, TwoStreamViT):
         return weights, ignored, resampled
-    fusion = {layer: j for j, layer in enumerate(fusion_layers(model.backbone.depth))}
-    mapped: dict[str, Tensor] = {}
-    for key, value in weights.items():
-        if key.startswith("backbone.patch_embed."):
-            rest = key[len("backbone.patch_embed."):]
-            mapped[f"backbone.patch_embed_rgb.{rest}"] = mapped[f"backbone.patch_embed_x.{rest}"] = value
-        elif m := re.match(r"^backbone\.blocks\.(\d+)\.(.*)$", key):
-            index, rest = int(m[1]), m[2]
-            mapped[f"backbone.blocks_rgb.{index}.{rest}"] = mapped[f"backbone.blocks_x.{index}.{rest}"] = value
-            if index in fusion:
-                mapped[f"backbone.blocks_fusion.{fusion[index]}.{rest}"] = value
-        elif key.startswith("backbone.norm."):
-            rest = key[len("backbone.norm."):]
-            mapped[f"backbone.norm_rgb.{rest}"] = mapped[f"backbone.norm_x.{rest}"] = value
-        else:
-            mapped[key] = value
+    depth = model.backbone.depth
+    mapped = {target: value for key, value in weights.items() for target in two_stream_names(key, depth)}
     return mapped, ignored, resampled
+
+
+def two_stream_names(key: str, depth: int) -> list[str]:
+    """Where a one-stream parameter goes in the two-stream backbone (both streams, maybe a fusion block).
+
+    Used for pretrained weights and for prior-sensitivity statistics alike.
+    """
+    fusion = {layer: j for j, layer in enumerate(fusion_layers(depth))}
+    if key.startswith("backbone.patch_embed."):
+        rest = key[len("backbone.patch_embed."):]
+        return [f"backbone.patch_embed_rgb.{rest}", f"backbone.patch_embed_x.{rest}"]
+    if m := re.match(r"^backbone\.blocks\.(\d+)\.(.*)$", key):
+        index, rest = int(m[1]), m[2]
+        names = [f"backbone.blocks_rgb.{index}.{rest}", f"backbone.blocks_x.{index}.{rest}"]
+        return names + ([f"backbone.blocks_fusion.{fusion[index]}.{rest}"] if index in fusion else [])
+    if key.startswith("backbone.norm."):
+        rest = key[len("backbone.norm."):]
+        return [f"backbone.norm_rgb.{rest}", f"backbone.norm_x.{rest}"]
+    return [key]
 
 
 def load_pretrained(model: Tracker, path: Path, *, strict: bool = True) -> LoadReport:

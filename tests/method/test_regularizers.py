@@ -1,0 +1,134 @@
+"""SRFT and the baselines: projection bounds, schedules, registry, and forgetting on a two-task problem."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from srtrack.method.prior import accumulate, per_sample_gradients, prior_artifact
+from srtrack.method.regularizers import (
+    REGULARIZERS,
+    KappaSchedule,
+    MethodSettings,
+    create_regularizer,
+    regularized_step,
+)
+
+
+def subspace_prior(out_dim: int = 6, in_dim: int = 5, k: int = 2) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    p_out = torch.linalg.qr(torch.randn(out_dim, out_dim))[0][:, :k]
+    p_in = torch.linalg.qr(torch.randn(in_dim, in_dim))[0][:, :k]
+    prior = {"w.out_vectors": p_out, "w.in_vectors": p_in, "w.fisher": torch.ones(out_dim, in_dim),
+             "b.fisher": torch.tensor([0.0, 1.0, 0.5])}
+    return prior, p_out, p_in
+
+
+@pytest.mark.parametrize("prior_on", ["gradient", "update"])
+def test_kappa_one_removes_the_prior_component_and_kappa_zero_keeps_it(prior_on: str) -> None:
+    torch.manual_seed(0)
+    prior, p_out, p_in = subspace_prior()
+    for kappa, expect_removed in ((1.0, True), (0.0, False)):
+        params = {"w": nn.Parameter(torch.randn(6, 5)), "b": nn.Parameter(torch.randn(3))}
+        settings = MethodSettings(kappa=KappaSchedule("constant", kappa, kappa), prior_on=prior_on)
+        reg = create_regularizer("prior_only", settings, 10)
+        reg.attach(params, prior)
+        before = {n: p.detach().clone() for n, p in params.items()}
+        optimizer = torch.optim.SGD(params.values(), lr=0.1)
+        regularized_step(params, optimizer, reg, lambda: (params["w"] ** 3).sum() + (params["b"] ** 3).sum(), 0)
+        change = params["w"].detach() - before["w"]
+        inside = p_out.T @ change @ p_in
+        if expect_removed:
+            assert inside.abs().max() < 1e-5, "the step has no component left in the prior subspace"
+            assert params["b"].detach()[1] == before["b"][1], "the most sensitive vector element does not move"
+        else:
+            grad_w = 3 * before["w"] ** 2
+            torch.testing.assert_close(change, -0.1 * grad_w)
+
+
+def test_kappa_schedules() -> None:
+    assert KappaSchedule("constant", 0.7, 0.0)(50, 100) == 0.7
+    assert KappaSchedule("linear", 1.0, 0.0)(25, 100) == pytest.approx(0.75)
+    cosine = KappaSchedule("cosine", 1.0, 0.0)
+    assert cosine(0, 100) == pytest.approx(1.0) and cosine(50, 100) == pytest.approx(0.5) and cosine(100, 100) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="unknown kappa schedule 'step'"):
+        KappaSchedule("step")(1, 2)
+
+
+def test_registry_and_prior_requirement() -> None:
+    assert set(REGULARIZERS) == {"full", "l2sp", "ewc", "srft", "prior_only", "transfer_only"}
+    with pytest.raises(ValueError, match=r"unknown method 'sft'; known: \['ewc', 'full'"):
+        create_regularizer("sft", MethodSettings(), 1)
+    with pytest.raises(ValueError, match="method 'srft' needs a prior-sensitivity artifact"):
+        create_regularizer("srft", MethodSettings(), 1).attach({"w": nn.Parameter(torch.zeros(2))}, None)
+
+
+def test_transfer_only_matches_the_released_update() -> None:
+    """One step of the released code by hand: theta = m * theta_prev + (1 - m) * theta_new."""
+    params = {"w": nn.Parameter(torch.tensor([1.0, 1.0, 1.0]))}
+    reg = create_regularizer("transfer_only", MethodSettings(), 10)
+    reg.attach(params)
+    optimizer = torch.optim.SGD(params.values(), lr=0.5)
+    regularized_step(params, optimizer, reg, lambda: (params["w"] * torch.tensor([1.0, 2.0, 3.0])).sum(), 0)
+    # g = [1, 2, 3]; s = g^2 / 2 -> ranks 0, 1, 2 -> m = [0.25, 0.45, 0.65]; theta_new = 1 - 0.5 g
+    new = torch.tensor([0.5, 0.0, -0.5])
+    m = torch.tensor([0.25, 0.45, 0.65])
+    torch.testing.assert_close(params["w"].detach(), m * 1.0 + (1 - m) * new)
+
+
+def two_task_forgetting(seed: int, method: str, settings: MethodSettings) -> tuple[float, float, float]:
+    """Train an MLP on task A, tune on task B; returns (forgetting of A, final B loss, initial B loss).
+
+    The tasks live in partly overlapping input subspaces (a GPM-style continual-learning setting),
+    and the targets are noisy so that the empirical Fisher at the end of task A is informative.
+    """
+    torch.manual_seed(seed)
+
+    def mlp() -> nn.Sequential:
+        return nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 4))
+
+    teacher_a, teacher_b, student = mlp(), mlp(), mlp()
+    basis = torch.linalg.qr(torch.randn(8, 8))[0]
+    xa, xb = torch.randn(256, 3) @ basis[:, :3].T * 1.5, torch.randn(256, 4) @ basis[:, 2:6].T * 1.5
+    with torch.no_grad():
+        ya, yb = teacher_a(xa) + 0.3 * torch.randn(256, 4), teacher_b(xb) + 0.3 * torch.randn(256, 4)
+    params = dict(student.named_parameters())
+
+    def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return ((student(x) - y) ** 2).mean()
+
+    def evaluate(x: torch.Tensor, y: torch.Tensor) -> float:
+        with torch.no_grad():
+            return mse(x, y).item()
+
+    plain = create_regularizer("full", settings, 400)
+    optimizer = torch.optim.Adam(params.values(), lr=1e-2)
+    for step in range(400):
+        regularized_step(params, optimizer, plain, lambda: mse(xa, ya), step)
+
+    def sample_loss(p, sample):
+        return ((functional_call(student, p, (sample["x"][None],)) - sample["y"][None]) ** 2).mean()
+
+    grads = per_sample_gradients(sample_loss, {n: p.detach() for n, p in params.items()}, {"x": xa[:128], "y": ya[:128]})
+    prior = prior_artifact(accumulate(None, grads), rank=8, energy=None)
+    loss_a, loss_b = evaluate(xa, ya), evaluate(xb, yb)
+    regularizer = create_regularizer(method, settings, 200)
+    regularizer.attach(params, prior)
+    optimizer = torch.optim.Adam(params.values(), lr=1e-2)
+    for step in range(200):
+        regularized_step(params, optimizer, regularizer, lambda: mse(xb, yb), step)
+    return evaluate(xa, ya) - loss_a, evaluate(xb, yb), loss_b
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_ewc_and_srft_forget_less_than_full_fine_tuning(seed: int) -> None:
+    full, full_b, start_b = two_task_forgetting(seed, "full", MethodSettings())
+    ewc, ewc_b, _ = two_task_forgetting(seed, "ewc", MethodSettings(penalty_weight=30.0))
+    srft, srft_b, _ = two_task_forgetting(seed, "srft", MethodSettings())
+    assert full > 0.05, "plain fine-tuning forgets task A"
+    assert ewc < 0.6 * full, f"EWC forgot {ewc:.4f} vs full {full:.4f}"
+    assert srft < 0.9 * full, f"SRFT forgot {srft:.4f} vs full {full:.4f}"
+    for name, b in (("EWC", ewc_b), ("SRFT", srft_b)):
+        assert b < 1.3 * full_b and b < 0.35 * start_b, f"{name} learned task B: {b:.4f} vs full {full_b:.4f}"
