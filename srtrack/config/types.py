@@ -129,10 +129,36 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class KappaConfig:
+    kind: Literal["constant", "linear", "cosine"]
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
 class MethodConfig:
+    """The regularizer and its settings (srtrack/method/regularizers.py, docs/method.md)."""
+
     name: str
     m_min: float
     m_max: float
+    kappa: KappaConfig
+    transfer_weight: Literal["complement", "independent"]
+    penalty_weight: float
+    bug_compatible: bool
+    smoothing: Literal["window", "ema"]
+    rank_every: int
+    prior_on: Literal["update", "gradient"]
+
+
+@dataclass(frozen=True)
+class SensitivityConfig:
+    """Prior-sensitivity extraction: N samples, vmap chunk, rank k or energy share per matrix."""
+
+    samples: int
+    chunk: int
+    rank: int | None
+    energy: float | None
 
 
 @dataclass(frozen=True)
@@ -178,6 +204,7 @@ class Config:
     sampler: SamplerConfig
     model: ModelConfig
     method: MethodConfig
+    sensitivity: SensitivityConfig
     train: TrainConfig
     resources: ResourcesConfig
     sources: tuple[Path, ...] = ()

@@ -17,6 +17,7 @@ memory held is chunk x parameters, and a Python loop over samples exists only as
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -85,19 +86,26 @@ def accumulate(stats: PriorStatistics | None, grads: dict[str, Tensor]) -> Prior
     if stats is None:
         stats = PriorStatistics(0, {}, {}, {})
     for name, g in grads.items():
-        g = g.detach().double()
-        stats.diag_sum[name] = stats.diag_sum.get(name, 0) + (g * g).sum(0)
+        g = g.detach()
+        stats.diag_sum[name] = stats.diag_sum.get(name, 0) + (g * g).sum(0).double()
         if _matrix_like(g):
+            # one float32 GEMM per side (summed in float64 across chunks): sum_b M_b M_b^T and sum_b M_b^T M_b
             m = as_matrix(g)  # (B, d_out, d_in)
-            stats.c_out[name] = stats.c_out.get(name, 0) + torch.einsum("boi,bpi->op", m, m)
-            stats.c_in[name] = stats.c_in.get(name, 0) + torch.einsum("boi,boj->ij", m, m)
+            rows = m.permute(1, 0, 2).reshape(m.shape[1], -1)  # (d_out, B * d_in)
+            cols = m.reshape(-1, m.shape[2])  # (B * d_out, d_in)
+            stats.c_out[name] = stats.c_out.get(name, 0) + (rows @ rows.T).double()
+            stats.c_in[name] = stats.c_in.get(name, 0) + (cols.T @ cols).double()
     stats.n += next(iter(grads.values())).shape[0]
     return stats
 
 
 def top_eigen(matrix: Tensor, rank: int | None, energy: float | None) -> tuple[Tensor, Tensor]:
     """Top eigenpairs of a symmetric PSD matrix: `rank` of them, or the fewest holding `energy`."""
-    values, vectors = torch.linalg.eigh(matrix)  # ascending
+    return select_top(*torch.linalg.eigh(matrix), rank, energy)
+
+
+def select_top(values: Tensor, vectors: Tensor, rank: int | None, energy: float | None) -> tuple[Tensor, Tensor]:
+    """From `torch.linalg.eigh`'s ascending output, the leading pairs (see top_eigen)."""
     values, vectors = values.flip(0).clamp(min=0), vectors.flip(1)
     if energy is not None:
         share = torch.cumsum(values, 0) / values.sum().clamp(min=1e-30)
@@ -108,33 +116,57 @@ def top_eigen(matrix: Tensor, rank: int | None, energy: float | None) -> tuple[T
     return values[:k], vectors[:, :k]
 
 
+def effective_rank(values: Tensor) -> float:
+    """exp(entropy) of the normalised eigenvalue spectrum (Roy & Vetterli 2007): 1 for one direction."""
+    p = values.clamp(min=0) / values.clamp(min=0).sum().clamp(min=1e-30)
+    p = p[p > 0]
+    return float(torch.exp(-(p * p.log()).sum())) if len(p) else 0.0
+
+
 def prior_artifact(stats: PriorStatistics, *, rank: int | None, energy: float | None) -> dict[str, Tensor]:
     """Flat tensor dict (safetensors-ready): `<param>.fisher`, and for matrices
     `<param>.out_vectors/out_values/in_vectors/in_values`."""
+    return prior_artifact_with_summary(stats, rank=rank, energy=energy)[0]
+
+
+def prior_artifact_with_summary(stats: PriorStatistics, *, rank: int | None,
+                                energy: float | None) -> tuple[dict[str, Tensor], dict[str, dict[str, float]]]:
+    """The artifact tensors and, per parameter, its Fisher energy, effective ranks and kept k."""
     out: dict[str, Tensor] = {}
+    summary: dict[str, dict[str, float]] = {}
     for name, diag in stats.diag_sum.items():
-        out[f"{name}.fisher"] = (diag / stats.n).float()
+        fisher = diag / stats.n
+        out[f"{name}.fisher"] = fisher.float()
+        summary[name] = {"fisher_energy": float(fisher.sum()), "numel": fisher.numel()}
         if name in stats.c_out:
             for side, matrix in (("out", stats.c_out[name]), ("in", stats.c_in[name])):
-                values, vectors = top_eigen(matrix, rank, energy)
+                all_values, all_vectors = torch.linalg.eigh(matrix)
+                summary[name][f"{side}_effective_rank"] = effective_rank(all_values)
+                values, vectors = select_top(all_values, all_vectors, rank, energy)
                 out[f"{name}.{side}_values"] = (values / stats.n).float().contiguous()
                 out[f"{name}.{side}_vectors"] = vectors.float().contiguous()
-    return out
+                summary[name][f"{side}_k"] = len(values)
+    return out, summary
 
 
 def extract_prior(model: nn.Module, batches: Iterable[dict[str, Tensor]], objective: Callable[..., Tensor], *,
-                  rank: int | None, energy: float | None) -> dict[str, Tensor]:
-    """Prior sensitivity of `model`'s trainable parameters over all samples of `batches` (chunks)."""
+                  rank: int | None, energy: float | None) -> tuple[dict[str, Tensor], dict[str, dict[str, float]]]:
+    """Prior sensitivity of `model`'s trainable parameters over all samples of `batches` (chunks):
+    the artifact tensors and a per-parameter summary."""
     was_training = model.training
     model.eval()
     loss, params = tracker_sample_loss(model, objective)
     stats = None
-    for batch in _tensors_only(batches):
-        stats = accumulate(stats, per_sample_gradients(loss, params, batch))
+    with warnings.catch_warnings():
+        # vmap has no batching rule for CPU flash attention and falls back to a loop inside the op;
+        # measured: explicit attention is not faster (../shared/reference/cpu-budget.md section 3)
+        warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented")
+        for batch in _tensors_only(batches):
+            stats = accumulate(stats, per_sample_gradients(loss, params, batch))
     model.train(was_training)
     if stats is None:
         raise ValueError("no samples to compute the prior sensitivity from")
-    return prior_artifact(stats, rank=rank, energy=energy)
+    return prior_artifact_with_summary(stats, rank=rank, energy=energy)
 
 
 def _tensors_only(batches: Iterable[dict[str, Tensor]]) -> Iterator[dict[str, Tensor]]:

@@ -27,6 +27,7 @@ from typing import Callable, ClassVar
 import torch
 from torch import Tensor, nn
 
+from srtrack.config.types import MethodConfig
 from srtrack.method.transfer import TransferSensitivity
 
 REGULARIZERS: dict[str, type["Regularizer"]] = {}
@@ -67,6 +68,14 @@ class MethodSettings:
 
 
 Params = dict[str, nn.Parameter]
+
+
+def settings_from_config(method: MethodConfig) -> MethodSettings:
+    """The typed `method` config section as MethodSettings."""
+    kappa = KappaSchedule(method.kappa.kind, method.kappa.start, method.kappa.end)
+    return MethodSettings(m_min=method.m_min, m_max=method.m_max, kappa=kappa, transfer_weight=method.transfer_weight,
+                          penalty_weight=method.penalty_weight, bug_compatible=method.bug_compatible,
+                          smoothing=method.smoothing, rank_every=method.rank_every, prior_on=method.prior_on)
 
 
 def register_regularizer(cls: type["Regularizer"]) -> type["Regularizer"]:

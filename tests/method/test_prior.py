@@ -86,7 +86,9 @@ def test_energy_threshold_picks_the_fewest_directions() -> None:
 
 def test_extract_prior_on_a_tracker_covers_every_trainable_parameter() -> None:
     model = create_tracker("srtrack_tiny", template_size=64, search_size=128, depth=1)
-    artifact = extract_prior(model, [tracker_batch(2, 6), tracker_batch(2, 6)], objective, rank=4, energy=None)
+    artifact, summary = extract_prior(model, [tracker_batch(2, 6), tracker_batch(2, 6)], objective, rank=4, energy=None)
+    assert summary["backbone.blocks_x.0.attn.qkv.weight"]["out_k"] == 4
+    assert 1.0 <= summary["backbone.blocks_x.0.attn.qkv.weight"]["out_effective_rank"] <= 4.0 + 1e-6, "4 samples: rank <= 4"
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert {k.rsplit(".", 1)[0] for k in artifact if k.endswith(".fisher")} == set(trainable)
     assert artifact["backbone.blocks_x.0.attn.qkv.weight.out_vectors"].shape == (576, 4)

@@ -132,3 +132,15 @@ def test_ewc_and_srft_forget_less_than_full_fine_tuning(seed: int) -> None:
     assert srft < 0.9 * full, f"SRFT forgot {srft:.4f} vs full {full:.4f}"
     for name, b in (("EWC", ewc_b), ("SRFT", srft_b)):
         assert b < 1.3 * full_b and b < 0.35 * start_b, f"{name} learned task B: {b:.4f} vs full {full_b:.4f}"
+
+
+def test_config_selects_a_registered_method_with_its_settings() -> None:
+    from conftest import DEFAULT_CONFIG
+    from srtrack.config import load_config, load_schema
+    from srtrack.method.regularizers import settings_from_config
+
+    assert load_schema()["properties"]["method"]["properties"]["name"]["enum"] == sorted(REGULARIZERS)
+    cfg = load_config(DEFAULT_CONFIG, ["method.kappa.kind=linear", "method.bug_compatible=true"])
+    settings = settings_from_config(cfg.method)
+    assert settings.kappa == KappaSchedule("linear", 1.0, 0.0) and settings.bug_compatible
+    assert isinstance(create_regularizer(cfg.method.name, settings, 10), REGULARIZERS["srft"])

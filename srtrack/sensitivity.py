@@ -1,0 +1,145 @@
+"""`python -m srtrack.sensitivity`: prior sensitivity of the pretrained RGB tracker on RGB pairs.
+
+    python -m srtrack.sensitivity --config config/config.yaml --data results/data/got10k-train \
+        --checkpoint OSTrack_ep0300.pth.tar --out results/prior/ostrack
+
+N = `sensitivity.samples` template/search pairs are drawn from the prepared RGB data exactly as in
+training (srtrack/datasets/loader.py), per-sample gradients of the tracking loss are taken at the
+pretrained weights in chunks of `sensitivity.chunk` (torch.func vmap), and the diagonal Fisher plus
+the two-sided top-k eigenvectors of every weight matrix are written to `prior.safetensors`, with
+`summary.json` (cache key, timings, per-parameter energy and effective rank) and two plots. A result
+whose cache key (checkpoint hash, data, N, k / energy, loss, sampler, sizes, seed) matches is reused.
+The RGB tracker is the one-stream counterpart of `model.name` (srtrack_tiny -> ostrack_tiny);
+`--allow-random-init` computes it at random weights (tests and smoke runs only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
+from srtrack.config import Config, config_to_dict
+from srtrack.errors import ConfigError
+from srtrack.io import write_bytes_atomic, write_json_atomic
+from srtrack.tracking import stage_run
+
+log = logging.getLogger(__name__)
+PRIOR_FILE, SUMMARY_FILE = "prior.safetensors", "summary.json"
+
+
+def rgb_counterpart(model_name: str) -> str:
+    """The one-stream RGB tracker whose weights initialise `model_name` (its prior is computed on it)."""
+    size = model_name.rsplit("_", 1)[-1]
+    return f"ostrack_{size}"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_key(cfg: Config, checkpoint_hash: str, data_index: dict, model_name: str) -> str:
+    """Everything the artifact depends on, hashed."""
+    parts = {"checkpoint": checkpoint_hash, "data": [s["boxes_sha256"] for s in data_index["sequences"]],
+             "model": model_name, "sizes": [cfg.model.template_size, cfg.model.search_size],
+             "sensitivity": config_to_dict(cfg)["sensitivity"], "sampler": config_to_dict(cfg)["sampler"],
+             "loss": "ostrack focal/giou/l1 1/2/5", "seed": cfg.study.seed}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m srtrack.sensitivity", description=__doc__.split("\n")[0])
+    add_config_arguments(parser)
+    parser.add_argument("--data", required=True, type=Path, help="prepared RGB split (folder with index.json)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="pretrained tracker (default: model.pretrained)")
+    parser.add_argument("--allow-random-init", action="store_true",
+                        help="without a checkpoint, use random weights (tests, smoke runs)")
+    return parser
+
+
+def compute(cfg: Config, data: Path, checkpoint: Path | None, model_name: str) -> tuple[dict, dict, dict]:
+    """Load model and data, extract the prior; returns (tensors, per-parameter summary, timing)."""
+    import torch
+
+    from srtrack.datasets.index import load_sequences
+    from srtrack.datasets.loader import PairDataset, make_loader
+    from srtrack.method.prior import extract_prior
+    from srtrack.models import create_tracker
+    from srtrack.models.checkpoints import load_pretrained
+    from srtrack.models.losses import objective
+
+    torch.manual_seed(cfg.study.seed)
+    model = create_tracker(model_name, template_size=cfg.model.template_size, search_size=cfg.model.search_size)
+    report = load_pretrained(model, checkpoint).to_json() if checkpoint else None
+    sequences = load_sequences(data, cfg.datasets)
+    dataset = PairDataset([sequences], [1.0], cfg.sampler, template_size=cfg.model.template_size,
+                          search_size=cfg.model.search_size, encoding=cfg.encoding, seed=cfg.study.seed,
+                          samples_per_epoch=cfg.sensitivity.samples)
+    loader = make_loader(dataset, cfg.sensitivity.chunk, workers=0)
+    started = time.perf_counter()
+    tensors, summary = extract_prior(model, loader, objective, rank=cfg.sensitivity.rank, energy=cfg.sensitivity.energy)
+    seconds = time.perf_counter() - started
+    n = (cfg.sensitivity.samples // cfg.sensitivity.chunk) * cfg.sensitivity.chunk
+    return tensors, summary, {"seconds": seconds, "samples": n, "samples_per_s": n / seconds, "load_report": report}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(build_parser(), argv)
+
+    def body() -> int:
+        from safetensors.torch import save
+
+        from srtrack.datasets.index import load_index
+        from srtrack.method.plots import plot_prior
+
+        cfg = config_from_args(args)
+        checkpoint = args.checkpoint or cfg.model.pretrained
+        if checkpoint is None and not args.allow_random_init:
+            raise ConfigError("no pretrained tracker: pass --checkpoint or set model.pretrained "
+                              "(or --allow-random-init for a smoke run)")
+        model_name = rgb_counterpart(cfg.model.name)
+        index = load_index(args.data)
+        if index["modality"] != "rgb":
+            log.warning("prior sensitivity on %s data (%s); the method expects RGB pre-training data",
+                        index["modality"], index["benchmark"])
+        key = cache_key(cfg, file_sha256(checkpoint) if checkpoint else f"random-init:{cfg.study.seed}", index, model_name)
+        summary_path = args.out / SUMMARY_FILE
+        if summary_path.is_file() and (args.out / PRIOR_FILE).is_file() and \
+                json.loads(summary_path.read_text()).get("cache_key") == key:
+            print(f"sensitivity: cached result in {args.out} (same checkpoint, data and settings)", file=sys.stderr)
+            return 0
+        with stage_run(cfg, "sensitivity", parent_run_id=args.parent_run_id, dataset=index["benchmark"],
+                       method=cfg.method.name) as run:
+            tensors, per_param, timing = compute(cfg, args.data, checkpoint, model_name)
+            args.out.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(args.out / PRIOR_FILE, save(tensors, metadata={"cache_key": key, "model": model_name}))
+            document = {"cache_key": key, "model": model_name, "checkpoint": str(checkpoint) if checkpoint else None,
+                        "data": str(args.data), **{k: v for k, v in timing.items() if k != "load_report"},
+                        "load_report": json.loads(timing["load_report"]) if timing["load_report"] else None,
+                        "parameters": per_param}
+            write_json_atomic(summary_path, document)
+            plots = plot_prior(per_param, args.out)
+            run.log_metrics({k: timing[k] for k in ("seconds", "samples", "samples_per_s")})
+            run.set_tags({"cache_key": key, "prior_model": model_name})
+            for path in [args.out / PRIOR_FILE, summary_path, *plots]:
+                run.log_artifact(path, "prior")
+        print(f"sensitivity: {timing['samples']} samples in {timing['seconds']:.1f} s "
+              f"({timing['samples_per_s']:.1f}/s) -> {args.out / PRIOR_FILE}", file=sys.stderr)
+        return 0
+
+    return run_main(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
