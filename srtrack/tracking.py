@@ -36,8 +36,17 @@ _BATCH = 100
 
 
 def tracking_uri(cfg: Config) -> str:
-    """The tracking URI in force: the environment wins over the config."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.tracking_uri
+    """The tracking URI in force: the environment wins over the config.
+
+    A relative SQLite path is made absolute against the current directory: MLflow caches one store
+    per URI string, so a relative URI would keep writing to the first directory's database after a
+    change of directory.
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.tracking_uri
+    db = _sqlite_path(uri)
+    if db is not None and not db.is_absolute():
+        return f"sqlite:///{db.resolve()}"
+    return uri
 
 
 def _sqlite_path(uri: str) -> Path | None:

@@ -139,3 +139,15 @@ def test_parallel_stages_share_a_new_sqlite_store(tmp_path: Path, tmp_config) ->
     assert [p.returncode for p in procs] == [0] * 4, "\n".join(errors)
     runs = runs_of(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert len(runs) == 4 and len({r.data.tags["mlflow.parentRunId"] for r in runs}) == 1
+
+
+def test_relative_sqlite_uri_follows_the_working_directory(tmp_path: Path, tmp_config, monkeypatch) -> None:
+    """MLflow caches stores by URI string: a relative URI must not keep the first directory's DB."""
+    cfg = load_config(tmp_config({"mlflow": {"tracking_uri": "sqlite:///rel/mlflow.db"}}))
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        with stage_run(cfg, "prepare"):
+            pass
+    for name in ("first", "second"):
+        assert len(runs_of(f"sqlite:///{tmp_path / name / 'rel' / 'mlflow.db'}")) == 1
