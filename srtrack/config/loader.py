@@ -168,6 +168,11 @@ def _check_cross_fields(cfg: Config) -> None:
             f"{_where(cfg.sources, ['method', 'm_min'])}: method.m_min ({cfg.method.m_min}) must not exceed "
             f"method.m_max ({cfg.method.m_max})"
         )
+    if cfg.method.bug_compatible and cfg.method.rank_method != "exact":
+        raise ConfigError(
+            f"{_where(cfg.sources, ['method', 'bug_compatible'])}: method.bug_compatible reproduces the released "
+            f"code's full sort; set method.rank_method to exact (it is {cfg.method.rank_method!r})"
+        )
 
 
 def config_from_dict(data: Mapping[str, Any], sources: Iterable[Path] = ()) -> Config:

@@ -148,6 +148,7 @@ class MethodConfig:
     bug_compatible: bool
     smoothing: Literal["window", "ema"]
     rank_every: int
+    rank_method: Literal["exact", "quantile"]
     prior_on: Literal["update", "gradient"]
 
 

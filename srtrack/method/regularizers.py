@@ -64,6 +64,7 @@ class MethodSettings:
     bug_compatible: bool = False
     smoothing: str = "window"
     rank_every: int = 1
+    rank_method: str = "exact"
     prior_on: str = "update"
 
 
@@ -75,7 +76,8 @@ def settings_from_config(method: MethodConfig) -> MethodSettings:
     kappa = KappaSchedule(method.kappa.kind, method.kappa.start, method.kappa.end)
     return MethodSettings(m_min=method.m_min, m_max=method.m_max, kappa=kappa, transfer_weight=method.transfer_weight,
                           penalty_weight=method.penalty_weight, bug_compatible=method.bug_compatible,
-                          smoothing=method.smoothing, rank_every=method.rank_every, prior_on=method.prior_on)
+                          smoothing=method.smoothing, rank_every=method.rank_every, rank_method=method.rank_method,
+                          prior_on=method.prior_on)
 
 
 def register_regularizer(cls: type["Regularizer"]) -> type["Regularizer"]:
@@ -165,7 +167,8 @@ class SRFT(Regularizer):
     def __init__(self, settings: MethodSettings, total_steps: int):
         super().__init__(settings, total_steps)
         self.transfer = TransferSensitivity(m_min=settings.m_min, m_max=settings.m_max, smoothing=settings.smoothing,
-                                            bug_compatible=settings.bug_compatible, rank_every=settings.rank_every)
+                                            bug_compatible=settings.bug_compatible, rank_every=settings.rank_every,
+                                            rank_method=settings.rank_method)
 
     def kappa(self, step: int) -> float:
         return self.settings.kappa(step, self.total_steps) if self.use_prior_term else 0.0

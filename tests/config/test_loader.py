@@ -82,6 +82,11 @@ def test_cross_field_check(tmp_path: Path) -> None:
         load_config(overlay(tmp_path, "method:\n  m_min: 0.9\n"))
 
 
+def test_bug_compatible_needs_the_exact_sort(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"mine.yaml:2: method.bug_compatible reproduces the released code's full sort"):
+        load_config(overlay(tmp_path, "method:\n  bug_compatible: true\n  rank_method: quantile\n"))
+
+
 def test_overrides(tmp_path: Path) -> None:
     cfg = load_config(DEFAULT_CONFIG, ["study.seed=5", "datasets.gtot.root=/x", "model.pretrained=null"])
     assert cfg.study.seed == 5 and cfg.datasets.gtot.root == Path("/x") and cfg.model.pretrained is None

@@ -38,7 +38,7 @@ def test_vmap_per_sample_gradients_equal_the_loop(name: str) -> None:
     fast, slow = per_sample_gradients(loss, params, batch), per_sample_gradients_loop(loss, params, batch)
     for key in params:
         scale = float(slow[key].abs().max()) or 1.0  # float32 summation order differs: compare at gradient scale
-        torch.testing.assert_close(fast[key], slow[key], rtol=1e-4, atol=1e-5 * scale, msg=lambda m: f"{key}: {m}")
+        torch.testing.assert_close(fast[key], slow[key], rtol=1e-4, atol=1e-5 * scale, msg=key)
     assert fast["backbone.blocks.0.attn.qkv.weight" if name == "ostrack_tiny" else
                 "backbone.blocks_rgb.0.attn.qkv.weight"].shape[0] == 3
 

@@ -36,7 +36,7 @@ def test_kappa_one_removes_the_prior_component_and_kappa_zero_keeps_it(prior_on:
         reg.attach(params, prior)
         before = {n: p.detach().clone() for n, p in params.items()}
         optimizer = torch.optim.SGD(params.values(), lr=0.1)
-        regularized_step(params, optimizer, reg, lambda: (params["w"] ** 3).sum() + (params["b"] ** 3).sum(), 0)
+        regularized_step(params, optimizer, reg, lambda p=params: (p["w"] ** 3).sum() + (p["b"] ** 3).sum(), 0)
         change = params["w"].detach() - before["w"]
         inside = p_out.T @ change @ p_in
         if expect_removed:
@@ -140,7 +140,7 @@ def test_config_selects_a_registered_method_with_its_settings() -> None:
     from srtrack.method.regularizers import settings_from_config
 
     assert load_schema()["properties"]["method"]["properties"]["name"]["enum"] == sorted(REGULARIZERS)
-    cfg = load_config(DEFAULT_CONFIG, ["method.kappa.kind=linear", "method.bug_compatible=true"])
+    cfg = load_config(DEFAULT_CONFIG, ["method.kappa.kind=linear", "method.bug_compatible=true", "method.rank_method=exact"])
     settings = settings_from_config(cfg.method)
     assert settings.kappa == KappaSchedule("linear", 1.0, 0.0) and settings.bug_compatible
     assert isinstance(create_regularizer(cfg.method.name, settings, 10), REGULARIZERS["srft"])

@@ -55,3 +55,16 @@ def test_hoyer_sparsity_extremes() -> None:
 
 def test_doctests() -> None:
     assert doctest.testmod(transfer, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_quantile_ranks_are_close_to_exact_ranks() -> None:
+    from srtrack.method.transfer import quantile_rank_to_factor
+
+    torch.manual_seed(0)
+    s = torch.rand(300, 400) ** 3
+    exact, approx = rank_to_factor(s, 0.25, 0.65), quantile_rank_to_factor(s, 0.25, 0.65)
+    assert (exact - approx).abs().max() < 0.01 and approx.min() >= 0.25 and approx.max() <= 0.65
+    small = torch.rand(100)
+    torch.testing.assert_close(quantile_rank_to_factor(small, 0.25, 0.65), rank_to_factor(small, 0.25, 0.65))
+    with pytest.raises(ValueError, match="'exact' with bug_compatible"):
+        TransferSensitivity(bug_compatible=True, rank_method="quantile")
