@@ -150,6 +150,8 @@ class MethodConfig:
     rank_every: int
     rank_method: Literal["exact", "quantile"]
     prior_on: Literal["update", "gradient"]
+    prior_form: Literal["projection", "penalty"]
+    sparsity_scaling: bool
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A regularizer acts at four points of a training step (see `regularized_step`):
 
-    loss = task loss + penalty(params)            # L2-SP, EWC, SRFT's optional penalty form
+    loss = task loss + penalty(params, t)         # L2-SP, EWC, SRFT's optional penalty form
     backward; before_step(params, t)              # SRFT prior: remove kappa(t) of the gradient in the prior subspace
     optimizer.step()                              # (params snapshotted before it where needed)
     after_step(params, snapshot, t)               # SRFT transfer: per-element interpolation toward the snapshot
@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from srtrack.config.types import MethodConfig
-from srtrack.method.transfer import TransferSensitivity
+from srtrack.method.transfer import TransferSensitivity, hoyer_sparsity
 
 REGULARIZERS: dict[str, type["Regularizer"]] = {}
 
@@ -66,6 +66,8 @@ class MethodSettings:
     rank_every: int = 1
     rank_method: str = "exact"
     prior_on: str = "update"
+    prior_form: str = "projection"
+    sparsity_scaling: bool = False
 
 
 Params = dict[str, nn.Parameter]
@@ -77,7 +79,8 @@ def settings_from_config(method: MethodConfig) -> MethodSettings:
     return MethodSettings(m_min=method.m_min, m_max=method.m_max, kappa=kappa, transfer_weight=method.transfer_weight,
                           penalty_weight=method.penalty_weight, bug_compatible=method.bug_compatible,
                           smoothing=method.smoothing, rank_every=method.rank_every, rank_method=method.rank_method,
-                          prior_on=method.prior_on)
+                          prior_on=method.prior_on, prior_form=method.prior_form,
+                          sparsity_scaling=method.sparsity_scaling)
 
 
 def register_regularizer(cls: type["Regularizer"]) -> type["Regularizer"]:
@@ -110,7 +113,10 @@ class Regularizer:
         self.theta0 = {n: p.detach().clone() for n, p in params.items()}
         self.prior = prior or {}
 
-    def penalty(self, params: Params) -> Tensor | None:
+    def configure_model(self, model: nn.Module) -> None:
+        """Choose what trains before the optimizer is built (default: leave the model as it is)."""
+
+    def penalty(self, params: Params, step: int) -> Tensor | None:
         return None
 
     def before_step(self, params: Params, step: int) -> dict[str, float]:
@@ -129,13 +135,50 @@ class Regularizer:
 register_regularizer(Regularizer)
 
 
+class TrainOnly(Regularizer):
+    """Plain fine-tuning of some parameter groups only (the model's `train_only`)."""
+
+    groups: ClassVar[tuple[str, ...]] = ()
+
+    def configure_model(self, model: nn.Module) -> None:
+        known = {model.param_group(n) for n, _ in model.named_parameters()}
+        if not set(self.groups) & known:
+            raise ValueError(f"method {self.name!r} trains {list(self.groups)}, but the model has none of them "
+                             f"(its groups: {sorted(known)}); pick the matching model.name")
+        model.train_only(self.groups)
+
+
+@register_regularizer
+class FrozenBackbone(TrainOnly):
+    """Baseline: the backbone stays at theta_0, only the head trains."""
+
+    name = "frozen"
+    groups = ("head",)
+
+
+@register_regularizer
+class PromptTuning(TrainOnly):
+    """Baseline: ViPT-style prompt tuning (model.name vipt_*): only the prompt modules train."""
+
+    name = "prompt"
+    groups = ("prompt",)
+
+
+@register_regularizer
+class LoRATuning(TrainOnly):
+    """Baseline: LoRA (model.name srtrack_lora_*): only the low-rank matrices train."""
+
+    name = "lora"
+    groups = ("lora",)
+
+
 @register_regularizer
 class L2SP(Regularizer):
     """L2-SP (Li et al., ICML 2018): penalty_weight / 2 * ||theta - theta_0||^2."""
 
     name = "l2sp"
 
-    def penalty(self, params: Params) -> Tensor | None:
+    def penalty(self, params: Params, step: int) -> Tensor | None:
         terms = [((p - self.theta0[n]) ** 2).sum() for n, p in params.items()]
         return 0.5 * self.settings.penalty_weight * torch.stack(terms).sum() if terms else None
 
@@ -148,7 +191,7 @@ class EWC(Regularizer):
     name = "ewc"
     uses_prior = True
 
-    def penalty(self, params: Params) -> Tensor | None:
+    def penalty(self, params: Params, step: int) -> Tensor | None:
         terms = [(self.prior[f"{n}.fisher"] * (p - self.theta0[n]) ** 2).sum() for n, p in params.items()
                  if f"{n}.fisher" in self.prior]
         return 0.5 * self.settings.penalty_weight * torch.stack(terms).sum() if terms else None
@@ -173,8 +216,31 @@ class SRFT(Regularizer):
     def kappa(self, step: int) -> float:
         return self.settings.kappa(step, self.total_steps) if self.use_prior_term else 0.0
 
+    def penalty(self, params: Params, step: int) -> Tensor | None:
+        """The prior term as a penalty (`prior_form: penalty`), weighted by kappa at the current step."""
+        if self.settings.prior_form != "penalty" or not self.use_prior_term:
+            return None
+        kappa = self.kappa(step)
+        terms = [self._prior_penalty(n, p - self.theta0[n]) for n, p in params.items()]
+        terms = [t for t in terms if t is not None]
+        return kappa * self.settings.penalty_weight * torch.stack(terms).sum() if terms and kappa else None
+
+    def _prior_penalty(self, name: str, delta: Tensor) -> Tensor | None:
+        """1/2 sum_ij (l_out_i l_in_j / l_out_1 l_in_1) (p_out_i^T D p_in_j)^2 for matrices, the
+        max-normalised diagonal Fisher for the rest (docs/method.md)."""
+        if f"{name}.out_vectors" in self.prior:
+            p_out, p_in = self.prior[f"{name}.out_vectors"], self.prior[f"{name}.in_vectors"]
+            l_out, l_in = self.prior[f"{name}.out_values"], self.prior[f"{name}.in_values"]
+            weight = torch.outer(l_out, l_in) / (l_out[0] * l_in[0]).clamp(min=1e-30)
+            core = p_out.T @ delta.reshape(delta.shape[0], -1) @ p_in  # (k_out, k_in)
+            return 0.5 * (weight * core ** 2).sum()
+        if f"{name}.fisher" in self.prior:
+            fisher = self.prior[f"{name}.fisher"]
+            return 0.5 * (fisher / fisher.max().clamp(min=1e-30) * delta ** 2).sum()
+        return None
+
     def before_step(self, params: Params, step: int) -> dict[str, float]:
-        if self.settings.prior_on != "gradient":
+        if self.settings.prior_on != "gradient" or self.settings.prior_form != "projection":
             return {}
         return self._remove_prior(params, {n: p.grad for n, p in params.items() if p.grad is not None}, step)
 
@@ -209,7 +275,7 @@ class SRFT(Regularizer):
         stats: dict[str, float] = {}
         if snapshot is None:
             return stats
-        if self.settings.prior_on == "update":
+        if self.settings.prior_on == "update" and self.settings.prior_form == "projection":
             updates = {n: p.detach() - snapshot[n] for n, p in params.items()}
             stats.update(self._remove_prior(params, updates, step))
             with torch.no_grad():
@@ -223,7 +289,8 @@ class SRFT(Regularizer):
         with torch.no_grad():
             for name, m in factors.items():
                 p = params[name]
-                p.add_(weight * m * (snapshot[name] - p))
+                scale = weight * (hoyer_sparsity(grads[name]) if self.settings.sparsity_scaling else 1.0)
+                p.add_(scale * m * (snapshot[name] - p))
         means = [float(m.mean()) for m in factors.values()]
         stats.update({"reg/transfer_weight": weight, "reg/m_mean": sum(means) / len(means) if means else 0.0})
         return stats
@@ -257,7 +324,7 @@ def regularized_step(params: Params, optimizer: torch.optim.Optimizer, regulariz
     """One training step with the regularizer's hooks in their order; returns the step's statistics."""
     optimizer.zero_grad(set_to_none=True)
     loss = loss_fn()
-    penalty = regularizer.penalty(params)
+    penalty = regularizer.penalty(params, step)
     total = loss if penalty is None else loss + penalty
     total.backward()
     stats = {"loss/task": loss.item(), "reg/penalty": penalty.item() if penalty is not None else 0.0}

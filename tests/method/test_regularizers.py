@@ -57,8 +57,8 @@ def test_kappa_schedules() -> None:
 
 
 def test_registry_and_prior_requirement() -> None:
-    assert set(REGULARIZERS) == {"full", "l2sp", "ewc", "srft", "prior_only", "transfer_only"}
-    with pytest.raises(ValueError, match=r"unknown method 'sft'; known: \['ewc', 'full'"):
+    assert set(REGULARIZERS) == {"full", "frozen", "prompt", "lora", "l2sp", "ewc", "srft", "prior_only", "transfer_only"}
+    with pytest.raises(ValueError, match=r"unknown method 'sft'; known: \['ewc', 'frozen', 'full'"):
         create_regularizer("sft", MethodSettings(), 1)
     with pytest.raises(ValueError, match="method 'srft' needs a prior-sensitivity artifact"):
         create_regularizer("srft", MethodSettings(), 1).attach({"w": nn.Parameter(torch.zeros(2))}, None)
@@ -144,3 +144,52 @@ def test_config_selects_a_registered_method_with_its_settings() -> None:
     settings = settings_from_config(cfg.method)
     assert settings.kappa == KappaSchedule("linear", 1.0, 0.0) and settings.bug_compatible
     assert isinstance(create_regularizer(cfg.method.name, settings, 10), REGULARIZERS["srft"])
+
+
+def test_prior_penalty_form_is_zero_at_theta0_and_grows_inside_the_subspace() -> None:
+    torch.manual_seed(1)
+    prior, p_out, p_in = subspace_prior()
+    prior.update({"w.out_values": torch.tensor([2.0, 1.0]), "w.in_values": torch.tensor([1.0, 0.5])})
+    params = {"w": nn.Parameter(torch.randn(6, 5)), "b": nn.Parameter(torch.randn(3))}
+    reg = create_regularizer("srft", MethodSettings(prior_form="penalty", kappa=KappaSchedule("constant", 1.0, 1.0)), 10)
+    reg.attach(params, prior)
+    def penalty() -> float:
+        with torch.no_grad():
+            return reg.penalty(params, 0).item()
+
+    assert penalty() == 0.0
+    with torch.no_grad():
+        params["w"].add_(p_out[:, :1] @ p_in[:, :1].T)  # one unit along the top pair of directions
+    assert penalty() == pytest.approx(0.5)
+    with torch.no_grad():
+        params["w"].sub_(p_out[:, :1] @ p_in[:, :1].T)
+        outside = torch.randn(6, 5)
+        outside -= p_out @ (p_out.T @ outside @ p_in) @ p_in.T  # no component in the subspace
+        params["w"].add_(outside)
+    assert penalty() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_train_only_methods_configure_the_model() -> None:
+    from srtrack.models import create_tracker
+
+    model = create_tracker("srtrack_tiny", template_size=64, search_size=128)
+    create_regularizer("frozen", MethodSettings(), 1).configure_model(model)
+    assert {model.param_group(n) for n, p in model.named_parameters() if p.requires_grad} == {"head"}
+    with pytest.raises(ValueError, match=r"method 'lora' trains \['lora'\], but the model has none of them"):
+        create_regularizer("lora", MethodSettings(), 1).configure_model(model)
+    lora_model = create_tracker("srtrack_lora_tiny", template_size=64, search_size=128)
+    create_regularizer("lora", MethodSettings(), 1).configure_model(lora_model)
+    assert {lora_model.param_group(n) for n, p in lora_model.named_parameters() if p.requires_grad} == {"lora"}
+
+
+def test_sparsity_scaling_damps_concentrated_gradients_more() -> None:
+    for scaling, expected in ((False, True), (True, False)):
+        params = {"dense": nn.Parameter(torch.zeros(4)), "spike": nn.Parameter(torch.zeros(4))}
+        reg = create_regularizer("transfer_only", MethodSettings(sparsity_scaling=scaling), 10)
+        reg.attach(params)
+        optimizer = torch.optim.SGD(params.values(), lr=1.0)
+        grads = {"dense": torch.ones(4), "spike": torch.tensor([0.0, 0.0, 0.0, 4.0])}
+        regularized_step(params, optimizer, reg, lambda p=params, gs=grads: sum((p[n] * g).sum() for n, g in gs.items()), 0)
+        dense_kept = float(params["dense"].detach().abs().sum())
+        # with scaling, the flat gradient (Hoyer 0) is not damped at all: its full SGD step survives
+        assert (dense_kept < 4.0) == expected
