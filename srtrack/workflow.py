@@ -67,9 +67,24 @@ def fingerprint(cfg: Config, *sections: str) -> str:
     return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def prior_path(cfg: Config) -> str:
+    """Where the sensitivity stage writes the prior of the configured pretrained tracker."""
+    return f"{cfg.study.output_dir}/prior/{cfg.sensitivity.dataset}/prior.safetensors"
+
+
+def sensitivity_targets(cfg: Config) -> list[str]:
+    """The prior artifact, when a pretrained checkpoint and the RGB data are configured.
+
+    (With the embedded default the checkpoint comes from the RGB pre-training stage, issue 6.)
+    """
+    if cfg.model.pretrained is None or getattr(cfg.datasets, cfg.sensitivity.dataset).root is None:
+        return []
+    return [prior_path(cfg)]
+
+
 def final_targets(cfg: Config) -> list[str]:
     """Everything `snakemake` (rule all) builds for this config."""
-    targets = prepare_targets(cfg)
+    targets = prepare_targets(cfg) + sensitivity_targets(cfg)
     if any(is_synthetic(cfg, name) for name in READERS):
         targets.append(synth_manifest(cfg))
     return targets

@@ -156,8 +156,9 @@ class MethodConfig:
 
 @dataclass(frozen=True)
 class SensitivityConfig:
-    """Prior-sensitivity extraction: N samples, vmap chunk, rank k or energy share per matrix."""
+    """Prior-sensitivity extraction: RGB data, N samples, vmap chunk, rank k or energy share per matrix."""
 
+    dataset: Literal["got10k"]
     samples: int
     chunk: int
     rank: int | None

@@ -93,3 +93,23 @@ def test_smoke_dag_synthesises_and_prepares_and_reruns_only_what_changed(tmp_pat
     dry = snakemake([smoke, harder], tmp_path, "-n")
     jobs = dry.stdout + dry.stderr
     assert "synth " in jobs and "prepare " in jobs and "params" in jobs
+
+
+@pytest.mark.slow
+def test_dag_computes_the_prior_when_a_pretrained_checkpoint_is_configured(tmp_path: Path) -> None:
+    import torch
+
+    from srtrack.models import create_tracker
+
+    checkpoint = tmp_path / "OSTrack_tiny.pth.tar"
+    torch.save({"net": create_tracker("ostrack_tiny", template_size=64, search_size=128).state_dict()}, checkpoint)
+    overlay = tmp_path / "pretrained.yaml"
+    overlay.write_text(f"model:\n  pretrained: {checkpoint}\nsensitivity:\n  samples: 16\n  chunk: 8\n")
+    result = snakemake([REPO / "config" / "smoke.yaml", overlay], tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    prior_dir = tmp_path / "results/smoke/prior/got10k"
+    summary = json.loads((prior_dir / "summary.json").read_text())
+    assert summary["samples"] == 16 and summary["model"] == "ostrack_tiny" and (prior_dir / "prior.safetensors").is_file()
+    client = MlflowClient(f"sqlite:///{tmp_path / 'results/smoke/mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'sensitivity'")
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"

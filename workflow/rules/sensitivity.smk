@@ -1,0 +1,31 @@
+rule sensitivity:
+    input:
+        index=f"{OUT}/data/{CFG.sensitivity.dataset}-train/index.json",
+        checkpoint=str(CFG.model.pretrained),
+    output:
+        prior=layout.prior_path(CFG),
+        summary=f"{OUT}/prior/{CFG.sensitivity.dataset}/summary.json",
+        plot=report(
+            f"{OUT}/prior/{CFG.sensitivity.dataset}/fisher_heatmap.png",
+            caption="../report/sensitivity.rst",
+            category="Method",
+        ),
+    log:
+        f"{OUT}/logs/sensitivity/{CFG.sensitivity.dataset}.log",
+    benchmark:
+        f"{OUT}/benchmarks/sensitivity/{CFG.sensitivity.dataset}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        srtrack=SRTRACK,
+        config=RESOLVED_CONFIG,
+        fingerprint=layout.fingerprint(
+            CFG, "study.seed", "model", "sensitivity", "sampler", "encoding"
+        ),
+    shell:
+        "{params.srtrack}.sensitivity --config {params.config} --data $(dirname {input.index}) "
+        "--checkpoint {input.checkpoint} --out $(dirname {output.prior}) > {log} 2>&1"
