@@ -6,7 +6,9 @@
 SRFT (prior projection + transfer interpolation; exact or quantile ranks, refreshed every 1 or 5 steps)
 vs the released code's update (a full per-step sort of every tensor, via the transfer-only method
 with rank_every=1). Ratios are to plain fine-tuning, all measured in one run.
-(2) Prior extraction on ostrack_tiny: vmap per-sample gradients vs the per-sample loop.
+(2) Prior extraction: vmap per-sample gradients vs the per-sample loop (torch.func.grad per
+sample), samples/s and peak memory, ostrack_tiny (64/128, chunk 16) and ostrack_base (128/256,
+chunk 4), each in its own process.
 """
 
 from __future__ import annotations
@@ -63,6 +65,34 @@ def time_steps(method: str, settings: MethodSettings, steps: int) -> float:
     return (time.perf_counter() - started) / steps
 
 
+def prior_speed(name: str, template: int, search: int, n: int, how: str) -> tuple[float, float]:
+    """Samples/s of per-sample gradients for one chunk of n (after a warm-up chunk) and peak RSS (MB)."""
+    import resource
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(2)
+    model = create_tracker(name, template_size=template, search_size=search).eval()
+    loss, params = tracker_sample_loss(model, objective)
+    heat = torch.zeros(n, search // 16, search // 16)
+    data = {"template": torch.randn(n, 3, template, template), "search": torch.randn(n, 3, search, search),
+            "search_box": torch.rand(n, 4) * 0.3 + 0.2, "score_map": heat}
+    fn = per_sample_gradients if how == "vmap" else per_sample_gradients_loop
+    fn(loss, params, data)
+    started = time.perf_counter()
+    fn(loss, params, data)
+    rate = n / (time.perf_counter() - started)
+    return rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _in_subprocess(fn, *args):
+    """Run in a fresh process so that peak memory is this measurement's own."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=12)
@@ -78,15 +108,13 @@ def main() -> None:
     }
     results = {f"step_s_{k}": round(v, 4) for k, v in rows.items()}
     results.update({f"ratio_{k}": round(v / rows["plain"], 3) for k, v in rows.items()})
-    model = create_tracker("ostrack_tiny", template_size=64, search_size=128).eval()
-    loss, params = tracker_sample_loss(model, objective)
-    data = batch(16, 3)
-    per_sample_gradients(loss, params, data)
-    for name, fn in (("vmap", per_sample_gradients), ("loop", per_sample_gradients_loop)):
-        started = time.perf_counter()
-        fn(loss, params, data)
-        results[f"prior_samples_per_s_{name}"] = round(16 / (time.perf_counter() - started), 1)
-    results["prior_speedup"] = round(results["prior_samples_per_s_vmap"] / results["prior_samples_per_s_loop"], 2)
+    for name, template, search, n in (("ostrack_tiny", 64, 128, 16), ("ostrack_base", 128, 256, 4)):
+        for how in ("vmap", "loop"):
+            rate, peak = _in_subprocess(prior_speed, name, template, search, n, how)
+            results[f"prior_{name}_{how}_samples_per_s"] = round(rate, 2)
+            results[f"prior_{name}_{how}_peak_rss_mb"] = round(peak)
+        results[f"prior_{name}_speedup"] = round(results[f"prior_{name}_vmap_samples_per_s"]
+                                                 / results[f"prior_{name}_loop_samples_per_s"], 2)
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
