@@ -255,10 +255,14 @@ class SRFT(Regularizer):
                 inside = self._prior_component(name, v)
                 if inside is None:
                     continue
-                total += float((v * v).sum())
-                removed += float((kappa * inside * v).sum())
-                v.sub_(kappa * inside)
+                flat_v, flat_inside = v.reshape(-1), inside.reshape(-1)
+                total += float(torch.dot(flat_v, flat_v))
+                removed += kappa * float(torch.dot(flat_inside, flat_v))
+                v.sub_(inside, alpha=kappa)
         return {"reg/kappa": kappa, "reg/prior_removed": removed / total if total else 0.0}
+
+    def _has_prior(self, name: str) -> bool:
+        return f"{name}.fisher" in self.prior or f"{name}.out_vectors" in self.prior
 
     def _prior_component(self, name: str, g: Tensor) -> Tensor | None:
         """The part of a gradient inside the prior subspace (matrices) or Fisher-weighted (others)."""
@@ -276,11 +280,12 @@ class SRFT(Regularizer):
         if snapshot is None:
             return stats
         if self.settings.prior_on == "update" and self.settings.prior_form == "projection":
-            updates = {n: p.detach() - snapshot[n] for n, p in params.items()}
+            # the update of every tensor with prior statistics, projected, then written back
+            updates = {n: p.detach() - snapshot[n] for n, p in params.items() if self._has_prior(n)}
             stats.update(self._remove_prior(params, updates, step))
             with torch.no_grad():
-                for name, p in params.items():
-                    p.copy_(snapshot[name] + updates[name])
+                for name, update in updates.items():
+                    torch.add(snapshot[name], update, out=params[name].data)
         if not self.use_transfer_term:
             return stats
         weight = 1.0 - self.kappa(step) if self.settings.transfer_weight == "complement" else 1.0
@@ -290,9 +295,8 @@ class SRFT(Regularizer):
             for name, m in factors.items():
                 p = params[name]
                 scale = weight * (hoyer_sparsity(grads[name]) if self.settings.sparsity_scaling else 1.0)
-                p.add_(scale * m * (snapshot[name] - p))
-        means = [float(m.mean()) for m in factors.values()]
-        stats.update({"reg/transfer_weight": weight, "reg/m_mean": sum(means) / len(means) if means else 0.0})
+                p.addcmul_(m, snapshot[name] - p, value=scale)
+        stats.update({"reg/transfer_weight": weight, "reg/m_mean": self.transfer.mean_factor})
         return stats
 
     def state_dict(self) -> dict:

@@ -68,3 +68,13 @@ def test_quantile_ranks_are_close_to_exact_ranks() -> None:
     torch.testing.assert_close(quantile_rank_to_factor(small, 0.25, 0.65), rank_to_factor(small, 0.25, 0.65))
     with pytest.raises(ValueError, match="'exact' with bug_compatible"):
         TransferSensitivity(bug_compatible=True, rank_method="quantile")
+
+
+def test_ema_smoothing_and_a_saved_state_is_not_changed_by_later_steps() -> None:
+    sens = TransferSensitivity(smoothing="ema", beta=0.5)
+    sens.update({"w": torch.tensor([2.0, 0.0])})  # s = 0.5 * [4, 0]
+    saved = {k: v.clone() for k, v in sens.state_dict()["previous"].items()}
+    state = sens.state_dict()
+    sens.update({"w": torch.tensor([0.0, 4.0])})  # s = 0.5 * [2, 0] + 0.5 * [0, 16] = [1, 8]
+    torch.testing.assert_close(sens.previous["w"], torch.tensor([1.0, 8.0]))
+    torch.testing.assert_close(state["previous"]["w"], saved["w"])
