@@ -21,11 +21,11 @@ from typing import Sequence
 from tqdm import tqdm
 
 from srtrack.cli_common import EXIT_DATA_ERROR, add_config_arguments, config_from_args, parse, run_main
-from srtrack.config import Config
+from srtrack.config import Config, config_location
 from srtrack.datasets import READERS, BenchmarkReader, create_reader
 from srtrack.datasets.index import INDEX_FILE, build_index, sequence_stats, write_index
 from srtrack.datasets.validate import check_images
-from srtrack.errors import DatasetFormatError, ProblemLog
+from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
 from srtrack.tracking import stage_run
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = config_from_args(args)
         check_mode = args.check_images or cfg.prepare.check_images
         reader = create_reader(args.dataset, cfg.datasets)
-        # a missing root is a config error, raised here before any MLflow run exists
-        log.info("reading %s %s from %s", reader.title, args.split, reader.root)
+        # a missing root is a config error, raised here (naming where it is set) before any MLflow run exists
+        try:
+            log.info("reading %s %s from %s", reader.title, args.split, reader.root)
+        except ConfigError as exc:
+            raise ConfigError(f"{config_location(cfg, f'datasets.{reader.name}.root')}: {exc}") from None
         with stage_run(cfg, "prepare", parent_run_id=args.parent_run_id, dataset=args.dataset, split=args.split,
                        modality=reader.modality) as run:
             index, problems = scan(cfg, reader, args.split, check_mode)

@@ -2,6 +2,7 @@
 
 from srtrack.config.loader import (
     config_from_dict,
+    config_location,
     config_to_dict,
     deep_merge,
     load_config,
@@ -16,6 +17,7 @@ __all__ = [
     "Config",
     "DatasetConfig",
     "config_from_dict",
+    "config_location",
     "config_to_dict",
     "deep_merge",
     "load_config",

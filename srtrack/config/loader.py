@@ -102,6 +102,11 @@ def _where(sources: tuple[Path, ...], key_path: list[str | int]) -> str:
     return ", ".join(str(p) for p in sources) or "<no file>"
 
 
+def config_location(cfg: Config, dotted: str) -> str:
+    """`file:line` of the config file that sets a dotted key last (for error messages below the CLI)."""
+    return _where(cfg.sources, dotted.split("."))
+
+
 def validate_dict(data: Mapping[str, Any], sources: tuple[Path, ...] = ()) -> None:
     """Check a merged config against the schema; raise one ConfigError listing every violation."""
     validator = jsonschema.Draft202012Validator(load_schema())

@@ -98,7 +98,10 @@ CASES = {
     "lasher_attribute_row": Case("lasher", lambda s: (s.parent / "AttriSeqsTxt" / "seq1.txt").write_text("0,1,2\n"),
                                  r"AttriSeqsTxt/seq1.txt:1: expected 19 attribute flags \(0/1\), got '0,1,2'"),
     "root_not_set": Case("lasher", lambda s: {"datasets": {"lasher": {"root": None}}},
-                         r"datasets.lasher.root is null: set it to the folder that holds the LasHeR sequences",
+                         r"overlay.yaml:\d+: datasets.lasher.root is null: set it to the folder that holds the LasHeR "
+                         r"sequences", exit_code=2),
+    "root_missing": Case("fe108", lambda s: {"datasets": {"fe108": {"root": str(s.parent / "nowhere")}}},
+                         r"overlay.yaml:\d+: datasets.fe108.root: .*/nowhere is not a directory \(expected the FE108 root\)",
                          exit_code=2),
     "no_builtin_list": Case("rgbt234", lambda s: {"datasets": {"rgbt234": {"test_list": "builtin"}}},
                             r"datasets.rgbt234.test_list: srtrack ships no test list for 'rgbt234'", exit_code=2),
