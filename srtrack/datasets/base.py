@@ -130,6 +130,14 @@ def absent_by_size(boxes: np.ndarray) -> np.ndarray:
         return (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)
 
 
+def absent_without_flag(boxes: np.ndarray, gt_path: Path, log: ProblemLog, title: str) -> np.ndarray:
+    """Benchmarks without an absent flag (LasHeR, RGBT234, GTOT, FE108): a box without area means
+    absent, and a NaN row is an error."""
+    absent = absent_by_size(boxes)
+    check_nan_rows(boxes, absent, gt_path, log, flag_hint=f"{title} (it has no absent flag; use 0,0,0,0)")
+    return absent
+
+
 def check_nan_rows(boxes: np.ndarray, absent: np.ndarray, gt_path: Path, log: ProblemLog, flag_hint: str) -> None:
     """A NaN box is only allowed on a frame the benchmark marks absent.
 

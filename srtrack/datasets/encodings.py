@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from srtrack.config.types import DepthEncodingConfig, EncodingConfig
+from srtrack.datasets.sequence import Sequence
 from srtrack.errors import DatasetFormatError
 
 _COLORMAPS = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO}
@@ -56,3 +58,16 @@ def load_frame(path: Path, x_name: str, cfg: EncodingConfig) -> np.ndarray:
     if raw.dtype != np.uint16 or raw.ndim != 2:
         raise DatasetFormatError(f"depth frame is {raw.dtype} with shape {raw.shape} (expected a 16-bit single-channel PNG in millimetres)", path)
     return encode_depth(raw, cfg.depth)
+
+
+def frame_images(seq: Sequence, index: int, load: Callable[[Path, str], np.ndarray], *,
+                 with_x: bool = True) -> list[np.ndarray]:
+    """One frame's images through `load(path, modality)`, RGB first; X (if any and wanted) is resized
+    to the RGB size where the sensors differ, so that one crop window fits both."""
+    rgb = load(seq.rgb_frames[index], "rgb")
+    if not with_x or seq.x_name is None:
+        return [rgb]
+    x = load(seq.x_frames[index], seq.x_name)
+    if x.shape[:2] != rgb.shape[:2]:
+        x = cv2.resize(x, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return [rgb, x]

@@ -28,6 +28,11 @@ INDEX_FORMAT = "srtrack-index/1"
 INDEX_FILE = "index.json"
 
 
+def boxes_digest(boxes: np.ndarray) -> str:
+    """sha256 of a ground-truth array: how `load_sequences` notices data changed since `prepare`."""
+    return hashlib.sha256(np.ascontiguousarray(boxes).tobytes()).hexdigest()
+
+
 def sequence_stats(seq: Sequence, sizes: dict[str, list[int] | None]) -> dict[str, Any]:
     """Per-sequence numbers for the index."""
     present = seq.boxes[~seq.absent]
@@ -48,7 +53,7 @@ def sequence_stats(seq: Sequence, sizes: dict[str, list[int] | None]) -> dict[st
         "frame_tags": sorted(seq.frame_tags),
         "extra_ground_truths": sorted(seq.extra_boxes),
         "quirks": list(seq.quirks),
-        "boxes_sha256": hashlib.sha256(np.ascontiguousarray(seq.boxes).tobytes()).hexdigest(),
+        "boxes_sha256": boxes_digest(seq.boxes),
     }
 
 
@@ -146,8 +151,7 @@ def load_sequences(path: Path, datasets: DatasetsConfig) -> list[Sequence]:
     sequences = []
     for stats in index["sequences"]:
         seq = reader.read(stats["name"])
-        digest = hashlib.sha256(np.ascontiguousarray(seq.boxes).tobytes()).hexdigest()
-        if digest != stats["boxes_sha256"]:
+        if boxes_digest(seq.boxes) != stats["boxes_sha256"]:
             raise DatasetFormatError(f"ground truth of {stats['name']!r} changed since prepare wrote {path}; re-run prepare",
                                      reader.root / stats["name"])
         sequences.append(seq)

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from srtrack.config.types import EncodingConfig, SamplerConfig
-from srtrack.datasets.encodings import load_frame
+from srtrack.datasets.encodings import frame_images, load_frame
 from srtrack.datasets.processing import (
     FEATURE_STRIDE,
     crop,
@@ -84,16 +84,6 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return self.samples_per_epoch
 
-    def frames(self, seq: Sequence, index: int) -> list[np.ndarray]:
-        """The frame's images, RGB first; X is resized to the RGB size if the sensors differ."""
-        rgb = self.cache.get(seq.rgb_frames[index], "rgb")
-        if seq.x_name is None:
-            return [rgb]
-        x = self.cache.get(seq.x_frames[index], seq.x_name)
-        if x.shape[:2] != rgb.shape[:2]:
-            x = cv2.resize(x, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
-        return [rgb, x]
-
     def __getitem__(self, item: int) -> dict[str, Any]:
         rng = np.random.default_rng([self.seed, self.epoch, item])
         pair = self.sampler.draw(rng)
@@ -107,8 +97,8 @@ class PairDataset(Dataset):
         t_window = crop_window(t_box, cfg.template_factor, self.template_size)
         s_window = crop_window(jitter_box(s_box, rng, cfg.center_jitter, cfg.scale_jitter), cfg.search_factor,
                                self.search_size)
-        template = [crop(image, t_window) for image in self.frames(seq, pair.template)]
-        search = [crop(image, s_window) for image in self.frames(seq, pair.search)]
+        template = [crop(image, t_window) for image in frame_images(seq, pair.template, self.cache.get)]
+        search = [crop(image, s_window) for image in frame_images(seq, pair.search, self.cache.get)]
         t_crop_box, s_crop_box = t_window.box_to_crop(t_box), s_window.box_to_crop(s_box)
         if rng.random() < cfg.flip_prob:
             template = [np.ascontiguousarray(im[:, ::-1]) for im in template]

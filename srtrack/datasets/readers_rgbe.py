@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from srtrack.config.types import DatasetConfig
 from srtrack.datasets.annotations import read_boxes
 from srtrack.datasets.base import (
     BenchmarkReader,
-    absent_by_size,
+    absent_without_flag,
     check_lengths,
     check_nan_rows,
     absent_from_flags,
@@ -94,8 +93,7 @@ class Fe108Reader(BenchmarkReader[DatasetConfig]):
         frames = self._frames(seq_dir, "img", "evimg", log)
         gt_path = seq_dir / "groundtruth_rect.txt"
         boxes = read_boxes(gt_path, log)
-        absent = absent_by_size(boxes)
-        check_nan_rows(boxes, absent, gt_path, log, flag_hint="FE108 (it has no absent flag)")
+        absent = absent_without_flag(boxes, gt_path, log, self.title)
         check_lengths(seq_dir, {"img/": len(frames["rgb"]), "evimg/": len(frames["event"]),
                                 "groundtruth_rect.txt": len(boxes)}, log)
-        return self._sequence(name, frames, boxes, np.asarray(absent), quirks=["absent = box without area (w or h <= 0)"])
+        return self._sequence(name, frames, boxes, absent, quirks=["absent = box without area (w or h <= 0)"])

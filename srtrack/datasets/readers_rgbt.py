@@ -20,19 +20,13 @@ import numpy as np
 
 from srtrack.config.types import DatasetConfig, GtotConfig, LasherConfig
 from srtrack.datasets.annotations import corners_to_xywh, read_boxes
-from srtrack.datasets.base import BenchmarkReader, absent_by_size, check_lengths, check_nan_rows, register_reader
+from srtrack.datasets.base import BenchmarkReader, absent_without_flag, check_lengths, register_reader
 from srtrack.datasets.sequence import Sequence
 from srtrack.errors import ProblemLog
 
 # LasHeR's 19 challenge attributes, in the order of the LasHeR paper's attribute table.
 LASHER_ATTRIBUTES = ("NO", "PO", "TO", "HO", "MB", "LI", "HI", "AIV", "LR", "DEF",
                      "BC", "SA", "CM", "TC", "FL", "OV", "FM", "SV", "ARC")
-
-
-def _single_gt_absent(boxes: np.ndarray, gt_path: Path, log: ProblemLog) -> np.ndarray:
-    absent = absent_by_size(boxes)
-    check_nan_rows(boxes, absent, gt_path, log, flag_hint="this benchmark (it has no absent flag; use 0,0,0,0)")
-    return absent
 
 
 def _read_lasher_attributes(path: Path, n_frames: int, log: ProblemLog) -> tuple[frozenset[str], dict[str, np.ndarray]]:
@@ -80,7 +74,7 @@ class LasherReader(BenchmarkReader[LasherConfig]):
             gt_path = seq_dir / "visible.txt"
         quirks.append(f"ground truth from {gt_path.name}")
         boxes = read_boxes(gt_path, log)
-        absent = _single_gt_absent(boxes, gt_path, log)
+        absent = absent_without_flag(boxes, gt_path, log, self.title)
         extra = {}
         if (seq_dir / "infrared.txt").is_file():
             extra["thermal"] = read_boxes(seq_dir / "infrared.txt", log)
@@ -104,7 +98,7 @@ class Rgbt234Reader(BenchmarkReader[DatasetConfig]):
         frames = self._frames(seq_dir, "visible", "infrared", log)
         boxes = read_boxes(seq_dir / "visible.txt", log)
         thermal = read_boxes(seq_dir / "infrared.txt", log)
-        absent = _single_gt_absent(boxes, seq_dir / "visible.txt", log)
+        absent = absent_without_flag(boxes, seq_dir / "visible.txt", log, self.title)
         check_lengths(seq_dir, {"visible/": len(frames["rgb"]), "infrared/": len(frames["thermal"]),
                                 "visible.txt": len(boxes), "infrared.txt": len(thermal)}, log)
         return self._sequence(name, frames, boxes, absent, quirks=["two ground truths: visible.txt, infrared.txt"],
@@ -123,7 +117,7 @@ class GtotReader(BenchmarkReader[GtotConfig]):
         corner_format = "x1 y1 x2 y2"
         visible = corners_to_xywh(read_boxes(seq_dir / "groundTruth_v.txt", log, what=corner_format), self.cfg.corner_width)
         thermal = corners_to_xywh(read_boxes(seq_dir / "groundTruth_i.txt", log, what=corner_format), self.cfg.corner_width)
-        absent = _single_gt_absent(visible, seq_dir / "groundTruth_v.txt", log)
+        absent = absent_without_flag(visible, seq_dir / "groundTruth_v.txt", log, self.title)
         check_lengths(seq_dir, {"v/": len(frames["rgb"]), "i/": len(frames["thermal"]),
                                 "groundTruth_v.txt": len(visible), "groundTruth_i.txt": len(thermal)}, log)
         return self._sequence(name, frames, visible, absent, extra_boxes={"thermal": thermal},

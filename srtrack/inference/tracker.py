@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from srtrack.config.types import EncodingConfig, SamplerConfig
-from srtrack.datasets.encodings import load_frame
+from srtrack.datasets.encodings import frame_images, load_frame
 from srtrack.datasets.processing import crop, crop_window, to_tensor_layout
 from srtrack.datasets.sequence import Sequence
 from srtrack.models.head import decode_boxes
@@ -67,10 +67,8 @@ class SequenceTracker:
         self.window = hann2d(search_size // 16).to(self.device)
 
     def frames(self, seq: Sequence, index: int) -> list[np.ndarray]:
-        images = [load_frame(seq.rgb_frames[index], "rgb", self.encoding)]
-        if getattr(self.net, "in_chans", 3) == 6:
-            images.append(load_frame(seq.x_frames[index], seq.x_name, self.encoding))
-        return images
+        return frame_images(seq, index, lambda path, modality: load_frame(path, modality, self.encoding),
+                            with_x=getattr(self.net, "in_chans", 3) == 6)
 
     def initialize(self, seq: Sequence) -> TrackState:
         """Crop the template at the first present frame; pad the frames before it."""

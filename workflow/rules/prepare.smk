@@ -2,7 +2,7 @@ rule prepare:
     input:
         unpack(prepare_inputs),
     output:
-        index=f"{OUT}/data/{{dataset}}-{{split}}/index.json",
+        index=layout.index_path(OUT, "{dataset}", "{split}"),
         table=f"{OUT}/data/{{dataset}}-{{split}}/sequences.csv",
         plot=report(
             f"{OUT}/data/{{dataset}}-{{split}}/stats.png",

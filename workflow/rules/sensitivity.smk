@@ -1,6 +1,6 @@
 rule sensitivity:
     input:
-        index=f"{OUT}/data/{CFG.sensitivity.dataset}-train/index.json",
+        index=layout.index_path(OUT, CFG.sensitivity.dataset, "train"),
         checkpoint=str(CFG.model.pretrained),
     output:
         prior=layout.prior_path(CFG),
