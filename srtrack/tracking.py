@@ -226,7 +226,7 @@ def stage_tags(cfg: Config, stage: str, **labels: Any) -> dict[str, str]:
 
 @contextlib.contextmanager
 def stage_run(cfg: Config, stage: str, *, parent_run_id: str | None = None, run_name: str | None = None,
-              **labels: Any) -> Iterator[StageRun]:
+              resume_run_id: str | None = None, **labels: Any) -> Iterator[StageRun]:
     """Open the MLflow run of one stage invocation; see the module docstring.
 
     Args:
@@ -234,7 +234,11 @@ def stage_run(cfg: Config, stage: str, *, parent_run_id: str | None = None, run_
         stage: stage name (`prepare`, `tune`, ...).
         parent_run_id: the DAG's parent run; defaults to $SRTRACK_PARENT_RUN_ID, then the study run.
         run_name: shown in the MLflow UI; defaults to `stage` plus the labels.
+        resume_run_id: continue this run (a resumed training run) instead of creating one, when it exists.
         labels: extra tags such as dataset=, modality=, method=.
+
+    An exception with a `run_status` attribute (e.g. "KILLED" for a preempted run) ends the run
+    with that status; any other exception marks it FAILED.
     """
     if not is_main_process():
         yield NullRun()
@@ -246,22 +250,41 @@ def stage_run(cfg: Config, stage: str, *, parent_run_id: str | None = None, run_
     tags = stage_tags(cfg, stage, **labels)
     tags["mlflow.parentRunId"] = parent
     name = run_name or "-".join([stage, *(str(v) for v in labels.values() if v is not None)])
-    run = client.create_run(experiment_id, run_name=name, tags=tags)
-    active = StageRun(client, run.info.run_id, experiment_id)
+    resumed = _existing_run(client, resume_run_id) if resume_run_id else None
+    if resumed:
+        client.update_run(resumed, "RUNNING")
+        active = StageRun(client, resumed, experiment_id)
+    else:
+        active = StageRun(client, client.create_run(experiment_id, run_name=name, tags=tags).info.run_id, experiment_id)
     try:
-        resolved = config_to_dict(cfg)
-        active.log_params(resolved)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "config.yaml"
-            path.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
-            active.log_artifact(path, "config")
+        if not resumed:
+            resolved = config_to_dict(cfg)
+            active.log_params(resolved)
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "config.yaml"
+                path.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+                active.log_artifact(path, "config")
         yield active
     except KeyboardInterrupt:
         client.set_terminated(active.run_id, "KILLED")
         raise
     except BaseException as exc:
+        if getattr(exc, "run_status", None):
+            client.set_tag(active.run_id, "stopped", f"{type(exc).__name__}: {exc}"[:5000])
+            client.set_terminated(active.run_id, exc.run_status)
+            raise
         client.set_tag(active.run_id, "error", f"{type(exc).__name__}: {exc}"[:5000])
         client.set_terminated(active.run_id, "FAILED")
         raise
     else:
         client.set_terminated(active.run_id, "FINISHED")
+
+
+def _existing_run(client: Any, run_id: str) -> str | None:
+    """`run_id` if the store has it, else None (a resumed run logging to a new store starts afresh)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id).info.run_id
+    except MlflowException:
+        return None

@@ -14,6 +14,7 @@ from srtrack.config import Config, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+SMOKE = REPO / "config" / "smoke.yaml"
 
 random.seed(0)
 np.random.seed(0)
@@ -61,3 +62,48 @@ def dataset_config(tmp_path: Path, tmp_config: Callable[..., list[Path]]) -> Cal
         return load_config(tmp_config({"datasets": {name: {"root": str(root), **options}}}))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with `base.yaml` (absolute paths) and prepared got10k/lasher train splits (smoke sizes)."""
+    from srtrack import prepare
+    from srtrack.synth.__main__ import main as synth_main
+
+    root = tmp_path_factory.mktemp("smoke-data")
+    synthetic = root / "synthetic"
+    overlay = {"study": {"output_dir": str(root / "results")},
+               "synth": {"root": str(synthetic)},
+               "datasets": {"got10k": {"root": str(synthetic / "got10k/train")},
+                            "lasher": {"root": str(synthetic / "lasher")},
+                            "depthtrack": {"root": None}, "visevent": {"root": None}}}
+    (root / "base.yaml").write_text(yaml.safe_dump(overlay))
+    base = ["--config", str(DEFAULT_CONFIG), "--config", str(SMOKE), "--config", str(root / "base.yaml")]
+    assert synth_main([*base, "--only", "got10k", "lasher"]) == 0
+    for name in ("got10k", "lasher"):
+        assert prepare.main([*base, "--dataset", name, "--split", "train",
+                             "--out", str(root / f"results/data/{name}-train")]) == 0
+    return root
+
+
+@pytest.fixture(scope="session")
+def srft_inputs(smoke_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 'pretrained' RGB tracker (random ostrack_tiny weights, OSTrack layout) and its prior, computed
+    by the sensitivity CLI on the smoke RGB data."""
+    import torch
+
+    from srtrack import sensitivity
+    from srtrack.models import create_tracker
+
+    tmp = tmp_path_factory.mktemp("srft-inputs")
+    torch.manual_seed(1)
+    init = tmp / "rgb.pth"
+    torch.save({"net": create_tracker("ostrack_tiny", template_size=64, search_size=128).state_dict()}, init)
+    overlay = tmp / "prior.yaml"
+    overlay.write_text(yaml.safe_dump({"mlflow": {"tracking_uri": f"sqlite:///{tmp / 'mlflow.db'}"},
+                                       "sensitivity": {"samples": 8, "chunk": 8}}))
+    config = ["--config", str(DEFAULT_CONFIG), "--config", str(SMOKE), "--config", str(smoke_data / "base.yaml"),
+              "--config", str(overlay)]
+    assert sensitivity.main([*config, "--data", str(smoke_data / "results/data/got10k-train"),
+                             "--checkpoint", str(init), "--out", str(tmp / "prior")]) == 0
+    return init, tmp / "prior" / "prior.safetensors"

@@ -12,10 +12,20 @@ from typing import Literal
 
 
 @dataclass(frozen=True)
+class TuneData:
+    """Training benchmarks per modality (their train splits are mixed 1:1; empty = not tuned)."""
+
+    rgbt: tuple[str, ...]
+    rgbd: tuple[str, ...]
+    rgbe: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     name: str
     seed: int
     output_dir: Path
+    tune_data: TuneData
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,7 @@ class ModelConfig:
     name: str
     template_size: int
     search_size: int
+    drop_path_rate: float
     pretrained: Path | None
 
 
@@ -167,20 +178,43 @@ class SensitivityConfig:
 
 @dataclass(frozen=True)
 class LearningRates:
+    """Per parameter group (srtrack.models.trackers.PARAM_GROUPS)."""
+
     blocks: float
     embeddings: float
+    pos_embed: float
     fusion: float
     norms: float
+    head: float
+    prompt: float
+    lora: float
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    kind: Literal["constant", "step", "cosine"]
+    drop_epoch: int
+    gamma: float
+    warmup_steps: int
 
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """One training run's schedule (the `train` section for tuning, `pretrain` for RGB pre-training)."""
+
     epochs: int
     samples_per_epoch: int
     global_batch: int
+    micro_batch: int | None
+    lr_reference_batch: int | None
     weight_decay: float
     grad_clip: float
     lr: LearningRates
+    schedule: ScheduleConfig
+    precision: Literal["auto", "fp32", "bf16"]
+    checkpoint_every: int
+    log_every: int
+    probe_samples: int
 
 
 @dataclass(frozen=True)
@@ -210,5 +244,6 @@ class Config:
     method: MethodConfig
     sensitivity: SensitivityConfig
     train: TrainConfig
+    pretrain: TrainConfig
     resources: ResourcesConfig
     sources: tuple[Path, ...] = ()

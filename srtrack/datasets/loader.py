@@ -118,7 +118,7 @@ class PairDataset(Dataset):
         }
 
 
-def _worker_init(_: int) -> None:
+def worker_init(_: int) -> None:
     cv2.setNumThreads(1)  # workers share the cores with the training process
 
 
@@ -129,5 +129,5 @@ def make_loader(dataset: PairDataset, batch_size: int, workers: int) -> DataLoad
     an undefined state and can deadlock in its first warpAffine (seen with 2 workers here).
     """
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers, drop_last=True,
-                      worker_init_fn=_worker_init if workers else None, persistent_workers=False,
+                      worker_init_fn=worker_init if workers else None, persistent_workers=False,
                       multiprocessing_context="spawn" if workers else None)

@@ -13,7 +13,7 @@ from srtrack.io import write_bytes_atomic
 SUB_LAYERS = ("attn.qkv.weight", "attn.proj.weight", "mlp.fc1.weight", "mlp.fc2.weight")
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -41,7 +41,7 @@ def plot_prior(summary: dict[str, dict[str, float]], out_dir: Path) -> list[Path
     axes[1].set_xticklabels([n.replace("backbone.", "") for n in matrices], rotation=90, fontsize=6)
     axes[1].legend()
     fig.tight_layout()
-    paths = [_save(fig, out_dir / "fisher_layers.png")]
+    paths = [save_figure(fig, out_dir / "fisher_layers.png")]
 
     blocks = sorted({int(m[1]) for n in summary if (m := re.match(r"^backbone\.blocks\.(\d+)\.", n))})
     if blocks:
@@ -57,5 +57,5 @@ def plot_prior(summary: dict[str, dict[str, float]], out_dir: Path) -> list[Path
                xlabel="block", title="log10 Fisher energy")
         fig.colorbar(image, ax=ax)
         fig.tight_layout()
-        paths.append(_save(fig, out_dir / "fisher_heatmap.png"))
+        paths.append(save_figure(fig, out_dir / "fisher_heatmap.png"))
     return paths

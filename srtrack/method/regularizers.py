@@ -296,7 +296,8 @@ class SRFT(Regularizer):
                 p = params[name]
                 scale = weight * (hoyer_sparsity(grads[name]) if self.settings.sparsity_scaling else 1.0)
                 p.addcmul_(m, snapshot[name] - p, value=scale)
-        stats.update({"reg/transfer_weight": weight, "reg/m_mean": self.transfer.mean_factor})
+        stats.update({"reg/transfer_weight": weight, "reg/m_mean": self.transfer.mean_factor,
+                      "reg/m_std": self.transfer.spread_factor})
         return stats
 
     def state_dict(self) -> dict:
@@ -323,6 +324,10 @@ class TransferOnly(SRFT):
     use_prior_term = False
 
 
+class NonFiniteGradientError(FloatingPointError):
+    """The gradient norm is NaN or infinite; the parameters were not updated."""
+
+
 def regularized_step(params: Params, optimizer: torch.optim.Optimizer, regularizer: Regularizer,
                      loss_fn: Callable[[], Tensor], step: int, grad_clip: float | None = None) -> dict[str, float]:
     """One training step with the regularizer's hooks in their order; returns the step's statistics."""
@@ -332,9 +337,23 @@ def regularized_step(params: Params, optimizer: torch.optim.Optimizer, regulariz
     total = loss if penalty is None else loss + penalty
     total.backward()
     stats = {"loss/task": loss.item(), "reg/penalty": penalty.item() if penalty is not None else 0.0}
-    stats.update(regularizer.before_step(params, step))
-    if grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(list(params.values()), grad_clip)
+    stats.update(apply_update(params, optimizer, regularizer, step, grad_clip))
+    return stats
+
+
+def apply_update(params: Params, optimizer: torch.optim.Optimizer, regularizer: Regularizer, step: int,
+                 grad_clip: float | None = None) -> dict[str, float]:
+    """Everything after the backward pass: before_step, clipping, optimizer step, after_step.
+
+    Raises NonFiniteGradientError before touching the parameters when the gradient norm is NaN or
+    infinite (under DDP the gradients are all-reduced, so every rank raises at the same step).
+    """
+    stats = dict(regularizer.before_step(params, step))
+    grads = [p for p in params.values() if p.grad is not None]
+    norm = torch.nn.utils.clip_grad_norm_(grads, grad_clip if grad_clip is not None else math.inf)
+    if not torch.isfinite(norm):
+        raise NonFiniteGradientError(f"gradient norm is {float(norm)} at step {step}")
+    stats["train/grad_norm"] = float(norm)
     snapshot = {n: p.detach().clone() for n, p in params.items()} if regularizer.needs_snapshot else None
     optimizer.step()
     stats.update(regularizer.after_step(params, snapshot, step))

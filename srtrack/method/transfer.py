@@ -87,7 +87,8 @@ class TransferSensitivity:
         self.previous: dict[str, Tensor] = {}
         self.factors: dict[str, Tensor] = {}
         self.steps = 0
-        self.mean_factor = 0.0  # mean of the factors at the last re-rank, for logging
+        self.mean_factor = 0.0  # mean and standard deviation of all factors at the last re-rank, for logging
+        self.spread_factor = 0.0
 
     def update(self, grads: dict[str, Tensor]) -> dict[str, Tensor]:
         """Fold in this step's gradients; returns the factor m of every tensor."""
@@ -108,9 +109,12 @@ class TransferSensitivity:
                     self.factors[name] = quantile_rank_to_factor(s, self.m_min, self.m_max)
                 else:
                     self.factors[name] = rank_to_factor(s, self.m_min, self.m_max, bug_compatible=self.bug_compatible)
-        if rerank:
-            means = [float(m.mean()) for m in self.factors.values()]
-            self.mean_factor = sum(means) / len(means) if means else 0.0
+        if rerank and self.factors:
+            count = sum(m.numel() for m in self.factors.values())
+            total = sum(float(m.sum(dtype=torch.float64)) for m in self.factors.values())
+            squares = sum(float(torch.square(m.double()).sum()) for m in self.factors.values())
+            self.mean_factor = total / count
+            self.spread_factor = max(squares / count - self.mean_factor ** 2, 0.0) ** 0.5
         self.steps += 1
         return self.factors
 
@@ -121,8 +125,9 @@ class TransferSensitivity:
 
     def state_dict(self) -> dict:
         return {"previous": dict(self.previous), "factors": dict(self.factors), "steps": self.steps,
-                "mean_factor": self.mean_factor}
+                "mean_factor": self.mean_factor, "spread_factor": self.spread_factor}
 
     def load_state_dict(self, state: dict) -> None:
         self.previous, self.factors, self.steps = dict(state["previous"]), dict(state["factors"]), int(state["steps"])
         self.mean_factor = float(state.get("mean_factor", 0.0))
+        self.spread_factor = float(state.get("spread_factor", 0.0))

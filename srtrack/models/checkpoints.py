@@ -180,3 +180,18 @@ def load_pretrained(model: Tracker, path: Path, *, strict: bool = True) -> LoadR
     model.load_state_dict(merged, strict=True)
     report.loaded = sorted(k for k in weights if k in target)
     return report
+
+
+def prior_for_model(prior: dict[str, Tensor], model: Tracker) -> dict[str, Tensor]:
+    """Rename prior statistics (`<param>.<statistic>`, computed on the one-stream RGB tracker) to
+    `model`'s parameters: on a two-stream model each one-stream parameter's statistics go to every
+    copy its pretrained weights went to (both streams, a fusion block), as in `load_pretrained`."""
+    if not isinstance(model.backbone, TwoStreamViT):
+        return dict(prior)
+    depth = model.backbone.depth
+    mapped = {}
+    for key, value in prior.items():
+        param, statistic = key.rsplit(".", 1)
+        for target in two_stream_names(param, depth):
+            mapped[f"{target}.{statistic}"] = value
+    return mapped

@@ -10,12 +10,11 @@ import torch
 from mlflow.tracking import MlflowClient
 from safetensors.torch import load_file
 
-from conftest import DEFAULT_CONFIG, REPO
+from conftest import DEFAULT_CONFIG, REPO, SMOKE
 from srtrack import prepare, sensitivity
 from srtrack.models import create_tracker
 from srtrack.synth.__main__ import main as synth_main
 
-SMOKE = REPO / "config" / "smoke.yaml"
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import DEFAULT_CONFIG, REPO
+from conftest import DEFAULT_CONFIG, REPO, SMOKE
 from srtrack.config import load_config
 from srtrack.datasets.encodings import read_image
 from srtrack.errors import ProblemLog
@@ -17,7 +17,6 @@ from srtrack.synth.__main__ import main as synth_main
 from srtrack.synth.events import EventCamera, render_event_frame
 from srtrack.synth.generate import BENCHMARKS, generate, synthetic_reader
 
-SMOKE = REPO / "config" / "smoke.yaml"
 
 
 def tree_digest(root: Path) -> dict[str, str]:

@@ -1,0 +1,97 @@
+"""Training data of one run: the prepared splits, each rank's share of every global batch, and the
+fixed probe pairs scored before and after training.
+
+Global step s of epoch e uses samples [s B, (s + 1) B) of that epoch (B = global batch); rank r of
+W takes the r-th contiguous slice of B / W, split into micro-batches of at most `micro_batch`. As
+sample i of epoch e depends only on (seed, e, i), the samples of a step are the same for any number
+of ranks, and with the same micro-batch size the gradients are too (BatchNorm statistics are per
+micro-batch), which is what makes 1 rank and 2 ranks give the same weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from srtrack.config import Config
+from srtrack.config.types import TrainConfig
+from srtrack.datasets.index import load_index, load_sequences
+from srtrack.datasets.loader import PairDataset, worker_init
+from srtrack.errors import ConfigError
+
+TENSOR_KEYS = ("template", "search", "search_box", "score_map")
+
+
+def per_rank_batch(cfg: TrainConfig, world_size: int) -> int:
+    """B / W, or a ConfigError naming the numbers when it does not divide."""
+    if cfg.global_batch % world_size:
+        raise ConfigError(f"global batch {cfg.global_batch} does not split evenly over {world_size} ranks")
+    return cfg.global_batch // world_size
+
+
+def steps_per_epoch(cfg: TrainConfig) -> int:
+    steps = cfg.samples_per_epoch // cfg.global_batch
+    if steps == 0:
+        raise ConfigError(f"samples_per_epoch {cfg.samples_per_epoch} is smaller than global_batch {cfg.global_batch}")
+    return steps
+
+
+class RankBatchSampler(Sampler[list[int]]):
+    """The sample indices of this rank for each remaining step of one epoch."""
+
+    def __init__(self, cfg: TrainConfig, rank: int, world_size: int, first_step: int = 0):
+        self.global_batch, self.local = cfg.global_batch, per_rank_batch(cfg, world_size)
+        self.rank, self.first_step, self.steps = rank, first_step, steps_per_epoch(cfg)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.first_step, self.steps):
+            start = step * self.global_batch + self.rank * self.local
+            yield list(range(start, start + self.local))
+
+    def __len__(self) -> int:
+        return self.steps - self.first_step
+
+
+def open_datasets(cfg: Config, folders: list[Path], samples_per_epoch: int) -> tuple[PairDataset, list[dict]]:
+    """One PairDataset over the prepared splits in `folders` (mixed 1:1), and their indexes."""
+    indexes = [load_index(folder) for folder in folders]
+    modalities = {index["modality"] for index in indexes}
+    if len(modalities) > 1:
+        raise ConfigError(f"the --data folders hold different modalities ({sorted(modalities)}): "
+                          + ", ".join(str(f) for f in folders))
+    sequences = [load_sequences(folder, cfg.datasets) for folder in folders]
+    dataset = PairDataset(sequences, [1.0] * len(folders), cfg.sampler, template_size=cfg.model.template_size,
+                          search_size=cfg.model.search_size, encoding=cfg.encoding, seed=cfg.study.seed,
+                          samples_per_epoch=samples_per_epoch, names=[index["benchmark"] for index in indexes])
+    return dataset, indexes
+
+
+def epoch_loader(dataset: PairDataset, cfg: TrainConfig, epoch: int, rank: int, world_size: int, first_step: int,
+                 workers: int) -> DataLoader:
+    """The DataLoader of one epoch from `first_step` on (spawned workers, see datasets/loader.py)."""
+    dataset.set_epoch(epoch)
+    # its own generator: a DataLoader draws a base seed when it starts, which must not move the global RNG
+    return DataLoader(dataset, batch_sampler=RankBatchSampler(cfg, rank, world_size, first_step),
+                      generator=torch.Generator().manual_seed(epoch), num_workers=workers, worker_init_fn=worker_init if workers else None,
+                      multiprocessing_context="spawn" if workers else None)
+
+
+def probe_batch(dataset: PairDataset, count: int) -> dict[str, torch.Tensor] | None:
+    """`count` fixed training pairs (an epoch index no training epoch uses), or None for 0."""
+    if count == 0:
+        return None
+    saved = dataset.epoch
+    dataset.set_epoch(2**31 - 1)
+    items = [dataset[i] for i in range(count)]
+    dataset.set_epoch(saved)
+    return {k: torch.stack([item[k] for item in items]) for k in TENSOR_KEYS}
+
+
+def micro_batches(batch: dict[str, torch.Tensor], size: int | None) -> list[dict[str, torch.Tensor]]:
+    """Split a rank's batch into consecutive micro-batches of at most `size` (None: one)."""
+    n = batch["search"].shape[0]
+    size = n if size is None else size
+    return [{k: v[i:i + size] for k, v in batch.items()} for i in range(0, n, size)]

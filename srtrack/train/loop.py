@@ -1,0 +1,267 @@
+"""The training loop: one run of `python -m srtrack.tune` on one rank.
+
+Per global step: this rank's micro-batches are forwarded and back-propagated (DDP all-reduces the
+gradients on the last one; the regularizer's penalty is added there once), then
+`srtrack.method.regularizers.apply_update` runs the regularizer hooks, clipping and AdamW on the
+all-reduced gradients, so every rank applies the same update and the replicas cannot drift.
+Checkpoints are written every `checkpoint_every` steps, at the end, and when SIGTERM/SIGUSR1
+arrives (then the run stops with `Preempted`); a run started again in the same folder resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from srtrack.config.types import TrainConfig
+from srtrack.errors import SrtrackError
+from srtrack.method.regularizers import NonFiniteGradientError, Regularizer, apply_update
+from srtrack.models.losses import LossWeights, loss_terms
+from srtrack.train import distributed
+from srtrack.train.data import TENSOR_KEYS, epoch_loader, micro_batches, per_rank_batch, steps_per_epoch
+from srtrack.train.distributed import DistEnv
+from srtrack.train.optim import build_optimizer, build_scheduler, group_rates
+from srtrack.train.preemption import StopRequest
+from srtrack.train.state import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+
+log = logging.getLogger(__name__)
+LAST_CHECKPOINT = "checkpoints/last.pt"
+
+
+class TrainingDiverged(SrtrackError):
+    """NaN or infinite loss/gradients; the last good checkpoint is kept."""
+
+
+class Preempted(SrtrackError):
+    """SIGTERM/SIGUSR1 arrived; a checkpoint was written and the run can be resumed."""
+
+    run_status = "KILLED"
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
+
+
+@dataclass
+class TrainerSetup:
+    """What a run trains and how (built by srtrack.tune from the config and the command line)."""
+
+    model: nn.Module
+    regularizer: Regularizer
+    schedule: TrainConfig
+    dataset: Any
+    out: Path
+    run_key: str
+    seed: int = 0
+    workers: int = 0
+    probe: dict[str, Tensor] | None = None
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+
+
+@dataclass
+class Progress:
+    """Where the run is; saved in every checkpoint."""
+
+    step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def micro_batch_seed(seed: int, step: int, index: int) -> int:
+    """A distinct 63-bit seed per (run seed, step, micro-batch)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"{seed}/{step}/{index}".encode()).digest()[:8], "little") >> 1
+
+
+def batch_loss(model: nn.Module, batch: dict[str, Tensor], weights: LossWeights) -> tuple[Tensor, dict[str, Tensor]]:
+    """Weighted tracking loss of one (micro-)batch and its unweighted terms."""
+    terms = loss_terms(model(batch["template"], batch["search"]), batch["search_box"], batch["score_map"])
+    total = weights.focal * terms["focal"] + weights.giou * terms["giou"] + weights.l1 * terms["l1"]
+    return total, terms
+
+
+@torch.no_grad()
+def score_probe(model: nn.Module, probe: dict[str, Tensor], weights: LossWeights, device: torch.device,
+                chunk: int = 32) -> dict[str, float]:
+    """Mean loss and IoU of the tracker in eval mode on the fixed probe pairs."""
+    was_training = model.training
+    model.eval()
+    sums, n = {"loss": 0.0, "iou": 0.0}, probe["search"].shape[0]
+    for part in micro_batches(probe, chunk):
+        part = {k: v.to(device) for k, v in part.items()}
+        total, terms = batch_loss(model, part, weights)
+        size = part["search"].shape[0]
+        sums["loss"] += float(total) * size
+        sums["iou"] += float(terms["iou"]) * size
+    model.train(was_training)
+    return {k: v / n for k, v in sums.items()}
+
+
+class Trainer:
+    """Runs one training run on this rank; see the module docstring."""
+
+    def __init__(self, setup: TrainerSetup, env: DistEnv, device: torch.device,
+                 on_log: Callable[[dict[str, float], int], None] = lambda metrics, step: None):
+        self.setup, self.env, self.device, self.on_log = setup, env, device, on_log
+        cfg = setup.schedule
+        self.steps_per_epoch = steps_per_epoch(cfg)
+        self.total_steps = cfg.epochs * self.steps_per_epoch
+        self.local_batch = per_rank_batch(cfg, env.world_size)
+        self.model = setup.model.to(device)
+        self.params = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+        self.wrapped: nn.Module = DistributedDataParallel(
+            self.model, device_ids=[device.index] if device.type == "cuda" else None) if env.distributed else self.model
+        self.optimizer = build_optimizer(self.model, cfg)
+        self.scheduler = build_scheduler(self.optimizer, cfg.schedule, self.steps_per_epoch, self.total_steps)
+        self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+        self.progress = Progress()
+        self.checkpoint_path = setup.out / LAST_CHECKPOINT
+
+    # -- state -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"run_key": self.setup.run_key, "step": self.progress.step, "history": self.progress.history,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "regularizer": self.setup.regularizer.state_dict(),
+                "rng": capture_rng(), "world_size": self.env.world_size}
+
+    def resume(self) -> bool:
+        """Continue from the folder's last checkpoint, if there is one."""
+        if not self.checkpoint_path.is_file():
+            return False
+        state = load_checkpoint(self.checkpoint_path, self.setup.run_key)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.setup.regularizer.load_state_dict(state["regularizer"])
+        restore_rng(state["rng"])
+        self.progress = Progress(int(state["step"]), list(state["history"]))
+        log.info("resumed from %s at step %d of %d", self.checkpoint_path, self.progress.step, self.total_steps)
+        return True
+
+    def save(self) -> None:
+        """Rank 0 writes the checkpoint; the others wait so that nobody runs ahead of a kill-safe state."""
+        if self.env.is_main:
+            save_checkpoint(self.checkpoint_path, self.state_dict())
+        if self.env.distributed:
+            torch.distributed.barrier()
+
+    # -- one step ----------------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.bf16 and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        """Forward/backward over this rank's micro-batches, then the regularized update."""
+        step, reg = self.progress.step, self.setup.regularizer
+        self.optimizer.zero_grad(set_to_none=True)
+        parts = micro_batches(batch, self.setup.schedule.micro_batch)
+        sums = {"loss/task": 0.0, "loss/focal": 0.0, "loss/giou": 0.0, "loss/l1": 0.0, "train/iou": 0.0}
+        penalty_value = 0.0
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            # stochastic depth draws from a stream fixed by (seed, step, global micro-batch index): the same
+            # masks for any number of ranks, and no RNG state to carry across a resume
+            torch.manual_seed(micro_batch_seed(self.setup.seed, step, self.env.rank * len(parts) + i))
+            share = part["search"].shape[0] / self.local_batch
+            sync = contextlib.nullcontext() if last or not self.env.distributed else self.wrapped.no_sync()
+            with sync:
+                with self._autocast():
+                    loss, terms = batch_loss(self.wrapped, {k: v.to(self.device) for k, v in part.items()},
+                                             self.setup.loss_weights)
+                total = loss * share
+                if last:
+                    penalty = reg.penalty(self.params, step)
+                    if penalty is not None:
+                        total = total + penalty
+                        penalty_value = float(penalty)
+                total.backward()
+            sums["loss/task"] += float(loss.detach()) * share
+            for key in ("focal", "giou", "l1"):
+                sums[f"loss/{key}"] += float(terms[key].detach()) * share
+            sums["train/iou"] += float(terms["iou"].detach()) * share
+        try:
+            stats = apply_update(self.params, self.optimizer, reg, step, self.setup.schedule.grad_clip)
+        except NonFiniteGradientError as exc:
+            kept = f"the last good checkpoint is {self.checkpoint_path} (step {self._saved_step()})" \
+                if self.checkpoint_path.is_file() else "no checkpoint was written yet"
+            raise TrainingDiverged(f"training diverged at step {step}: {exc} (task loss on rank {self.env.rank}: "
+                                   f"{sums['loss/task']}); {kept}") from exc
+        self.scheduler.step()
+        return {**sums, "reg/penalty": penalty_value, **stats}
+
+    def _saved_step(self) -> int | str:
+        try:
+            return int(torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)["step"])
+        except Exception:  # only for the message
+            return "?"
+
+    # -- the run -----------------------------------------------------------------------------
+    def batches(self) -> Iterator[dict[str, Tensor]]:
+        """This rank's batches from the current step to the end of the run."""
+        cfg = self.setup.schedule
+        while self.progress.step < self.total_steps:
+            epoch, first = divmod(self.progress.step, self.steps_per_epoch)
+            loader = epoch_loader(self.setup.dataset, cfg, epoch, self.env.rank, self.env.world_size, first,
+                                  self.setup.workers)
+            for batch in loader:
+                yield {k: batch[k] for k in TENSOR_KEYS}
+
+    def run(self, stop: StopRequest) -> dict[str, Any]:
+        """Train to the end (or to a stop request); returns the run's summary."""
+        from tqdm import tqdm
+
+        cfg = self.setup.schedule
+        self.wrapped.train()
+        started_step, started = self.progress.step, time.perf_counter()
+        window: list[dict[str, float]] = []
+        window_start = time.perf_counter()
+        bar = tqdm(total=self.total_steps, initial=self.progress.step, desc="train", unit="step",
+                   disable=not self.env.is_main, mininterval=2.0, dynamic_ncols=True)
+        for batch in self.batches():
+            stats = self.train_step(batch)
+            self.progress.step += 1
+            window.append(stats)
+            bar.update(1)
+            step = self.progress.step
+            if step % cfg.log_every == 0 or step == self.total_steps:
+                self._log_window(window, time.perf_counter() - window_start)
+                bar.set_postfix(loss=f"{self.progress.history[-1]['loss/task']:.3f}",
+                                iou=f"{self.progress.history[-1]['train/iou']:.3f}")
+                window, window_start = [], time.perf_counter()
+            stopping = distributed.any_rank(stop.requested, self.env)
+            if step % cfg.checkpoint_every == 0 or step == self.total_steps or stopping:
+                self.save()
+            if stopping and step < self.total_steps:
+                bar.close()
+                raise Preempted(f"{stop.name or 'stop request'} received: checkpoint at step {step} of "
+                                f"{self.total_steps} in {self.checkpoint_path}; run the same command to resume", step)
+        bar.close()
+        seconds = time.perf_counter() - started
+        done = self.progress.step - started_step
+        drift = distributed.replica_difference(list(self.model.parameters()), self.env)
+        return {"steps": self.total_steps, "steps_this_process": done, "seconds_this_process": seconds,
+                "replica_max_abs_diff": drift,
+                "samples_per_s": done * cfg.global_batch / seconds if done and seconds else None,
+                "history": self.progress.history}
+
+    def _log_window(self, window: list[dict[str, float]], seconds: float) -> None:
+        keys = sorted({k for stats in window for k in stats})
+        means = {k: sum(s.get(k, 0.0) for s in window) / len(window) for k in keys}
+        means = distributed.mean_over_ranks(means, self.env)
+        means["train/samples_per_s"] = len(window) * self.setup.schedule.global_batch / max(seconds, 1e-9)
+        means.update(group_rates(self.optimizer))
+        means["step"] = float(self.progress.step)
+        self.progress.history.append(means)
+        if self.env.is_main:
+            self.on_log({k: v for k, v in means.items() if k != "step"}, self.progress.step)
+            log.info("step %d/%d %s", self.progress.step, self.total_steps,
+                     " ".join(f"{k}={v:.4g}" for k, v in means.items() if k.startswith(("loss/", "train/", "reg/"))))

@@ -1,0 +1,292 @@
+"""`python -m srtrack.tune`: train one tracker (regularized tuning, or the RGB pre-training).
+
+    python -m srtrack.tune --config config/config.yaml --modality rgbt --method srft \
+        --init results/pretrain/model.pth --prior results/prior/got10k/prior.safetensors --out results/tune/rgbt-srft
+
+`--modality rgbt|rgbd|rgbe` tunes `model.name` on the prepared train splits of
+`study.tune_data.<modality>` (or the `--data` folders) with the `train` schedule;
+`--modality rgb --method full` is the RGB pre-training of the embedded default: the one-stream
+counterpart of `model.name`, from random weights, on the RGB set, with the `pretrain` schedule.
+
+Distributed: start it with `torchrun --nproc-per-node N`, with `srun` (one task per GPU) or through
+submitit; the launcher is read from the environment (srtrack/train/distributed.py). Started again
+in the same `--out`, a run resumes from `checkpoints/last.pt`; a finished one is not redone.
+Outputs: `model.pth` (OSTrack layout, `{"net": state_dict}`), `metrics.json`, `train.log`,
+`loss.png`; all of them and the metrics go to MLflow (rank 0). Exit codes: 0 done, 1 data or
+training error (e.g. divergence), 2 config error, 75 stopped by SIGTERM/SIGUSR1 with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import shutil
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
+from srtrack.config import Config, config_to_dict
+from srtrack.errors import ConfigError
+from srtrack.io import write_json_atomic, write_text_atomic
+
+log = logging.getLogger("srtrack.tune")
+MODALITIES = ("rgb", "rgbt", "rgbd", "rgbe")
+MODEL_FILE, METRICS_FILE, LOG_FILE, RUN_ID_FILE = "model.pth", "metrics.json", "train.log", "mlflow_run_id"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m srtrack.tune", description=__doc__.split("\n")[0])
+    add_config_arguments(parser)
+    parser.add_argument("--modality", required=True, choices=MODALITIES,
+                        help="rgb = the RGB pre-training (pretrain schedule); otherwise the tuning target")
+    parser.add_argument("--method", default=None, help="regularizer (default: method.name)")
+    parser.add_argument("--data", action="append", type=Path, default=None, metavar="DIR",
+                        help="prepared train split (folder with index.json); repeat to mix 1:1 "
+                             "(default: study.tune_data.<modality>, or sensitivity.dataset for rgb)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="starting weights (default: model.pretrained; rgb: random init)")
+    parser.add_argument("--prior", type=Path, default=None, help="prior.safetensors (methods that use the prior)")
+    parser.add_argument("--out", required=True, type=Path, help="run folder (checkpoints, model, metrics)")
+    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: sampler.workers)")
+    parser.add_argument("--restart", action="store_true", help="discard a checkpoint in --out instead of resuming")
+    parser.add_argument("--requeue", action="store_true",
+                        help="after a SIGTERM/SIGUSR1 checkpoint, `scontrol requeue` the Slurm job")
+    parser.add_argument("--allow-random-init", action="store_true",
+                        help="tune from random weights when no --init/model.pretrained is given (tests only)")
+    return parser
+
+
+def default_data(cfg: Config, modality: str) -> list[Path]:
+    """The prepared train splits a modality trains on by default (see srtrack/workflow.py)."""
+    names = [cfg.sensitivity.dataset] if modality == "rgb" else list(getattr(cfg.study.tune_data, modality))
+    if not names:
+        raise ConfigError(f"study.tune_data.{modality} is empty: nothing to tune on (or pass --data)")
+    return [Path(cfg.study.output_dir) / "data" / f"{name}-train" for name in names]
+
+
+def file_digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_key(cfg: Config, *, model_name: str, method: str, modality: str, indexes: list[dict],
+            init: Path | None, prior: Path | None) -> str:
+    """Everything the trained weights depend on (not the number of ranks: see srtrack/train/data.py)."""
+    data = config_to_dict(cfg)
+    schedule = data["pretrain" if modality == "rgb" else "train"]
+    parts = {"model": [model_name, data["model"]["template_size"], data["model"]["search_size"]],
+             "method": [method, data["method"]], "modality": modality, "schedule": schedule, "seed": cfg.study.seed,
+             "sampler": data["sampler"], "encoding": data["encoding"],
+             "data": [[s["boxes_sha256"] for s in index["sequences"]] for index in indexes],
+             "init": file_digest(init), "prior": file_digest(prior)}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def finished(out: Path, key: str) -> bool:
+    metrics = out / METRICS_FILE
+    return (out / MODEL_FILE).is_file() and metrics.is_file() and json.loads(metrics.read_text()).get("run_key") == key
+
+
+def add_log_file(path: Path) -> logging.Handler:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    return handler
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(build_parser(), argv)
+    return run_main(lambda: train(args))
+
+
+def train(args: argparse.Namespace) -> int:
+    """The CLI body (see the module docstring)."""
+    import torch
+
+    from srtrack.sensitivity import rgb_counterpart
+    from srtrack.train import distributed
+    from srtrack.train.preemption import EXIT_PREEMPTED, StopRequest, requeue
+
+    cfg = config_from_args(args)
+    method = args.method or cfg.method.name
+    modality = args.modality
+    model_name = rgb_counterpart(cfg.model.name) if modality == "rgb" else cfg.model.name
+    init = args.init or (None if modality == "rgb" else cfg.model.pretrained)
+    if init is None and modality != "rgb" and not args.allow_random_init:
+        raise ConfigError("no starting weights: pass --init, set model.pretrained, or --allow-random-init (tests)")
+    env = distributed.detect()
+    device = distributed.init(env, cfg.resources.ddp_backend)
+    stop = StopRequest().install()
+    try:
+        folders = args.data or default_data(cfg, modality)
+        setup, indexes = build_setup(cfg, args, model_name, method, modality, folders, init)
+        key = setup.run_key
+        if finished(args.out, key):
+            if env.is_main:
+                print(f"tune: {args.out} already holds this run's result (run key {key})", file=sys.stderr)
+            return 0
+        if args.restart and env.is_main:
+            shutil.rmtree(args.out / "checkpoints", ignore_errors=True)
+        if env.distributed:
+            torch.distributed.barrier()
+        handler = add_log_file(args.out / LOG_FILE) if env.is_main else None
+        try:
+            return run_training(cfg, args, setup, env, device, stop, model_name=model_name, method=method,
+                                modality=modality, indexes=indexes, init=init)
+        except Exception as exc:
+            if getattr(exc, "run_status", None) == "KILLED":
+                print(f"tune: {exc}", file=sys.stderr)
+                if args.requeue and env.is_main and requeue():
+                    print("tune: Slurm job requeued", file=sys.stderr)
+                return EXIT_PREEMPTED
+            raise
+        finally:
+            if handler:
+                logging.getLogger().removeHandler(handler)
+    finally:
+        stop.uninstall()
+        distributed.shutdown()
+
+
+def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: str, modality: str,
+                folders: list[Path], init: Path | None):
+    """Model (seeded, initialised), regularizer (theta_0, prior) and data of the run."""
+    import torch
+    from safetensors.torch import load_file
+
+    from srtrack.method.regularizers import create_regularizer, settings_from_config
+    from srtrack.models import create_tracker
+    from srtrack.models.checkpoints import load_pretrained, prior_for_model
+    from srtrack.train.data import open_datasets, probe_batch, steps_per_epoch
+    from srtrack.train.loop import TrainerSetup
+
+    schedule = cfg.pretrain if modality == "rgb" else cfg.train
+    dataset, indexes = open_datasets(cfg, folders, schedule.samples_per_epoch)
+    found = indexes[0]["modality"]
+    if found != modality:
+        raise ConfigError(f"--modality {modality}, but {folders[0]} holds {found} data ({indexes[0]['benchmark']})")
+    torch.manual_seed(cfg.study.seed)  # the same initial weights on every rank
+    model = create_tracker(model_name, template_size=cfg.model.template_size, search_size=cfg.model.search_size,
+                           drop_path_rate=cfg.model.drop_path_rate)
+    if init is not None:
+        load_pretrained(model, init)
+    total_steps = schedule.epochs * steps_per_epoch(schedule)
+    regularizer = create_regularizer(method, settings_from_config(cfg.method), total_steps)
+    regularizer.configure_model(model)
+    prior = None
+    if regularizer.uses_prior:
+        if args.prior is None:
+            raise ConfigError(f"method {method!r} needs the prior sensitivity: pass --prior prior.safetensors "
+                              "(python -m srtrack.sensitivity)")
+        prior = prior_for_model(load_file(str(args.prior)), model)
+        names = {n for n, p in model.named_parameters() if p.requires_grad}
+        if not any(key.rsplit(".", 1)[0] in names for key in prior):
+            raise ConfigError(f"{args.prior}: none of its statistics belongs to a trainable parameter of {model_name} "
+                              "(computed for another model?)")
+    regularizer.attach({n: p for n, p in model.named_parameters() if p.requires_grad}, prior)
+    key = run_key(cfg, model_name=model_name, method=method, modality=modality, indexes=indexes, init=init,
+                  prior=args.prior if regularizer.uses_prior else None)
+    setup = TrainerSetup(model=model, regularizer=regularizer, schedule=schedule, dataset=dataset, out=args.out,
+                         run_key=key, seed=cfg.study.seed, workers=cfg.sampler.workers if args.workers is None else args.workers,
+                         probe=probe_batch(dataset, schedule.probe_samples))
+    return setup, indexes
+
+
+def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop, *, model_name: str, method: str,
+                 modality: str, indexes: list[dict], init: Path | None) -> int:
+    """Resume or start, train, and write the outputs, inside the stage's MLflow run."""
+    import torch
+
+    from srtrack.train.loop import Trainer, score_probe
+    from srtrack.train.optim import lr_scale
+    from srtrack.tracking import stage_run
+
+    stage = "pretrain" if modality == "rgb" else "tune"
+    run_id_file = args.out / RUN_ID_FILE
+    previous_run = run_id_file.read_text().strip() if run_id_file.is_file() and (
+        args.out / "checkpoints" / "last.pt").is_file() else None
+    datasets = "+".join(index["benchmark"] for index in indexes)
+    with stage_run(cfg, stage, parent_run_id=args.parent_run_id, resume_run_id=previous_run, dataset=datasets,
+                   modality=modality, method=method) as run:
+        if env.is_main:
+            write_text_atomic(run_id_file, run.run_id + "\n")
+        trainer = Trainer(setup, env, device, on_log=run.log_metrics)
+        resumed = trainer.resume()
+        if not resumed:
+            schedule = setup.schedule
+            run.log_params({"run/model": model_name, "run/world_size": env.world_size, "run/launcher": env.launcher,
+                            "run/per_rank_batch": schedule.global_batch // env.world_size,
+                            "run/lr_scale": lr_scale(schedule), "run/lr_rule": "linear (lr x B / reference)"
+                            if schedule.lr_reference_batch else "none (LRs as configured)",
+                            "run/bf16": trainer.bf16, "run/device": str(device), "run/run_key": setup.run_key,
+                            "run/init": str(init) if init else "random", "run/prior": str(args.prior),
+                            **{f"run/{k}": v for k, v in model_counts(setup.model).items()},
+                            **{f"run/effective_{k.replace('/', '_')}": v
+                               for k, v in trainer_rates(trainer).items()}})
+        before = score_probe(setup.model, setup.probe, setup.loss_weights, device) if setup.probe and (
+            not resumed) else None
+        if before is not None:
+            trainer.progress.history.insert(0, {"probe_before/loss": before["loss"], "probe_before/iou": before["iou"]})
+            run.log_metrics({f"probe/{k}_before": v for k, v in before.items()}, 0)
+        summary = trainer.run(stop)
+        after = score_probe(setup.model, setup.probe, setup.loss_weights, device) if setup.probe else None
+        if env.is_main:
+            write_outputs(args.out, run, trainer, summary, after, setup.run_key)
+    return 0
+
+
+def model_counts(model) -> dict[str, int]:
+    return {f"params_{k}": v for k, v in model.parameter_report().items()}
+
+
+def trainer_rates(trainer) -> dict[str, float]:
+    from srtrack.train.optim import group_rates
+
+    return {k: g["initial_lr"] for k, g in zip(group_rates(trainer.optimizer), trainer.optimizer.param_groups)}
+
+
+def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[str, float] | None, key: str) -> None:
+    """model.pth, metrics.json and loss.png, then the same to MLflow with the model's hash as a tag."""
+    import io
+
+    import torch
+
+    from srtrack.io import write_bytes_atomic
+    from srtrack.train.plots import plot_history
+
+    buffer = io.BytesIO()
+    torch.save({"net": trainer.model.state_dict()}, buffer)
+    write_bytes_atomic(out / MODEL_FILE, buffer.getvalue())
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    history = summary.pop("history")
+    before = next((h for h in history if "probe_before/loss" in h), None)
+    steps = [h for h in history if "step" in h]
+    document = {"run_key": key, "model_sha256": digest, **summary,
+                "probe_before": {"loss": before["probe_before/loss"], "iou": before["probe_before/iou"]} if before else None,
+                "probe_after": after, "final": steps[-1] if steps else None,
+                "schedule": asdict(trainer.setup.schedule), "world_size": trainer.env.world_size}
+    write_json_atomic(out / METRICS_FILE, document)
+    plots = plot_history(steps, out)
+    if after:
+        run.log_metrics({f"probe/{k}_after": v for k, v in after.items()}, trainer.progress.step)
+    run.set_tags({"model_sha256": digest, "run_key": key})
+    for path in [out / MODEL_FILE, out / METRICS_FILE, out / LOG_FILE, *plots]:
+        if path.is_file():
+            run.log_artifact(path, "train")
+    print(f"tune: {summary['steps']} steps -> {out / MODEL_FILE} (sha256 {digest[:12]})"
+          + (f"; probe IoU {document['probe_before']['iou']:.3f} -> {after['iou']:.3f}"
+             if after and document["probe_before"] else ""), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""`python -m srtrack.tune` through its real entry point on the smoke synthetic data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from srtrack import tune
+from training import run_config
+
+pytestmark = pytest.mark.slow
+PRETRAIN = {"epochs": 2, "samples_per_epoch": 480, "global_batch": 8, "checkpoint_every": 50, "log_every": 10,
+            "probe_samples": 32, "schedule": {"kind": "cosine", "warmup_steps": 10}}
+
+
+def test_pretraining_lowers_the_loss_and_raises_iou_and_logs_to_mlflow(smoke_data: Path, tmp_path: Path,
+                                                                        capsys) -> None:
+    config = run_config(smoke_data, tmp_path, PRETRAIN)
+    out = tmp_path / "pretrain"
+    assert tune.main([*config, "--modality", "rgb", "--method", "full", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 120 and metrics["replica_max_abs_diff"] == 0.0
+    assert metrics["probe_after"]["loss"] < 0.8 * metrics["probe_before"]["loss"]
+    assert metrics["probe_after"]["iou"] > metrics["probe_before"]["iou"] + 0.05
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'pretrain'")
+    assert run.info.status == "FINISHED" and run.data.tags["model_sha256"] == metrics["model_sha256"]
+    assert run.data.params["run/model"] == "ostrack_tiny" and run.data.params["run/world_size"] == "1"
+    losses = client.get_metric_history(run.info.run_id, "loss/task")
+    assert [m.step for m in losses] == list(range(10, 121, 10)) and losses[-1].value < 0.5 * losses[0].value
+    for key in ("lr/blocks", "train/samples_per_s", "train/grad_norm", "probe/iou_after"):
+        assert key in run.data.metrics, key
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "train")}
+    assert {"train/model.pth", "train/metrics.json", "train/loss.png", "train/train.log"} <= artifacts
+    state = torch.load(out / "model.pth", weights_only=True)["net"]
+    assert "backbone.blocks.0.attn.qkv.weight" in state
+
+    capsys.readouterr()
+    assert tune.main([*config, "--modality", "rgb", "--method", "full", "--out", str(out)]) == 0
+    assert "already holds this run's result" in capsys.readouterr().err
+
+
+def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(smoke_data: Path, tmp_path: Path,
+                                                                             capsys) -> None:
+    lr = {k: 1.0e30 for k in ("blocks", "embeddings", "pos_embed", "fusion", "norms", "head", "prompt", "lora")}
+    config = run_config(smoke_data, tmp_path, {**PRETRAIN, "lr": lr, "checkpoint_every": 1, "grad_clip": 1.0e30})
+    out = tmp_path / "diverged"
+    assert tune.main([*config, "--modality", "rgb", "--method", "full", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "training diverged at step" in err and "the last good checkpoint is" in err, err
+    step = int(err.split("training diverged at step ")[1].split(":")[0])
+    saved = torch.load(out / "checkpoints/last.pt", weights_only=True)
+    assert saved["step"] == step and not (out / "model.pth").exists()
+    assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'pretrain'")
+    assert run.info.status == "FAILED" and "diverged" in run.data.tags["error"]
+
+
+def test_bad_inputs_are_config_errors(smoke_data: Path, tmp_path: Path, capsys) -> None:
+    config = run_config(smoke_data, tmp_path, PRETRAIN)
+    got10k = smoke_data / "results/data/got10k-train"
+    assert tune.main([*config, "--modality", "rgbt", "--method", "srft", "--data", str(got10k),
+                      "--allow-random-init", "--out", str(tmp_path / "x")]) == 2
+    assert "--modality rgbt, but" in capsys.readouterr().err
+    lasher = smoke_data / "results/data/lasher-train"
+    assert tune.main([*config, "--modality", "rgbt", "--method", "srft", "--data", str(lasher),
+                      "--allow-random-init", "--out", str(tmp_path / "x")]) == 2
+    assert "needs the prior sensitivity: pass --prior" in capsys.readouterr().err
+    assert tune.main([*config, "--modality", "rgbt", "--data", str(lasher), "--out", str(tmp_path / "x")]) == 2
+    assert "no starting weights" in capsys.readouterr().err
