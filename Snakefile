@@ -16,10 +16,18 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synth.smk"
 include: "workflow/rules/prepare.smk"
+include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/sensitivity.smk"
+include: "workflow/rules/tune.smk"
 
 
 rule all:
     default_target: True
     input:
         final_outputs(),
+
+
+# `snakemake data`: only synthesise and prepare the benchmarks
+rule data:
+    input:
+        layout.prepare_targets(CFG),

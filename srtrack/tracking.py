@@ -288,3 +288,21 @@ def _existing_run(client: Any, run_id: str) -> str | None:
         return client.get_run(run_id).info.run_id
     except MlflowException:
         return None
+
+
+@contextlib.contextmanager
+def system_metrics(cfg: Config, run: StageRun, *, resume: bool = False, interval_s: float = 10.0) -> Iterator[None]:
+    """Log CPU/memory/disk/network (and GPU, where pynvml finds one) as `system/*` metrics of `run`
+    every `interval_s` seconds (`$MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL` overrides), in a thread."""
+    if isinstance(run, NullRun):
+        yield
+        return
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    monitor = SystemMetricsMonitor(run.run_id, sampling_interval=interval_s, resume_logging=resume,
+                                   tracking_uri=tracking_uri(cfg))
+    monitor.start()
+    try:
+        yield
+    finally:
+        monitor.finish()

@@ -209,7 +209,7 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
 
     from srtrack.train.loop import Trainer, score_probe
     from srtrack.train.optim import lr_scale
-    from srtrack.tracking import stage_run
+    from srtrack.tracking import stage_run, system_metrics
 
     stage = "pretrain" if modality == "rgb" else "tune"
     run_id_file = args.out / RUN_ID_FILE
@@ -238,7 +238,8 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
         if before is not None:
             trainer.progress.history.insert(0, {"probe_before/loss": before["loss"], "probe_before/iou": before["iou"]})
             run.log_metrics({f"probe/{k}_before": v for k, v in before.items()}, 0)
-        summary = trainer.run(stop)
+        with system_metrics(cfg, run, resume=resumed):
+            summary = trainer.run(stop)
         after = score_probe(setup.model, setup.probe, setup.loss_weights, device) if setup.probe else None
         if env.is_main:
             write_outputs(args.out, run, trainer, summary, after, setup.run_key)

@@ -67,24 +67,69 @@ def fingerprint(cfg: Config, *sections: str) -> str:
     return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
 
+# methods whose regularizer reads the prior artifact (tests check this against the registry, which
+# imports torch; the Snakefile should not)
+PRIOR_METHODS = frozenset({"ewc", "prior_only", "srft"})
+MODALITIES = ("rgbt", "rgbd", "rgbe")
+
+
 def prior_path(cfg: Config) -> str:
     """Where the sensitivity stage writes the prior of the configured pretrained tracker."""
     return f"{cfg.study.output_dir}/prior/{cfg.sensitivity.dataset}/prior.safetensors"
 
 
-def sensitivity_targets(cfg: Config) -> list[str]:
-    """The prior artifact, when a pretrained checkpoint and the RGB data are configured.
+def pretrain_path(cfg: Config) -> str:
+    """The synthetic default's RGB pre-training result."""
+    return f"{cfg.study.output_dir}/pretrain/model.pth"
 
-    (With the embedded default the checkpoint comes from the RGB pre-training stage, issue 6.)
-    """
-    if cfg.model.pretrained is None or getattr(cfg.datasets, cfg.sensitivity.dataset).root is None:
+
+def pretrained_checkpoint(cfg: Config) -> str:
+    """The tracker every tuning run starts from: model.pretrained, else the pre-training stage's."""
+    return str(cfg.model.pretrained) if cfg.model.pretrained is not None else pretrain_path(cfg)
+
+
+def has_rgb_data(cfg: Config) -> bool:
+    return getattr(cfg.datasets, cfg.sensitivity.dataset).root is not None
+
+
+def sensitivity_targets(cfg: Config) -> list[str]:
+    """The prior artifact, when the RGB data and a pretrained tracker (given or pre-trained) exist."""
+    return [prior_path(cfg)] if has_rgb_data(cfg) else []
+
+
+def tune_path(cfg: Config, modality: str, method: str) -> str:
+    """The tuned tracker of one (modality, method)."""
+    return f"{cfg.study.output_dir}/tune/{modality}/{method}/model.pth"
+
+
+def tune_datasets(cfg: Config, modality: str) -> list[str]:
+    """The configured training benchmarks of a modality (those with a root)."""
+    return [name for name in getattr(cfg.study.tune_data, modality) if getattr(cfg.datasets, name).root is not None]
+
+
+def tune_inputs(cfg: Config, modality: str, method: str) -> dict[str, Any]:
+    """Inputs of one tuning run: its train indexes, the starting tracker, and the prior if the method uses it."""
+    inputs: dict[str, Any] = {"indexes": [index_path(cfg.study.output_dir, name, "train")
+                                          for name in tune_datasets(cfg, modality)],
+                              "init": pretrained_checkpoint(cfg)}
+    if method in PRIOR_METHODS:
+        inputs["prior"] = prior_path(cfg)
+    return inputs
+
+
+def tune_targets(cfg: Config) -> list[str]:
+    """One tuned tracker per modality with training data, for `method.name`; none without RGB data
+    to pre-train on when no pretrained tracker is given."""
+    if cfg.model.pretrained is None and not has_rgb_data(cfg):
         return []
-    return [prior_path(cfg)]
+    if cfg.method.name in PRIOR_METHODS and not has_rgb_data(cfg):
+        return []
+    return [tune_path(cfg, m, cfg.method.name) for m in MODALITIES if tune_datasets(cfg, m)]
 
 
 def final_targets(cfg: Config) -> list[str]:
     """Everything `snakemake` (rule all) builds for this config."""
-    targets = prepare_targets(cfg) + sensitivity_targets(cfg)
+    targets = prepare_targets(cfg) + sensitivity_targets(cfg) + tune_targets(cfg)
     if any(is_synthetic(cfg, name) for name in READERS):
         targets.append(synth_manifest(cfg))
     return targets
@@ -116,4 +161,5 @@ def config_sources(workflow: Any) -> list[Path]:
 
 def wildcard_constraints() -> Mapping[str, Any]:
     """Regexes for the workflow's wildcards."""
-    return {"dataset": "|".join(sorted(READERS)), "split": "train|test"}
+    return {"dataset": "|".join(sorted(READERS)), "split": "train|test", "modality": "|".join(MODALITIES),
+            "method": "[a-z_]+"}

@@ -18,7 +18,8 @@ PRETRAIN = {"epochs": 2, "samples_per_epoch": 480, "global_batch": 8, "checkpoin
 
 
 def test_pretraining_lowers_the_loss_and_raises_iou_and_logs_to_mlflow(smoke_data: Path, tmp_path: Path,
-                                                                        capsys) -> None:
+                                                                        capsys, monkeypatch) -> None:
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "1")
     config = run_config(smoke_data, tmp_path, PRETRAIN)
     out = tmp_path / "pretrain"
     assert tune.main([*config, "--modality", "rgb", "--method", "full", "--out", str(out)]) == 0
@@ -32,7 +33,8 @@ def test_pretraining_lowers_the_loss_and_raises_iou_and_logs_to_mlflow(smoke_dat
     assert run.data.params["run/model"] == "ostrack_tiny" and run.data.params["run/world_size"] == "1"
     losses = client.get_metric_history(run.info.run_id, "loss/task")
     assert [m.step for m in losses] == list(range(10, 121, 10)) and losses[-1].value < 0.5 * losses[0].value
-    for key in ("lr/blocks", "train/samples_per_s", "train/grad_norm", "probe/iou_after"):
+    for key in ("lr/blocks", "train/samples_per_s", "train/grad_norm", "probe/iou_after",
+                "system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"):
         assert key in run.data.metrics, key
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "train")}
     assert {"train/model.pth", "train/metrics.json", "train/loss.png", "train/train.log"} <= artifacts

@@ -20,8 +20,9 @@ from srtrack.workflow import prepare_targets
 def snakemake(config: list[Path], workdir: Path, *args: str) -> subprocess.CompletedProcess:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    command = [str(bin_dir / "snakemake"), "-s", str(REPO / "Snakefile"), "--cores", "2",
-               "--configfile", *map(str, config), *args]
+    # targets and flags before --configfile, which takes every following word as a file
+    command = [str(bin_dir / "snakemake"), "-s", str(REPO / "Snakefile"), "--cores", "2", *args,
+               "--configfile", *map(str, config)]
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env, timeout=600)
 
 
@@ -40,7 +41,7 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
         roots[name] = tmp_path / "data" / name
         build(roots[name], "s1", 4)
     config = tmp_config({"datasets": {name: {"root": str(root)} for name, root in roots.items()}})
-    result = snakemake(config, tmp_path)
+    result = snakemake(config, tmp_path, "data")
     assert result.returncode == 0, result.stderr[-4000:]
     out = tmp_path / "results"
     indexes = sorted(p.parent.name for p in out.glob("data/*/index.json"))
@@ -54,7 +55,7 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
     assert len(runs) == 14 and {r.info.status for r in runs} == {"FINISHED"}
     assert len({r.data.tags["mlflow.parentRunId"] for r in runs}) == 1
 
-    again = snakemake(config, tmp_path)
+    again = snakemake(config, tmp_path, "data")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -69,7 +70,7 @@ def test_dag_rejects_an_invalid_config(tmp_path: Path, tmp_config) -> None:
 
 
 @pytest.mark.slow
-def test_smoke_dag_synthesises_and_prepares_and_reruns_only_what_changed(tmp_path: Path) -> None:
+def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path) -> None:
     smoke = REPO / "config" / "smoke.yaml"
     result = snakemake([smoke], tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -82,12 +83,23 @@ def test_smoke_dag_synthesises_and_prepares_and_reruns_only_what_changed(tmp_pat
     assert lasher["n_sequences"] == 2 and lasher["list"]["kind"] == "file"
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.`srtrack.role` = 'stage'")
-    assert sorted(r.data.tags["stage"] for r in runs) == ["prepare"] * 7 + ["synth"]
+    stages = sorted(r.data.tags["stage"] for r in runs)
+    assert stages == ["prepare"] * 7 + ["pretrain", "sensitivity", "synth", "tune", "tune", "tune"]
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    tuned = {(r.data.tags["modality"], r.data.tags["method"]) for r in runs if r.data.tags["stage"] == "tune"}
+    assert tuned == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbe", "srft")}
+    for modality in ("rgbt", "rgbd", "rgbe"):
+        metrics = json.loads((out / f"tune/{modality}/srft/metrics.json").read_text())
+        assert metrics["steps"] == 4 and metrics["probe_after"] is not None
+    summary = json.loads((out / "prior/got10k/summary.json").read_text())
+    assert summary["checkpoint"].endswith("pretrain/model.pth")
 
     unrelated = tmp_path / "lr.yaml"
     unrelated.write_text("train:\n  lr:\n    blocks: 0.001\n")
     dry = snakemake([smoke, unrelated], tmp_path, "-n")
-    assert "Nothing to be done" in dry.stdout + dry.stderr, "a training setting must not redo the data"
+    jobs = dry.stdout + dry.stderr
+    assert "tune " in jobs and "prepare " not in jobs and "pretrain " not in jobs and "sensitivity " not in jobs, \
+        "a tuning setting must redo the tuning only"
     harder = tmp_path / "harder.yaml"
     harder.write_text("synth:\n  night_fraction: 0.9\n")
     dry = snakemake([smoke, harder], tmp_path, "-n")
@@ -105,8 +117,9 @@ def test_dag_computes_the_prior_when_a_pretrained_checkpoint_is_configured(tmp_p
     torch.save({"net": create_tracker("ostrack_tiny", template_size=64, search_size=128).state_dict()}, checkpoint)
     overlay = tmp_path / "pretrained.yaml"
     overlay.write_text(f"model:\n  pretrained: {checkpoint}\nsensitivity:\n  samples: 16\n  chunk: 8\n")
-    result = snakemake([REPO / "config" / "smoke.yaml", overlay], tmp_path)
+    result = snakemake([REPO / "config" / "smoke.yaml", overlay], tmp_path, "results/smoke/prior/got10k/prior.safetensors")
     assert result.returncode == 0, result.stderr[-4000:]
+    assert "rule pretrain:" not in result.stderr, "a configured checkpoint replaces the pre-training"
     prior_dir = tmp_path / "results/smoke/prior/got10k"
     summary = json.loads((prior_dir / "summary.json").read_text())
     assert summary["samples"] == 16 and summary["model"] == "ostrack_tiny" and (prior_dir / "prior.safetensors").is_file()

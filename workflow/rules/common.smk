@@ -32,3 +32,7 @@ def prepare_fingerprint(wildcards):
     if layout.is_synthetic(CFG, wildcards.dataset):
         sections.append("synth")
     return layout.fingerprint(CFG, *sections)
+
+
+def tune_inputs(wildcards):
+    return layout.tune_inputs(CFG, wildcards.modality, wildcards.method)

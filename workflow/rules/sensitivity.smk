@@ -1,7 +1,7 @@
 rule sensitivity:
     input:
         index=layout.index_path(OUT, CFG.sensitivity.dataset, "train"),
-        checkpoint=str(CFG.model.pretrained),
+        checkpoint=layout.pretrained_checkpoint(CFG),
     output:
         prior=layout.prior_path(CFG),
         summary=f"{OUT}/prior/{CFG.sensitivity.dataset}/summary.json",

@@ -1,0 +1,105 @@
+"""Fast unit tests of the training pieces: launcher detection, schedules, LR scaling, data
+sharding, micro-batches, RNG capture, checkpoint keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import DEFAULT_CONFIG
+from srtrack.config import load_config
+from srtrack.errors import ConfigError, ResumeError
+from srtrack.method.regularizers import REGULARIZERS
+from srtrack.models import create_tracker
+from srtrack.train.data import RankBatchSampler, micro_batches
+from srtrack.train.distributed import DistEnv, backend_for, detect, first_host
+from srtrack.train.loop import micro_batch_seed
+from srtrack.train.optim import build_optimizer, lr_scale, schedule_factor
+from srtrack.train.state import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from srtrack.workflow import PRIOR_METHODS
+
+CFG = load_config(DEFAULT_CONFIG)
+
+
+def test_launcher_detection_torchrun_srun_and_a_plain_batch_step() -> None:
+    torchrun = detect({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "MASTER_ADDR": "n1", "MASTER_PORT": "2950"})
+    assert torchrun == DistEnv(3, 4, 1, "torchrun", "n1", 2950)
+    srun = detect({"SLURM_PROCID": "5", "SLURM_STEP_NUM_TASKS": "8", "SLURM_LOCALID": "1", "SLURM_JOB_ID": "1234",
+                   "SLURM_STEP_NODELIST": "gpu[07-08]", "SLURM_NTASKS": "8"})
+    assert (srun.rank, srun.world_size, srun.local_rank, srun.launcher) == (5, 8, 1, "srun")
+    assert srun.master_addr == "gpu07" and srun.master_port == 21234
+    # the batch script of an 8-task job runs python without srun: one process, not rank 0 of 8
+    assert detect({"SLURM_PROCID": "0", "SLURM_NTASKS": "8", "SLURM_JOB_ID": "1"}) == DistEnv()
+    assert detect({}) == DistEnv() and not DistEnv().distributed
+
+
+def test_first_host_of_a_nodelist_without_scontrol() -> None:
+    assert first_host("node[01-04,07],gpu3") in ("node01",)
+    assert first_host("single") == "single"
+
+
+def test_backend_choice() -> None:
+    assert backend_for("auto", cuda=False) == "gloo" and backend_for("auto", cuda=True) == "nccl"
+    with pytest.raises(ConfigError, match="nccl but no CUDA"):
+        backend_for("nccl", cuda=False)
+
+
+def test_schedules_warmup_step_and_cosine() -> None:
+    step = schedule_factor(dataclasses.replace(CFG.train.schedule, kind="step", drop_epoch=2, warmup_steps=0), 10, 50)
+    assert [step(s) for s in (0, 19, 20, 49)] == [1.0, 1.0, pytest.approx(0.1), pytest.approx(0.1)]
+    cosine = schedule_factor(dataclasses.replace(CFG.train.schedule, kind="cosine", warmup_steps=10), 10, 110)
+    assert cosine(0) == pytest.approx(0.1) and cosine(9) == pytest.approx(1.0)
+    assert cosine(60) == pytest.approx(0.5) and cosine(110) == pytest.approx(0.0, abs=1e-12)
+    constant = schedule_factor(dataclasses.replace(CFG.train.schedule, kind="constant", warmup_steps=0), 10, 50)
+    assert {constant(s) for s in range(50)} == {1.0}
+
+
+def test_param_groups_carry_the_configured_and_scaled_lrs() -> None:
+    model = create_tracker("srtrack_tiny", template_size=64, search_size=128)
+    optimizer = build_optimizer(model, CFG.train)
+    rates = {g["name"]: g["lr"] for g in optimizer.param_groups}
+    # SRTrack freezes the head and the position embeddings, as the released code does
+    assert rates == {"embeddings": 5e-5, "blocks": 1e-4, "fusion": 5e-5, "norms": 1e-6}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(trainable) < len(list(model.parameters()))
+    scaled = dataclasses.replace(CFG.train, global_batch=64, lr_reference_batch=32)
+    assert lr_scale(scaled) == 2.0
+    assert {g["name"]: g["lr"] for g in build_optimizer(model, scaled).param_groups}["blocks"] == pytest.approx(2e-4)
+
+
+@pytest.mark.parametrize("world", [1, 2, 4])
+def test_ranks_split_every_global_batch_exactly(world: int) -> None:
+    cfg = dataclasses.replace(CFG.train, global_batch=8, samples_per_epoch=40)
+    per_rank = [list(RankBatchSampler(cfg, r, world)) for r in range(world)]
+    for step in range(5):
+        assert sorted(i for r in range(world) for i in per_rank[r][step]) == list(range(step * 8, step * 8 + 8))
+    resumed = list(RankBatchSampler(cfg, 0, world, first_step=3))
+    assert resumed == per_rank[0][3:]
+    with pytest.raises(ConfigError, match="does not split evenly over 3 ranks"):
+        RankBatchSampler(cfg, 0, 3)
+
+
+def test_micro_batches_cover_the_batch_in_order() -> None:
+    batch = {"search": torch.arange(10), "x": torch.arange(10) * 2}
+    parts = micro_batches(batch, 4)
+    assert [p["search"].tolist() for p in parts] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert len(micro_batches(batch, None)) == 1
+    assert len({micro_batch_seed(0, s, i) for s in range(20) for i in range(4)}) == 80
+
+
+def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path) -> None:
+    random.seed(1), np.random.seed(2), torch.manual_seed(3)
+    save_checkpoint(tmp_path / "c.pt", {"run_key": "k", "rng": capture_rng()})
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    restore_rng(load_checkpoint(tmp_path / "c.pt", "k")["rng"])
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+    with pytest.raises(ResumeError, match="written by a run with other settings"):
+        load_checkpoint(tmp_path / "c.pt", "other")
+
+
+def test_workflow_prior_methods_match_the_registry() -> None:
+    assert PRIOR_METHODS == {name for name, cls in REGULARIZERS.items() if cls.uses_prior}
