@@ -67,22 +67,10 @@ def dataset_config(tmp_path: Path, tmp_config: Callable[..., list[Path]]) -> Cal
 @pytest.fixture(scope="session")
 def smoke_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with `base.yaml` (absolute paths) and prepared got10k/lasher train splits (smoke sizes)."""
-    from srtrack import prepare
-    from srtrack.synth.__main__ import main as synth_main
+    from srtrack.synth.smoke import build_smoke_data
 
     root = tmp_path_factory.mktemp("smoke-data")
-    synthetic = root / "synthetic"
-    overlay = {"study": {"output_dir": str(root / "results")},
-               "synth": {"root": str(synthetic)},
-               "datasets": {"got10k": {"root": str(synthetic / "got10k/train")},
-                            "lasher": {"root": str(synthetic / "lasher")},
-                            "depthtrack": {"root": None}, "visevent": {"root": None}}}
-    (root / "base.yaml").write_text(yaml.safe_dump(overlay))
-    base = ["--config", str(DEFAULT_CONFIG), "--config", str(SMOKE), "--config", str(root / "base.yaml")]
-    assert synth_main([*base, "--only", "got10k", "lasher"]) == 0
-    for name in ("got10k", "lasher"):
-        assert prepare.main([*base, "--dataset", name, "--split", "train",
-                             "--out", str(root / f"results/data/{name}-train")]) == 0
+    build_smoke_data(root)
     return root
 
 
