@@ -205,7 +205,6 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
 def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop, *, model_name: str, method: str,
                  modality: str, indexes: list[dict], init: Path | None) -> int:
     """Resume or start, train, and write the outputs, inside the stage's MLflow run."""
-    import torch
 
     from srtrack.train.loop import Trainer, score_probe
     from srtrack.train.optim import lr_scale

@@ -10,7 +10,7 @@ import torch
 from mlflow.tracking import MlflowClient
 from safetensors.torch import load_file
 
-from conftest import DEFAULT_CONFIG, REPO, SMOKE
+from conftest import DEFAULT_CONFIG, SMOKE
 from srtrack import prepare, sensitivity
 from srtrack.models import create_tracker
 from srtrack.synth.__main__ import main as synth_main

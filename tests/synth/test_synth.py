@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import DEFAULT_CONFIG, REPO, SMOKE
+from conftest import DEFAULT_CONFIG, SMOKE
 from srtrack.config import load_config
 from srtrack.datasets.encodings import read_image
 from srtrack.errors import ProblemLog

@@ -30,7 +30,9 @@ rule tune:
         data=lambda wildcards, input: " ".join(
             f"--data {Path(index).parent}" for index in input.indexes
         ),
-        prior=lambda wildcards, input: f"--prior {input.prior}" if "prior" in input.keys() else "",
+        prior=lambda wildcards, input: (
+            f"--prior {input.prior}" if "prior" in input.keys() else ""
+        ),
     shell:
         "{params.srtrack}.tune --config {params.config} --modality {wildcards.modality} "
         "--method {wildcards.method} {params.data} --init {input.init} {params.prior} "
