@@ -19,6 +19,7 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/tune.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

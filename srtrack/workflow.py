@@ -117,19 +117,47 @@ def tune_inputs(cfg: Config, modality: str, method: str) -> dict[str, Any]:
     return inputs
 
 
+def tuned_modalities(cfg: Config) -> list[str]:
+    """Modalities with training data; none without RGB data when it is needed (to pre-train on, or
+    for the prior of a method that uses one)."""
+    if not has_rgb_data(cfg) and (cfg.model.pretrained is None or cfg.method.name in PRIOR_METHODS):
+        return []
+    return [m for m in MODALITIES if tune_datasets(cfg, m)]
+
+
 def tune_targets(cfg: Config) -> list[str]:
-    """One tuned tracker per modality with training data, for `method.name`; none without RGB data
-    to pre-train on when no pretrained tracker is given."""
-    if cfg.model.pretrained is None and not has_rgb_data(cfg):
-        return []
-    if cfg.method.name in PRIOR_METHODS and not has_rgb_data(cfg):
-        return []
-    return [tune_path(cfg, m, cfg.method.name) for m in MODALITIES if tune_datasets(cfg, m)]
+    """One tuned tracker per tuned modality, for `method.name`."""
+    return [tune_path(cfg, m, cfg.method.name) for m in tuned_modalities(cfg)]
+
+
+BASELINE = "pretrained"  # the RGB tracker before tuning, evaluated on the same test splits
+
+
+def eval_path(cfg: Config, dataset: str, tracker: str) -> str:
+    """Scores of one tracker (a method's tuned tracker, or the baseline) on a benchmark's test split."""
+    return f"{cfg.study.output_dir}/eval/{dataset}/{tracker}/metrics.json"
+
+
+def eval_checkpoint(cfg: Config, dataset: str, tracker: str) -> str:
+    """The weights evaluated: the pretrained tracker for the baseline, else the tuned one."""
+    if tracker == BASELINE:
+        return pretrained_checkpoint(cfg)
+    return tune_path(cfg, READERS[dataset].modality, tracker)
+
+
+def eval_targets(cfg: Config) -> list[str]:
+    """Every tuned modality's test splits (of benchmarks that have one), for the method and the baseline."""
+    targets = []
+    for modality in tuned_modalities(cfg):
+        for name in tune_datasets(cfg, modality):
+            if "test" in READERS[name].splits:
+                targets += [eval_path(cfg, name, cfg.method.name), eval_path(cfg, name, BASELINE)]
+    return targets
 
 
 def final_targets(cfg: Config) -> list[str]:
     """Everything `snakemake` (rule all) builds for this config."""
-    targets = prepare_targets(cfg) + sensitivity_targets(cfg) + tune_targets(cfg)
+    targets = prepare_targets(cfg) + sensitivity_targets(cfg) + tune_targets(cfg) + eval_targets(cfg)
     if any(is_synthetic(cfg, name) for name in READERS):
         targets.append(synth_manifest(cfg))
     return targets
@@ -162,4 +190,4 @@ def config_sources(workflow: Any) -> list[Path]:
 def wildcard_constraints() -> Mapping[str, Any]:
     """Regexes for the workflow's wildcards."""
     return {"dataset": "|".join(sorted(READERS)), "split": "train|test", "modality": "|".join(MODALITIES),
-            "method": "[a-z_]+"}
+            "method": "[a-z_]+", "tracker": "[A-Za-z0-9_.-]+"}

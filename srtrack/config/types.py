@@ -218,6 +218,12 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class EvaluateConfig:
+    batch: int
+    workers: int
+
+
+@dataclass(frozen=True)
 class ResourcesConfig:
     nodes: int
     gpus_per_node: int
@@ -245,5 +251,6 @@ class Config:
     sensitivity: SensitivityConfig
     train: TrainConfig
     pretrain: TrainConfig
+    evaluate: EvaluateConfig
     resources: ResourcesConfig
     sources: tuple[Path, ...] = ()

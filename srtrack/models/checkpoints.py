@@ -195,3 +195,14 @@ def prior_for_model(prior: dict[str, Tensor], model: Tracker) -> dict[str, Tenso
         for target in two_stream_names(param, depth):
             mapped[f"{target}.{statistic}"] = value
     return mapped
+
+
+def load_tracker_weights(model: Tracker, path: Path) -> LoadReport:
+    """Weights saved from this very architecture (srtrack.tune's model.pth) load as they are; anything
+    else (an OSTrack/DropTrack or ViT file, a one-stream tracker into a two-stream one) goes through
+    `load_pretrained`'s mapping."""
+    state = read_state_dict(path)
+    if set(state) == set(model.state_dict()):
+        model.load_state_dict(state, strict=True)
+        return LoadReport(str(path), "srtrack", loaded=sorted(state))
+    return load_pretrained(model, path)

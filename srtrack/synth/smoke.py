@@ -18,7 +18,8 @@ def config_files(root: Path) -> list[Path]:
 
 
 def build_smoke_data(root: Path, benchmarks: tuple[str, ...] = ("got10k", "lasher")) -> list[Path]:
-    """Synthesise and prepare the train splits of `benchmarks` under `root`; returns the config layers."""
+    """Synthesise and prepare every split of `benchmarks` under `root`; returns the config layers."""
+    from srtrack.datasets import READERS
     from srtrack import prepare
     from srtrack.synth.__main__ import main as synth_main
 
@@ -32,7 +33,8 @@ def build_smoke_data(root: Path, benchmarks: tuple[str, ...] = ("got10k", "lashe
     if synth_main([*args, "--only", *benchmarks]) != 0:
         raise RuntimeError("synth failed")
     for name in benchmarks:
-        if prepare.main([*args, "--dataset", name, "--split", "train",
-                         "--out", str(root / f"results/data/{name}-train")]) != 0:
-            raise RuntimeError(f"prepare {name} failed")
+        for split in READERS[name].splits:
+            if prepare.main([*args, "--dataset", name, "--split", split,
+                             "--out", str(root / f"results/data/{name}-{split}")]) != 0:
+                raise RuntimeError(f"prepare {name} {split} failed")
     return config_files(root)

@@ -1,0 +1,185 @@
+"""`python -m srtrack.evaluate`: track every test sequence of a benchmark and score it.
+
+    python -m srtrack.evaluate --config config/config.yaml --data results/data/lasher-test \
+        --checkpoint results/tune/rgbt/srft/model.pth --name srft --out results/eval/lasher/srft
+    python -m srtrack.evaluate --config config/config.yaml --data results/data/lasher-test \
+        --results published/ViPT/lasher --name ViPT --out results/eval/lasher/ViPT
+
+With `--checkpoint`, the tracker (`--model`, default `model.name`, or its RGB counterpart on RGB
+data) runs over the split's sequences in batches of `evaluate.batch` (lockstep, one forward per
+frame for the batch), over `evaluate.workers` processes (GPUs when present). Raw results go to
+`raw/<checkpoint sha256[:16]>/<sequence>.txt` (+ `_confidence.value`), one file pair per sequence
+written atomically, so a rerun resumes where it stopped and another checkpoint never reuses them.
+With `--results`, another tracker's raw results (`<sequence>.txt`, comma/space/tab separated
+x,y,w,h; optional `<sequence>_confidence.value`) are scored by the same code.
+
+Scores: every profile of srtrack/metrics/benchmark.py; `metrics.json` (summaries and curves),
+`per_sequence.csv`, `success.png/.pdf` and `precision.png/.pdf`, all logged to MLflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence as Seq
+
+import numpy as np
+
+from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
+from srtrack.config import Config
+from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
+from srtrack.io import write_json_atomic, write_text_atomic
+
+log = logging.getLogger("srtrack.evaluate")
+METRICS_FILE, TABLE_FILE = "metrics.json", "per_sequence.csv"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m srtrack.evaluate", description=__doc__.split("\n")[0])
+    add_config_arguments(parser)
+    parser.add_argument("--data", required=True, type=Path, help="prepared test split (folder with index.json)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="tracker weights to run (model.pth or an OSTrack .pth.tar)")
+    source.add_argument("--results", type=Path, help="a folder of another tracker's raw results to score")
+    parser.add_argument("--name", required=True, help="the tracker's name in tables and plots (e.g. the method)")
+    parser.add_argument("--model", default=None, help="tracker variant (default: model.name; RGB data: ostrack_<size>)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--workers", type=int, default=None, help="tracking processes (default: evaluate.workers)")
+    return parser
+
+
+def main(argv: Seq[str] | None = None) -> int:
+    args = parse(build_parser(), argv)
+    return run_main(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    from srtrack.datasets.index import load_index, load_sequences
+    from srtrack.metrics.benchmark import score
+    from srtrack.tracking import stage_run
+    from srtrack.tune import file_digest
+
+    cfg = config_from_args(args)
+    index = load_index(args.data)
+    sequences = load_sequences(args.data, cfg.datasets)
+    if not sequences:
+        raise ConfigError(f"{args.data}: the split has no sequences")
+    benchmark, modality = index["benchmark"], index["modality"]
+    with stage_run(cfg, "evaluate", parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
+                   method=args.name) as run_:
+        if args.checkpoint is not None:
+            digest = file_digest(args.checkpoint)
+            raw = args.out / "raw" / digest[:16]
+            track(cfg, args, sequences, raw, modality)
+            run_.set_tags({"checkpoint_sha256": digest})
+        else:
+            raw = args.results
+        results = read_results(raw, sequences)
+        sizes = {s.name: image_size(s) for s in sequences}
+        scores = score(benchmark, sequences, results, sizes)
+        document = {"benchmark": benchmark, "modality": modality, "tracker": args.name, "sequences": len(sequences),
+                    "frames": int(sum(len(s) for s in sequences)), "raw_results": str(raw),
+                    "profiles": {p: {"summary": v["summary"], "curves": v["curves"]} for p, v in scores.items()}}
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(args.out / METRICS_FILE, document)
+        write_text_atomic(args.out / TABLE_FILE, per_sequence_csv(scores))
+        from srtrack.metrics.plots import plot_curves
+
+        plots = plot_curves({args.name: scores}, benchmark, args.out)
+        for profile, values in scores.items():
+            run_.log_metrics({f"{profile}/{k}": v for k, v in values["summary"].items() if isinstance(v, float)})
+        for path in [args.out / METRICS_FILE, args.out / TABLE_FILE, *plots]:
+            run_.log_artifact(path, "evaluate")
+    headline = "; ".join(f"{p}: " + ", ".join(f"{k} {v:.3f}" for k, v in s["summary"].items() if isinstance(v, float))
+                         for p, s in scores.items())
+    print(f"evaluate {benchmark} {args.name}: {len(sequences)} sequences; {headline} -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def image_size(seq) -> tuple[int, int]:
+    """(width, height) of the sequence's first RGB frame (VOT bounds overlaps by the image)."""
+    import cv2
+
+    image = cv2.imread(str(seq.frames["rgb"][0]), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise DatasetFormatError("cannot read the image", Path(seq.frames["rgb"][0]))
+    return int(image.shape[1]), int(image.shape[0])
+
+
+def read_results(folder: Path, sequences) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{name: (boxes (N, 4), confidences (N,))}; every sequence must have a box file."""
+    problems, out = ProblemLog(), {}
+    for seq in sequences:
+        path = folder / f"{seq.name}.txt"
+        if not path.is_file():
+            problems.error(path, f"no result file for sequence {seq.name}")
+            continue
+        boxes = read_box_file(path, problems)
+        if boxes is None:
+            continue
+        conf_path = folder / f"{seq.name}_confidence.value"
+        confidence = np.loadtxt(conf_path, ndmin=1) if conf_path.is_file() else np.ones(len(boxes))
+        if len(boxes) > len(seq):
+            log.warning("%s: %d rows for %d frames; the extra rows are ignored", path, len(boxes), len(seq))
+        out[seq.name] = (boxes, confidence)
+    if problems.items:
+        raise DatasetFormatError(problems.items)
+    return out
+
+
+def read_box_file(path: Path, problems: ProblemLog) -> np.ndarray | None:
+    """x,y,w,h rows separated by commas, spaces or tabs; a malformed line is reported with its number."""
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.replace(",", " ").replace("\t", " ").split()
+        try:
+            values = [float(v) for v in parts]
+        except ValueError:
+            problems.error(path, f"expected 4 numbers x,y,w,h, got {line.strip()!r}", number)
+            return None
+        if len(values) != 4:
+            problems.error(path, f"expected 4 numbers x,y,w,h, got {len(values)}", number)
+            return None
+        rows.append(values)
+    return np.array(rows, dtype=float).reshape(-1, 4)
+
+
+def per_sequence_csv(scores: dict[str, dict]) -> str:
+    import pandas as pd
+
+    frames = []
+    for profile, values in scores.items():
+        table = pd.DataFrame.from_dict(values["per_sequence"], orient="index")
+        table.insert(0, "profile", profile)
+        frames.append(table.rename_axis("sequence").reset_index())
+    return pd.concat(frames).to_csv(index=False, float_format="%.6f")
+
+
+def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, modality: str) -> None:
+    """Run the tracker over every sequence without results in `raw` (resumable per sequence)."""
+    from tqdm import tqdm
+
+    from srtrack.evaluation.runner import run_batches
+
+    todo = [s for s in sequences if not ((raw / f"{s.name}.txt").is_file()
+                                         and (raw / f"{s.name}_confidence.value").is_file())]
+    if len(todo) < len(sequences):
+        log.info("%d of %d sequences already tracked with this checkpoint", len(sequences) - len(todo), len(sequences))
+    if not todo:
+        return
+    raw.mkdir(parents=True, exist_ok=True)
+    from srtrack.sensitivity import rgb_counterpart
+
+    model = args.model or (rgb_counterpart(cfg.model.name) if modality == "rgb" else cfg.model.name)
+    workers = cfg.evaluate.workers if args.workers is None else args.workers
+    with tqdm(total=len(todo), desc="sequences", unit="seq", mininterval=2.0) as bar:
+        run_batches(cfg, model, args.checkpoint, todo, raw, workers, on_done=bar.update)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Track batches of test sequences with one network per process and write their raw results.
+
+Sequences are split into batches of `evaluate.batch` (tracked in lockstep: one batched forward per
+frame); with `workers > 1` the batches go to spawned processes that each load the tracker once
+(worker i on GPU i mod the GPU count when there are GPUs). Each finished sequence's files are
+written atomically, so an interrupted evaluation resumes with the sequences still missing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+from typing import Callable
+
+from srtrack.config import Config
+
+_WORKER: dict = {}
+
+
+def build_tracker(cfg: Config, model_name: str, checkpoint: Path, device: str):
+    """The SequenceTracker of `model_name` with the checkpoint's weights on `device`."""
+    import torch
+
+    from srtrack.inference import SequenceTracker
+    from srtrack.models import create_tracker
+    from srtrack.models.checkpoints import load_tracker_weights
+
+    torch.manual_seed(cfg.study.seed)
+    net = create_tracker(model_name, template_size=cfg.model.template_size, search_size=cfg.model.search_size)
+    load_tracker_weights(net, checkpoint)
+    return SequenceTracker(net, cfg.sampler, cfg.encoding, template_size=cfg.model.template_size,
+                           search_size=cfg.model.search_size, device=device)
+
+
+def track_batch(tracker, sequences, raw: Path) -> int:
+    """Track one batch to the end and write every sequence's results; returns the count."""
+    from srtrack.inference import write_raw_results
+
+    for state in tracker.run(sequences):
+        write_raw_results(raw, state.seq.name, state.boxes, state.confidences)
+    return len(sequences)
+
+
+def _device(worker: int) -> str:
+    import torch
+
+    return f"cuda:{worker % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
+
+
+def _init_worker(cfg: Config, model_name: str, checkpoint: Path, counter, threads: int) -> None:
+    import torch
+
+    with counter.get_lock():
+        worker = counter.value
+        counter.value += 1
+    torch.set_num_threads(threads)
+    _WORKER["tracker"] = build_tracker(cfg, model_name, checkpoint, _device(worker))
+
+
+def _work(job: tuple[list, Path]) -> int:
+    sequences, raw = job
+    return track_batch(_WORKER["tracker"], sequences, raw)
+
+
+def run_batches(cfg: Config, model_name: str, checkpoint: Path, sequences: list, raw: Path, workers: int,
+                on_done: Callable[[int], object] = lambda n: None) -> None:
+    """Track every sequence (see the module docstring); `on_done(n)` after each batch."""
+    batches = [sequences[i:i + cfg.evaluate.batch] for i in range(0, len(sequences), cfg.evaluate.batch)]
+    if workers <= 1 or len(batches) == 1:
+        tracker = build_tracker(cfg, model_name, checkpoint, _device(0))
+        for batch in batches:
+            on_done(track_batch(tracker, batch, raw))
+        return
+    import os
+
+    context = multiprocessing.get_context("spawn")
+    counter = context.Value("i", 0)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with context.Pool(min(workers, len(batches)), initializer=_init_worker,
+                      initargs=(cfg, model_name, checkpoint, counter, threads)) as pool:
+        for done in pool.imap_unordered(_work, [(batch, raw) for batch in batches]):
+            on_done(done)

@@ -1,0 +1,241 @@
+"""One-pass evaluation (success, precision, normalised precision) under each official evaluator's
+conventions, vectorised over frames, thresholds and sequences.
+
+A `Profile` names an evaluator and fixes every convention that moves the numbers
+(../shared/reference/benchmarks.md sections 2-5): IoU variant, centre convention, first-frame rule,
+which GT rows are invalid and what an invalid row scores, what happens to a prediction with w or
+h <= 0, rounding and float precision, threshold grids, and whether sequences are averaged or frames
+pooled. `evaluate(profile, sequences)` returns the headline numbers, the mean curves and the
+per-sequence values. Every table cell records the profile it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from srtrack.metrics.boxes import iou_continuous, iou_inclusive
+
+SUCCESS_THRESHOLDS = np.linspace(0, 1, 21)
+PRECISION_THRESHOLDS = np.arange(0, 51, dtype=float)
+NORM_THRESHOLDS = np.linspace(0, 0.5, 51)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The conventions of one evaluator (see the module docstring)."""
+
+    name: str
+    description: str
+    iou: str = "inclusive"                 # inclusive (+1) or continuous (got10k)
+    inclusive_centers: bool = True         # x + (w-1)/2; False: x + w/2
+    first_frame_gt: bool = True            # score frame 0 as the GT box
+    invalid_gt: str = "none"               # none, any_nonpositive (x,y,w,h <= 0), wh_nonpositive
+    invalid_precision_hit: bool = False    # an invalid GT row counts as a precision hit (MATLAB, rgbt)
+    invalid_norm_precision_hit: bool = True
+    absent_is_miss: bool = True            # frames flagged absent: misses in every measure
+    repair_predictions: bool = False       # w or h <= 0 -> previous prediction
+    round_boxes: bool = False              # predictions (and single-file GT) rounded half to even
+    float32: bool = False                  # compute in float32 (rgbt loads files as float32)
+    power_root: bool = False               # distance as (.)**0.5 (rgbt) instead of np.sqrt
+    pooled: bool = False                   # GTOT: frames pooled over sequences, trapezoid AUC
+    precision_thresholds: np.ndarray = field(default_factory=lambda: PRECISION_THRESHOLDS)
+    precision_index: int = 20
+    precision_strict: bool = False         # e < d (GTOT) instead of e <= d
+    two_gt: bool = False                   # RGBT234/GTOT: best of the visible and thermal GT per frame
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (
+    Profile("got10k_otb", "got10k toolkit ExperimentOTB: continuous IoU, NaN rows miss, frame 0 := GT",
+            iou="continuous"),
+    Profile("lasher_rgbt", "LasHeR (rgbt PR_LasHeR/NPR/SR_LasHeR): any coordinate <= 0 is invalid (miss in SR, hit in PR "
+            "and NPR), w/h <= 0 predictions repeat the previous one, boxes rounded, float32",
+            invalid_gt="any_nonpositive", invalid_precision_hit=True, repair_predictions=True, round_boxes=True,
+            float32=True, power_root=True),
+    Profile("rgbt210", "RGBT210 (rgbt PR/SR): boxes as they are, predictions rounded, float32",
+            round_boxes=True, float32=True, power_root=True),
+    Profile("rgbt234", "RGBT234 (rgbt MPR/MSR): best of visible/thermal GT per frame, first frame not replaced, "
+            "predictions rounded, float32",
+            first_frame_gt=False, two_gt=True, round_boxes=True, float32=True, power_root=True),
+    Profile("gtot", "GTOT (rgbt MPR_GTOT/MSR_GTOT): two GTs, frames pooled, 5 px (strict) on a 0.5 px grid, "
+            "trapezoid AUC, centres x + w/2",
+            first_frame_gt=False, two_gt=True, round_boxes=True, float32=True, power_root=True, pooled=True,
+            precision_thresholds=np.linspace(0, 25, 51), precision_index=10, precision_strict=True,
+            inclusive_centers=False),
+    Profile("otb_matlab", "OTB/LaSOT MATLAB as shipped with VisEvent and COESOT: any coordinate <= 0 invalid (miss "
+            "in SR, hit in PR/NPR), absent frames misses, w/h <= 0 predictions repeat the previous one",
+            invalid_gt="any_nonpositive", invalid_precision_hit=True, repair_predictions=True),
+    Profile("pytracking", "pytracking: any coordinate <= 0 invalid (miss in SR and PR, hit in NPR)",
+            invalid_gt="any_nonpositive", repair_predictions=True),
+    Profile("ostrack", "OSTrack/CEUTrack/FE108 analysis: w or h <= 0 invalid (miss in SR and PR, hit in NPR)",
+            invalid_gt="wh_nonpositive", repair_predictions=True),
+)}
+
+
+@dataclass
+class SequenceBoxes:
+    """One sequence's ground truth (N, 4), optional second GT, predictions, and absent flags."""
+
+    name: str
+    gt: np.ndarray
+    pred: np.ndarray
+    gt_x: np.ndarray | None = None
+    absent: np.ndarray | None = None
+
+
+@dataclass
+class OpeResult:
+    profile: str
+    success_auc: float
+    precision: float
+    norm_precision: float
+    success_curve: np.ndarray
+    precision_curve: np.ndarray
+    norm_precision_curve: np.ndarray
+    per_sequence: dict[str, dict[str, float]]
+
+    def summary(self) -> dict[str, float | str]:
+        return {"profile": self.profile, "success_auc": self.success_auc, "precision": self.precision,
+                "norm_precision": self.norm_precision, "success_rate_50": float(self.success_curve[10])}
+
+
+@dataclass
+class _Frames:
+    """All sequences concatenated: boxes, which sequence each frame belongs to, where each starts."""
+
+    gt: np.ndarray
+    gt_x: np.ndarray | None
+    pred: np.ndarray
+    absent: np.ndarray | None
+    starts: np.ndarray
+    lengths: np.ndarray
+
+
+def _concatenate(profile: Profile, sequences: list[SequenceBoxes]) -> _Frames:
+    """Align every result to its GT (a short file is padded with NaN rows: misses) and stack them."""
+    dtype = np.float32 if profile.float32 else np.float64
+    gts, preds, gts_x, absents = [], [], [], []
+    for seq in sequences:
+        gt = np.asarray(seq.gt, dtype=dtype).reshape(-1, 4)
+        pred = np.asarray(seq.pred, dtype=dtype).reshape(-1, 4)[: len(gt)]
+        if len(pred) < len(gt):
+            pred = np.vstack([pred, np.full((len(gt) - len(pred), 4), np.nan, dtype=dtype)])
+        gts.append(gt), preds.append(pred)
+        gts_x.append(None if seq.gt_x is None else np.asarray(seq.gt_x, dtype=dtype).reshape(-1, 4))
+        absents.append(np.zeros(len(gt), bool) if seq.absent is None else np.asarray(seq.absent, bool)[: len(gt)])
+    lengths = np.array([len(g) for g in gts])
+    if (lengths == 0).any():
+        raise ValueError(f"empty ground truth: {[s.name for s, n in zip(sequences, lengths) if n == 0]}")
+    two = profile.two_gt and all(g is not None for g in gts_x)
+    return _Frames(np.concatenate(gts), np.concatenate(gts_x) if two else None, np.concatenate(preds),
+                   np.concatenate(absents) if any(s.absent is not None for s in sequences) else None,
+                   np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+
+
+def _clean_predictions(profile: Profile, frames: _Frames) -> np.ndarray:
+    """Rounding, frame 0 := GT, and w/h <= 0 rows replaced by the previous row of the same sequence."""
+    pred = frames.pred.round(0) if profile.round_boxes else frames.pred.copy()
+    if profile.first_frame_gt:
+        pred[frames.starts] = frames.gt[frames.starts]
+    if profile.repair_predictions:
+        bad = ~((pred[:, 2] > 0) & (pred[:, 3] > 0))
+        bad[frames.starts] = False  # a sequence's first row is never replaced
+        if bad.any():  # forward fill: each bad row takes the last good row before it
+            index = np.where(bad, 0, np.arange(len(pred)))
+            np.maximum.accumulate(index, out=index)
+            pred = pred[index]
+    return pred
+
+
+def _measures(profile: Profile, gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, ...]:
+    """IoU, centre error, normalised centre error per frame (rgbt: float32 and `** 0.5`)."""
+    from srtrack.metrics.boxes import centers
+
+    iou = iou_inclusive(pred, gt) if profile.iou == "inclusive" else iou_continuous(pred, gt)
+    c_pred, c_gt = centers(pred, profile.inclusive_centers), centers(gt, profile.inclusive_centers)
+    d = c_pred - c_gt
+    scale = gt[:, 2:] + np.asarray(1e-8, dtype=gt.dtype)
+    dn = c_pred / scale - c_gt / scale
+    root = (lambda x: x ** 0.5) if profile.power_root else np.sqrt
+    return iou, root(d[:, 0] ** 2 + d[:, 1] ** 2), root(dn[:, 0] ** 2 + dn[:, 1] ** 2)
+
+
+def _invalid(profile: Profile, gt: np.ndarray) -> np.ndarray:
+    if profile.invalid_gt == "any_nonpositive":
+        return (gt <= 0).any(axis=1)
+    if profile.invalid_gt == "wh_nonpositive":
+        return ~((gt[:, 2] > 0) & (gt[:, 3] > 0))
+    return np.zeros(len(gt), dtype=bool)
+
+
+def frame_measures(profile: Profile, frames: _Frames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame IoU, centre error and normalised centre error after the profile's rules; invalid
+    rows carry -1 (a miss in success; a hit or, as +inf, a miss in the precisions), absent rows NaN."""
+    pred = _clean_predictions(profile, frames)
+    iou, err, nerr = _measures(profile, frames.gt, pred)
+    if frames.gt_x is not None:
+        iou_x, err_x, nerr_x = _measures(profile, frames.gt_x, pred)
+        with np.errstate(invalid="ignore"):
+            iou, err, nerr = np.fmax(iou, iou_x), np.fmin(err, err_x), np.fmin(nerr, nerr_x)
+    invalid = _invalid(profile, frames.gt)
+    iou = np.where(invalid, -1.0, iou)
+    err = np.where(invalid, -1.0 if profile.invalid_precision_hit else np.inf, err)
+    nerr = np.where(invalid, -1.0 if profile.invalid_norm_precision_hit else np.inf, nerr)
+    if frames.absent is not None and profile.absent_is_miss:
+        iou, err, nerr = (np.where(frames.absent, np.nan, a) for a in (iou, err, nerr))
+    return iou, err, nerr
+
+
+def _hit_counts(values: np.ndarray, grid: np.ndarray, seq_id: np.ndarray, n_seq: int, *, above: bool,
+                strict: bool) -> np.ndarray:
+    """(n_seq, len(grid)) counts of frames with value > grid[j] (above) or value <= / < grid[j].
+
+    O(frames): each value's position in the sorted grid, one bincount per sequence and position,
+    then a cumulative sum. NaN values are never hits."""
+    k = len(grid)
+    nan = np.isnan(values)
+    filled = np.where(nan, 0.0, values)
+    if above:  # hits for thresholds j < position, position = #thresholds < value
+        pos = np.searchsorted(grid, filled, side="left")
+    else:      # hits for j >= position, position = #thresholds < value (<=) or <= value (<)
+        pos = np.searchsorted(grid, filled, side="right" if strict else "left")
+    pos = np.where(nan, 0 if above else k + 1, pos)  # a bin that no threshold counts
+    table = np.bincount(seq_id * (k + 2) + pos, minlength=n_seq * (k + 2)).reshape(n_seq, k + 2)
+    if above:
+        return np.cumsum(table[:, ::-1], axis=1)[:, ::-1][:, 1:k + 1]
+    return np.cumsum(table[:, :k], axis=1)
+
+
+def evaluate(profile: Profile | str, sequences: list[SequenceBoxes]) -> OpeResult:
+    """Success AUC, precision and normalised precision of a set of sequences under `profile`."""
+    profile = PROFILES[profile] if isinstance(profile, str) else profile
+    if not sequences:
+        raise ValueError("no sequences to evaluate")
+    frames = _concatenate(profile, sequences)
+    iou, err, nerr = frame_measures(profile, frames)
+    lengths, n_seq = frames.lengths, len(sequences)
+    seq_id = np.repeat(np.arange(n_seq), lengths)
+    counts = [_hit_counts(iou.astype(float), SUCCESS_THRESHOLDS, seq_id, n_seq, above=True, strict=True),
+              _hit_counts(err.astype(float), profile.precision_thresholds, seq_id, n_seq, above=False,
+                          strict=profile.precision_strict),
+              _hit_counts(nerr.astype(float), NORM_THRESHOLDS, seq_id, n_seq, above=False, strict=False)]
+    per_seq_curves = [c / lengths[:, None] for c in counts]
+    if profile.pooled:
+        total = lengths.sum()
+        success_curve, precision_curve, norm_curve = (c.sum(0) / total for c in counts)
+        step = SUCCESS_THRESHOLDS[1]
+        auc = float(((counts[0][:, 1:] * step).sum() + (counts[0][:, :-1] * step).sum()) / 2.0 / total)
+    else:
+        success_curve, precision_curve, norm_curve = (c.mean(0) for c in per_seq_curves)
+        auc = float(per_seq_curves[0].mean())
+    per_sequence = {
+        seq.name: {"success_auc": float(per_seq_curves[0][i].mean()),
+                   "precision": float(per_seq_curves[1][i][profile.precision_index]),
+                   "norm_precision": float(per_seq_curves[2][i][20]), "frames": int(lengths[i])}
+        for i, seq in enumerate(sequences)}
+    return OpeResult(profile.name, auc, float(precision_curve[profile.precision_index]), float(norm_curve[20]),
+                     success_curve, precision_curve, norm_curve, per_sequence)

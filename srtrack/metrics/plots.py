@@ -1,0 +1,65 @@
+"""Success and precision plots of one benchmark for any number of trackers (PNG and PDF)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from srtrack.io import write_bytes_atomic
+from srtrack.metrics.ope import SUCCESS_THRESHOLDS
+
+
+def _save(fig, path: Path) -> list[Path]:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for suffix in (".png", ".pdf"):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=suffix[1:], dpi=120)
+        target = path.with_suffix(suffix)
+        write_bytes_atomic(target, buffer.getvalue())
+        paths.append(target)
+    plt.close(fig)
+    return paths
+
+
+def plot_curves(trackers: dict[str, dict[str, dict]], benchmark: str, out_dir: Path) -> list[Path]:
+    """`success` and `precision` plots (OPE profiles) or `pr_curve` (VOT long-term), one line per
+    tracker with its headline number in the legend; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    profiles = next(iter(trackers.values()))
+    written: list[Path] = []
+    for profile in profiles:
+        if profile == "vot_longterm":
+            fig, ax = plt.subplots(figsize=(4.5, 4))
+            for name, scores in trackers.items():
+                s, c = scores[profile]["summary"], scores[profile]["curves"]
+                ax.plot(c["recall"], c["precision"], label=f"{name} [F {s['f_score']:.3f}]")
+            ax.set(xlabel="recall", ylabel="precision", title=f"{benchmark}: long-term precision/recall",
+                   xlim=(0, 1), ylim=(0, 1))
+            ax.legend(fontsize=8, loc="lower left")
+            written += _save(fig, out_dir / f"pr_curve_{profile}")
+            continue
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+        for name, scores in trackers.items():
+            s, c = scores[profile]["summary"], scores[profile]["curves"]
+            axes[0].plot(SUCCESS_THRESHOLDS, c["success"], label=f"{name} [{s['success_auc']:.3f}]")
+            grid = np.linspace(0, 25, 51) if profile == "gtot" else np.arange(0, 51)
+            axes[1].plot(grid, c["precision"], label=f"{name} [{s['precision']:.3f}]")
+        axes[0].set(xlabel="overlap threshold", ylabel="success rate", title=f"{benchmark}: success ({profile})",
+                    xlim=(0, 1), ylim=(0, 1))
+        axes[1].set(xlabel="location error threshold (px)", ylabel="precision",
+                    title=f"{benchmark}: precision ({profile})", ylim=(0, 1))
+        for ax in axes:
+            ax.legend(fontsize=8, loc="lower left" if ax is axes[0] else "lower right")
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        written += _save(fig, out_dir / f"curves_{profile}")
+    return written

@@ -1,0 +1,108 @@
+"""Hand-computed cases for every row of the evaluator table (benchmarks.md section 2.2) and the
+VOT long-term measure, including the edge cases: absent frames, zero-size, NaN and out-of-image
+predictions, sequences of length 1, ties at thresholds and in confidences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from srtrack.metrics.boxes import iou_continuous, iou_inclusive, iou_raster
+from srtrack.metrics.longterm import LongTermSequence, evaluate_longterm, thresholds
+from srtrack.metrics.ope import PROFILES, SequenceBoxes, evaluate
+
+BOX = [10.0, 10.0, 20.0, 20.0]
+FAR = [200.0, 200.0, 20.0, 20.0]
+
+
+def one(gt, pred, **kw) -> list[SequenceBoxes]:
+    return [SequenceBoxes("s", np.array(gt, float), np.array(pred, float), **kw)]
+
+
+def test_iou_conventions_on_one_pair() -> None:
+    a, b = np.array([[0.0, 0, 10, 10]]), np.array([[5.0, 0, 10, 10]])
+    assert iou_continuous(a, b)[0] == pytest.approx(50 / 150)
+    assert iou_inclusive(a, b)[0] == pytest.approx(50 / 150)  # columns 5..9 overlap: 5 x 10 pixels
+    assert iou_inclusive(np.array([[0.0, 0, 10, 10]]), np.array([[9.5, 0, 10, 10]]))[0] == pytest.approx(5 / 195)
+    assert iou_raster(a, b, (100, 100))[0] == pytest.approx(50 / 150)
+    # rasterised: bounded by the image, both empty = 1, one empty = 0
+    assert iou_raster(np.array([[-5.0, 0, 10, 10]]), np.array([[0.0, 0, 5, 10]]), (100, 100))[0] == 1.0
+    assert iou_raster(np.full((1, 4), np.nan), np.full((1, 4), np.nan), (100, 100))[0] == 1.0
+    assert iou_raster(np.array([[0.0, 0, 10, 10]]), np.full((1, 4), np.nan), (100, 100))[0] == 0.0
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_perfect_tracking_scores_the_maximum(name: str) -> None:
+    gt = np.array([[10.0 + i, 10.0, 20.0, 20.0] for i in range(5)])
+    result = evaluate(name, [SequenceBoxes("s", gt, gt.copy(), gt_x=gt.copy())])
+    assert result.precision == 1.0 and result.norm_precision == 1.0
+    # IoU 1 is not > 1: the last grid point is a miss; GTOT's trapezoid gives (0.95 + 1.0) / 2
+    assert result.success_auc == pytest.approx(20 / 21 if name != "gtot" else 0.975)
+
+
+def test_length_one_sequence_first_frame_rule() -> None:
+    assert evaluate("got10k_otb", one([BOX], [FAR])).success_auc == pytest.approx(20 / 21)  # frame 0 := GT
+    assert evaluate("rgbt234", one([BOX], [FAR], gt_x=np.array([BOX]))).success_auc == 0.0  # not replaced
+
+
+def test_invalid_zero_row_scores_per_evaluator() -> None:
+    # frame 0 = GT, frame 1 GT all zero (invalid), prediction anywhere
+    seqs = one([BOX, [0, 0, 0, 0]], [BOX, FAR])
+    lasher, pytracking, got10k = evaluate("lasher_rgbt", seqs), evaluate("pytracking", seqs), evaluate("got10k_otb", seqs)
+    assert lasher.precision == 1.0 and lasher.norm_precision == 1.0          # hit in PR and NPR
+    assert lasher.success_auc == pytest.approx(0.5 * 20 / 21)                # miss in SR
+    assert pytracking.precision == 0.5 and pytracking.norm_precision == 1.0  # miss in PR, hit in NPR
+    assert got10k.precision == 0.5
+
+
+def test_border_box_is_invalid_for_matlab_rules_but_scored_by_ostrack() -> None:
+    border = [0.0, 15.0, 20.0, 20.0]
+    seqs = one([BOX, border], [BOX, border])  # a perfect prediction on a box touching the left edge
+    assert evaluate("otb_matlab", seqs).success_auc == pytest.approx(0.5 * 20 / 21)  # forced miss
+    assert evaluate("ostrack", seqs).success_auc == pytest.approx(20 / 21)
+
+
+def test_absent_frames_are_misses_everywhere_for_the_visevent_toolkit() -> None:
+    seqs = one([BOX, BOX, BOX, BOX], [BOX, BOX, BOX, BOX], absent=np.array([0, 0, 1, 1]))
+    result = evaluate("otb_matlab", seqs)
+    assert result.precision == 0.5 and result.norm_precision == 0.5 and result.success_auc == pytest.approx(10 / 21)
+
+
+def test_bad_predictions_repeat_the_previous_one_or_miss() -> None:
+    gt = [BOX, BOX, BOX]
+    repaired = evaluate("ostrack", one(gt, [BOX, [10, 10, 0, 20], [10, 10, 20, -1]]))
+    assert repaired.precision == 1.0  # both bad rows replaced by frame 0's box
+    nan = evaluate("got10k_otb", one(gt, [BOX, [np.nan] * 4, BOX]))
+    assert nan.precision == pytest.approx(2 / 3) and nan.success_auc == pytest.approx(2 / 3 * 20 / 21)
+    short = evaluate("got10k_otb", one(gt, [BOX, BOX]))  # a result file one row short
+    assert short.precision == pytest.approx(2 / 3)
+
+
+def test_threshold_ties() -> None:
+    at_20 = [30.0, 10.0, 20.0, 20.0]  # centre error exactly 20 px: a hit with <=
+    assert evaluate("got10k_otb", one([BOX, BOX], [BOX, at_20])).precision == 1.0
+    at_5 = [15.0, 10.0, 20.0, 20.0]   # exactly 5 px: a miss with GTOT's strict <
+    gtot = evaluate("gtot", one([BOX, BOX], [BOX, at_5], gt_x=np.array([BOX, BOX])))
+    assert gtot.precision == 0.5
+    half = [10.0, 10.0, 20.0, 10.0]  # IoU exactly 0.5: a miss at the 0.5 threshold (strict >), a hit at 0.45
+    result = evaluate("got10k_otb", one([BOX, BOX], [BOX, half]))
+    assert result.success_curve[10] == 0.5 and result.success_curve[9] == 1.0
+
+
+def test_vot_longterm_by_hand() -> None:
+    gt = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [np.nan] * 4, [0, 0, 10, 10]], float)
+    pred = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [5, 0, 10, 10]], float)
+    conf = np.array([np.nan, 0.9, 0.8, 0.5])
+    result = evaluate_longterm([LongTermSequence("a", gt, pred, conf, (100, 100))])
+    # thresholds: +inf, 0.9, 0.8, 0.5, 0 (frame 0), -inf; overlaps 0 (init), 1, 0 (absent GT), 1/3
+    # tau 0.9: Pr 1, Re 1/3;  tau 0.8: Pr 1/2, Re 1/3;  tau 0.5: Pr 4/9, Re 4/9;  tau <= 0: Pr 1/3, Re 4/9
+    assert result["precision"] == pytest.approx(1.0) and result["recall"] == pytest.approx(1 / 3)
+    assert result["f_score"] == pytest.approx(0.5)
+    f = result["f_curve"]
+    assert f[0] == 0.0 and f[3] == pytest.approx(4 / 9)
+
+
+def test_vot_threshold_thinning() -> None:
+    taus = thresholds(np.arange(1000, dtype=float))
+    assert len(taus) == 100 and taus[0] == np.inf and taus[-1] == -np.inf
+    assert np.all(np.diff(taus[1:-1]) < 0)

@@ -1,0 +1,28 @@
+# Track a benchmark's test split with one tracker (a tuned method or the pretrained baseline) and score it.
+rule evaluate:
+    input:
+        index=layout.index_path(OUT, "{dataset}", "test"),
+        checkpoint=lambda wildcards: layout.eval_checkpoint(
+            CFG, wildcards.dataset, wildcards.tracker
+        ),
+    output:
+        metrics=f"{OUT}/eval/{{dataset}}/{{tracker}}/metrics.json",
+        table=f"{OUT}/eval/{{dataset}}/{{tracker}}/per_sequence.csv",
+    log:
+        f"{OUT}/logs/evaluate/{{dataset}}-{{tracker}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/evaluate/{{dataset}}-{{tracker}}.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        srtrack=SRTRACK,
+        config=RESOLVED_CONFIG,
+        fingerprint=layout.fingerprint(CFG, "model", "evaluate", "sampler", "encoding"),
+    shell:
+        "{params.srtrack}.evaluate --config {params.config} --data $(dirname {input.index}) "
+        "--checkpoint {input.checkpoint} --name {wildcards.tracker} "
+        "--out $(dirname {output.metrics}) > {log} 2>&1"
