@@ -20,7 +20,6 @@ Scores: every profile of srtrack/metrics/benchmark.py; `metrics.json` (summaries
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path

@@ -8,13 +8,12 @@ float32, which the profile reproduces); the only freedom left is the order of th
 
 from __future__ import annotations
 
+import got10k.utils.metrics as got10k_metrics  # peers: installed by the test extras
 import numpy as np
 import pytest
+import rgbt.metrics as rgbt_metrics
 
 from srtrack.metrics.ope import SequenceBoxes, evaluate
-
-got10k_metrics = pytest.importorskip("got10k.utils.metrics")
-rgbt_metrics = pytest.importorskip("rgbt.metrics")
 
 
 def trajectory(rng: np.random.Generator, n: int, *, integer: bool, adversarial: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -84,7 +84,7 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.`srtrack.role` = 'stage'")
     stages = sorted(r.data.tags["stage"] for r in runs)
-    assert stages == ["prepare"] * 7 + ["pretrain", "sensitivity", "synth", "tune", "tune", "tune"]
+    assert stages == ["evaluate"] * 6 + ["prepare"] * 7 + ["pretrain", "sensitivity", "synth", "tune", "tune", "tune"]
     assert {r.info.status for r in runs} == {"FINISHED"}
     tuned = {(r.data.tags["modality"], r.data.tags["method"]) for r in runs if r.data.tags["stage"] == "tune"}
     assert tuned == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbe", "srft")}
@@ -93,6 +93,11 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
         assert metrics["steps"] == 4 and metrics["probe_after"] is not None
     summary = json.loads((out / "prior/got10k/summary.json").read_text())
     assert summary["checkpoint"].endswith("pretrain/model.pth")
+    evaluated = sorted(str(p.relative_to(out / "eval")) for p in out.glob("eval/*/*/metrics.json"))
+    assert evaluated == [f"{d}/{t}/metrics.json" for d in ("depthtrack", "lasher", "visevent")
+                         for t in ("pretrained", "srft")]
+    profiles = json.loads((out / "eval/depthtrack/srft/metrics.json").read_text())["profiles"]
+    assert set(profiles) == {"vot_longterm"}
 
     unrelated = tmp_path / "lr.yaml"
     unrelated.write_text("train:\n  lr:\n    blocks: 0.001\n")

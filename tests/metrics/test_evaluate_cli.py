@@ -1,0 +1,101 @@
+"""`python -m srtrack.evaluate` through its real entry point on the smoke LasHeR test split."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from mlflow.tracking import MlflowClient
+
+from srtrack import evaluate
+from srtrack.models import create_tracker
+from srtrack.synth.smoke import config_files
+
+pytestmark = pytest.mark.slow
+
+
+def arguments(smoke_data: Path, tmp_path: Path) -> list[str]:
+    overlay = tmp_path / "mlflow.yaml"
+    overlay.write_text(yaml.safe_dump({"mlflow": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+                                       "evaluate": {"batch": 1}}))
+    files = [*config_files(smoke_data), overlay]
+    return [a for f in files for a in ("--config", str(f))] + ["--data", str(smoke_data / "results/data/lasher-test")]
+
+
+def test_evaluate_tracks_scores_resumes_and_keys_results_by_checkpoint(smoke_data: Path, tmp_path: Path,
+                                                                       srft_inputs, capsys) -> None:
+    base = arguments(smoke_data, tmp_path)
+    init, _ = srft_inputs  # an OSTrack-layout RGB tracker: evaluated in the two-stream srtrack_tiny
+    out = tmp_path / "eval"
+    assert evaluate.main([*base, "--checkpoint", str(init), "--name", "baseline", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    summary = metrics["profiles"]["lasher_rgbt"]["summary"]
+    assert metrics["sequences"] == 2 and 0.0 <= summary["success_auc"] <= 20 / 21
+    assert len(metrics["profiles"]["lasher_rgbt"]["curves"]["success"]) == 21
+    raw = Path(metrics["raw_results"])
+    assert len(list(raw.glob("*.txt"))) == 2 and len(list(raw.glob("*_confidence.value"))) == 2
+    assert (out / "per_sequence.csv").read_text().startswith("sequence,profile,")
+    assert (out / "curves_lasher_rgbt.png").is_file() and (out / "curves_lasher_rgbt.pdf").is_file()
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'evaluate'")
+    assert run.data.metrics["lasher_rgbt/success_auc"] == pytest.approx(summary["success_auc"])
+    assert run.data.tags["method"] == "baseline" and len(run.data.tags["checkpoint_sha256"]) == 64
+
+    # resume: a sequence whose files are there is not tracked again, a missing one is
+    first = sorted(raw.glob("*.txt"))[0]
+    kept = first.stat().st_mtime_ns
+    second = sorted(raw.glob("*.txt"))[1]
+    second.unlink()
+    assert evaluate.main([*base, "--checkpoint", str(init), "--name", "baseline", "--out", str(out)]) == 0
+    assert first.stat().st_mtime_ns == kept and second.is_file()
+    assert json.loads((out / "metrics.json").read_text())["profiles"] == metrics["profiles"]
+
+    # another checkpoint: its own raw folder, never the old results
+    torch.manual_seed(5)
+    other = tmp_path / "other.pth"
+    torch.save({"net": create_tracker("ostrack_tiny", template_size=64, search_size=128).state_dict()}, other)
+    assert evaluate.main([*base, "--checkpoint", str(other), "--name", "other", "--out", str(tmp_path / "eval2")]) == 0
+    assert Path(json.loads((tmp_path / "eval2/metrics.json").read_text())["raw_results"]) != raw
+
+    # another tracker's raw results, scored by the same code: identical numbers
+    assert evaluate.main([*base, "--results", str(raw), "--name", "copy", "--out", str(tmp_path / "copy")]) == 0
+    copy = json.loads((tmp_path / "copy/metrics.json").read_text())
+    assert copy["profiles"]["lasher_rgbt"]["summary"] == summary
+
+
+def test_two_worker_processes_give_the_results_of_one(smoke_data: Path, tmp_path: Path, srft_inputs) -> None:
+    base = arguments(smoke_data, tmp_path)
+    init, _ = srft_inputs
+    outs = {}
+    threads = torch.get_num_threads()
+    # each of 2 workers gets cpu_count // 2 threads; the single process the same here, because a
+    # tracker with random weights turns last-bit differences of other thread counts into other boxes
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
+    try:
+        for workers in (1, 2):
+            outs[workers] = tmp_path / f"w{workers}"
+            assert evaluate.main([*base, "--checkpoint", str(init), "--name", "x", "--out", str(outs[workers]),
+                                  "--workers", str(workers)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    raws = [Path(json.loads((outs[w] / "metrics.json").read_text())["raw_results"]) for w in (1, 2)]
+    assert sorted(p.name for p in raws[0].iterdir()) == sorted(p.name for p in raws[1].iterdir())
+    for path in sorted(raws[0].iterdir()):
+        assert path.read_text() == (raws[1] / path.name).read_text(), path.name
+
+
+def test_malformed_result_files_are_reported_with_file_and_line(smoke_data: Path, tmp_path: Path, capsys) -> None:
+    base = arguments(smoke_data, tmp_path)
+    results = tmp_path / "published"
+    results.mkdir()
+    names = [line.split(",")[0] for line in
+             (smoke_data / "results/data/lasher-test/sequences.csv").read_text().splitlines()[1:]]
+    (results / f"{names[0]}.txt").write_text("1,2,3,4\n1,2,3\n")
+    assert evaluate.main([*base, "--results", str(results), "--name", "bad", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert f"{results / (names[0] + '.txt')}:2: expected 4 numbers x,y,w,h, got 3" in err
+    assert f"{results / (names[1] + '.txt')}: no result file for sequence {names[1]}" in err
