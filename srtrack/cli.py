@@ -6,7 +6,7 @@ import importlib
 import sys
 from typing import Sequence
 
-STAGES = ("synth", "prepare", "sensitivity", "tune")
+STAGES = ("synth", "prepare", "sensitivity", "tune", "evaluate")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
