@@ -81,13 +81,15 @@ def run(args: argparse.Namespace) -> int:
         scores = score(benchmark, sequences, results, sizes)
         document = {"benchmark": benchmark, "modality": modality, "tracker": args.name, "sequences": len(sequences),
                     "frames": int(sum(len(s) for s in sequences)), "raw_results": str(raw),
-                    "profiles": {p: {"summary": v["summary"], "curves": v["curves"]} for p, v in scores.items()}}
+                    "profiles": {p: {k: v[k] for k in ("summary", "curves", "attributes") if k in v}
+                                 for p, v in scores.items()}}
         args.out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.out / METRICS_FILE, document)
         write_text_atomic(args.out / TABLE_FILE, per_sequence_csv(scores))
-        from srtrack.metrics.plots import plot_curves
+        from srtrack.metrics.plots import plot_attributes, plot_curves
 
-        plots = plot_curves({args.name: scores}, benchmark, args.out)
+        plots = plot_curves({args.name: scores}, benchmark, args.out) + plot_attributes({args.name: scores}, benchmark,
+                                                                                         args.out)
         for profile, values in scores.items():
             run_.log_metrics({f"{profile}/{k}": v for k, v in values["summary"].items() if isinstance(v, float)})
         for path in [args.out / METRICS_FILE, args.out / TABLE_FILE, *plots]:
@@ -172,7 +174,7 @@ def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, modality:
     if not todo:
         return
     raw.mkdir(parents=True, exist_ok=True)
-    from srtrack.sensitivity import rgb_counterpart
+    from srtrack.naming import rgb_counterpart
 
     model = args.model or (rgb_counterpart(cfg.model.name) if modality == "rgb" else cfg.model.name)
     workers = cfg.evaluate.workers if args.workers is None else args.workers

@@ -28,16 +28,11 @@ from srtrack.cli_common import add_config_arguments, config_from_args, parse, ru
 from srtrack.config import Config, config_to_dict
 from srtrack.errors import ConfigError
 from srtrack.io import write_bytes_atomic, write_json_atomic
+from srtrack.naming import rgb_counterpart
 from srtrack.tracking import stage_run
 
 log = logging.getLogger(__name__)
 PRIOR_FILE, SUMMARY_FILE = "prior.safetensors", "summary.json"
-
-
-def rgb_counterpart(model_name: str) -> str:
-    """The one-stream RGB tracker whose weights initialise `model_name` (its prior is computed on it)."""
-    size = model_name.rsplit("_", 1)[-1]
-    return f"ostrack_{size}"
 
 
 def file_sha256(path: Path) -> str:

@@ -3,7 +3,8 @@
     python -m srtrack.tune --config config/config.yaml --modality rgbt --method srft \
         --init results/pretrain/model.pth --prior results/prior/got10k/prior.safetensors --out results/tune/rgbt-srft
 
-`--modality rgbt|rgbd|rgbe` tunes `model.name` on the prepared train splits of
+`--modality rgbt|rgbd|rgbe` tunes `model.name` (`vipt_<size>` for `--method prompt`,
+`srtrack_lora_<size>` for `lora`) on the prepared train splits of
 `study.tune_data.<modality>` (or the `--data` folders) with the `train` schedule;
 `--modality rgb --method full` is the RGB pre-training of the embedded default: the one-stream
 counterpart of `model.name`, from random weights, on the RGB set, with the `pretrain` schedule.
@@ -113,14 +114,14 @@ def train(args: argparse.Namespace) -> int:
     """The CLI body (see the module docstring)."""
     import torch
 
-    from srtrack.sensitivity import rgb_counterpart
+    from srtrack.naming import rgb_counterpart, tracker_for_method
     from srtrack.train import distributed
     from srtrack.train.preemption import EXIT_PREEMPTED, StopRequest, requeue
 
     cfg = config_from_args(args)
     method = args.method or cfg.method.name
     modality = args.modality
-    model_name = rgb_counterpart(cfg.model.name) if modality == "rgb" else cfg.model.name
+    model_name = rgb_counterpart(cfg.model.name) if modality == "rgb" else tracker_for_method(cfg.model.name, method)
     init = args.init or (None if modality == "rgb" else cfg.model.pretrained)
     if init is None and modality != "rgb" and not args.allow_random_init:
         raise ConfigError("no starting weights: pass --init, set model.pretrained, or --allow-random-init (tests)")

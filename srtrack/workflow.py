@@ -15,6 +15,7 @@ import yaml
 from srtrack.config import Config, config_to_dict
 from srtrack.datasets import READERS
 from srtrack.io import write_text_atomic
+from srtrack.naming import tracker_for_method
 
 RESOLVED_CONFIG = "config.resolved.yaml"
 
@@ -117,17 +118,24 @@ def tune_inputs(cfg: Config, modality: str, method: str) -> dict[str, Any]:
     return inputs
 
 
-def tuned_modalities(cfg: Config) -> list[str]:
-    """Modalities with training data; none without RGB data when it is needed (to pre-train on, or
-    for the prior of a method that uses one)."""
-    if not has_rgb_data(cfg) and (cfg.model.pretrained is None or cfg.method.name in PRIOR_METHODS):
+def tuned_methods(cfg: Config) -> list[str]:
+    """`study.methods`, less those that cannot run: without RGB data there is no pre-training (unless
+    model.pretrained is given) and no prior."""
+    if has_rgb_data(cfg):
+        return list(cfg.study.methods)
+    if cfg.model.pretrained is None:
         return []
+    return [m for m in cfg.study.methods if m not in PRIOR_METHODS]
+
+
+def tuned_modalities(cfg: Config) -> list[str]:
+    """Modalities with training data."""
     return [m for m in MODALITIES if tune_datasets(cfg, m)]
 
 
 def tune_targets(cfg: Config) -> list[str]:
-    """One tuned tracker per tuned modality, for `method.name`."""
-    return [tune_path(cfg, m, cfg.method.name) for m in tuned_modalities(cfg)]
+    """One tuned tracker per (tuned modality, method)."""
+    return [tune_path(cfg, m, method) for m in tuned_modalities(cfg) for method in tuned_methods(cfg)]
 
 
 BASELINE = "pretrained"  # the RGB tracker before tuning, evaluated on the same test splits
@@ -145,13 +153,19 @@ def eval_checkpoint(cfg: Config, dataset: str, tracker: str) -> str:
     return tune_path(cfg, READERS[dataset].modality, tracker)
 
 
+def eval_model(cfg: Config, tracker: str) -> str:
+    """The tracker variant a result was trained as (the baseline runs in model.name)."""
+    return cfg.model.name if tracker == BASELINE else tracker_for_method(cfg.model.name, tracker)
+
+
 def eval_targets(cfg: Config) -> list[str]:
-    """Every tuned modality's test splits (of benchmarks that have one), for the method and the baseline."""
+    """Every tuned modality's test splits (of benchmarks that have one), for each method and the baseline."""
+    methods = tuned_methods(cfg)
     targets = []
-    for modality in tuned_modalities(cfg):
+    for modality in tuned_modalities(cfg) if methods else []:
         for name in tune_datasets(cfg, modality):
             if "test" in READERS[name].splits:
-                targets += [eval_path(cfg, name, cfg.method.name), eval_path(cfg, name, BASELINE)]
+                targets += [eval_path(cfg, name, tracker) for tracker in [*methods, BASELINE]]
     return targets
 
 

@@ -25,6 +25,7 @@ class StudyConfig:
     name: str
     seed: int
     output_dir: Path
+    methods: tuple[str, ...]
     tune_data: TuneData
 
 

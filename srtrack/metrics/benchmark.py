@@ -46,7 +46,19 @@ def score(benchmark: str, sequences: list[Sequence], results: dict[str, tuple[np
         r = evaluate(profile, boxes)
         out[profile] = {"summary": r.summary(), "per_sequence": r.per_sequence,
                         "curves": {"success": r.success_curve.tolist(), "precision": r.precision_curve.tolist(),
-                                   "norm_precision": r.norm_precision_curve.tolist()}}
+                                   "norm_precision": r.norm_precision_curve.tolist()},
+                        "attributes": by_attribute(profile, sequences, boxes)}
+    return out
+
+
+def by_attribute(profile: str, sequences: list[Sequence], boxes: list[SequenceBoxes]) -> dict[str, dict]:
+    """The profile's numbers on the sequences that carry each attribute (as the toolkits' attribute
+    plots compute them: the same measure over that subset), with the subset's size."""
+    names = sorted({a for s in sequences for a in s.attributes})
+    out = {}
+    for attribute in names:
+        subset = [b for s, b in zip(sequences, boxes) if attribute in s.attributes]
+        out[attribute] = {**evaluate(profile, subset).summary(), "sequences": len(subset)}
     return out
 
 

@@ -63,3 +63,32 @@ def plot_curves(trackers: dict[str, dict[str, dict]], benchmark: str, out_dir: P
         fig.tight_layout()
         written += _save(fig, out_dir / f"curves_{profile}")
     return written
+
+
+def plot_attributes(trackers: dict[str, dict[str, dict]], benchmark: str, out_dir: Path) -> list[Path]:
+    """Success AUC per attribute (horizontal bars, one colour per tracker) for every OPE profile
+    that has attribute results; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written: list[Path] = []
+    profiles = next(iter(trackers.values()))
+    for profile in profiles:
+        attributes = sorted({a for scores in trackers.values() for a in scores[profile].get("attributes", {})})
+        if not attributes:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 0.35 * len(attributes) * max(1, len(trackers)) + 1.2))
+        height = 0.8 / len(trackers)
+        for i, (name, scores) in enumerate(trackers.items()):
+            values = [scores[profile]["attributes"].get(a, {}).get("success_auc", np.nan) for a in attributes]
+            ax.barh(np.arange(len(attributes)) + i * height, values, height=height, label=name)
+        counts = {a: next(s[profile]["attributes"][a]["sequences"] for s in trackers.values()
+                          if a in s[profile].get("attributes", {})) for a in attributes}
+        ax.set_yticks(np.arange(len(attributes)) + 0.4 - height / 2, [f"{a} ({counts[a]})" for a in attributes])
+        ax.set(xlabel="success AUC", xlim=(0, 1), title=f"{benchmark}: success by attribute ({profile})")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        written += _save(fig, out_dir / f"attributes_{profile}")
+    return written

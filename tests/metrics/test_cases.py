@@ -106,3 +106,20 @@ def test_vot_threshold_thinning() -> None:
     taus = thresholds(np.arange(1000, dtype=float))
     assert len(taus) == 100 and taus[0] == np.inf and taus[-1] == -np.inf
     assert np.all(np.diff(taus[1:-1]) < 0)
+
+
+def test_attribute_results_are_the_measure_on_the_subset() -> None:
+    from srtrack.datasets.sequence import Sequence
+    from srtrack.metrics.benchmark import by_attribute
+
+    rng = np.random.default_rng(0)
+    seqs, boxes = [], []
+    for i, attrs in enumerate([{"LI"}, {"LI", "FM"}, set()]):
+        gt = np.array([[10.0 + t, 10.0, 20.0, 20.0] for t in range(6)])
+        pred = gt + rng.normal(0, 4, gt.shape)
+        seqs.append(Sequence(name=f"s{i}", benchmark="lasher", modality="rgbt", frames={}, boxes=gt,
+                             absent=np.zeros(6, bool), attributes=frozenset(attrs)))
+        boxes.append(SequenceBoxes(f"s{i}", gt, pred))
+    table = by_attribute("lasher_rgbt", seqs, boxes)
+    assert sorted(table) == ["FM", "LI"] and table["LI"]["sequences"] == 2 and table["FM"]["sequences"] == 1
+    assert table["LI"]["success_auc"] == evaluate("lasher_rgbt", boxes[:2]).success_auc

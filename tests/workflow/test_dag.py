@@ -131,3 +131,22 @@ def test_dag_computes_the_prior_when_a_pretrained_checkpoint_is_configured(tmp_p
     client = MlflowClient(f"sqlite:///{tmp_path / 'results/smoke/mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'sensitivity'")
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+
+
+def test_study_grid_expands_methods_modalities_and_the_baseline(tmp_config) -> None:
+    from srtrack.naming import tracker_for_method
+    from srtrack.workflow import eval_model, eval_targets, tune_targets
+
+    roots = {"got10k": "/d/g", "lasher": "/d/l", "depthtrack": "/d/d"}
+    cfg = load_config(tmp_config({"study": {"methods": ["full", "srft", "prompt"]},
+                                  "datasets": {k: {"root": v} for k, v in roots.items()}}))
+    out = cfg.study.output_dir
+    assert tune_targets(cfg) == [f"{out}/tune/{m}/{method}/model.pth" for m in ("rgbt", "rgbd")
+                                 for method in ("full", "srft", "prompt")]
+    assert f"{out}/eval/lasher/pretrained/metrics.json" in eval_targets(cfg) and len(eval_targets(cfg)) == 8
+    assert eval_model(cfg, "prompt") == "vipt_tiny" and eval_model(cfg, "pretrained") == "srtrack_tiny"
+    assert tracker_for_method("srtrack_base", "lora") == "srtrack_lora_base"
+    # no RGB data but a given checkpoint: methods without a prior still run
+    no_rgb = load_config(tmp_config({"study": {"methods": ["full", "srft"]}, "model": {"pretrained": "/w.pth"},
+                                     "datasets": {"lasher": {"root": "/d/l"}}}))
+    assert tune_targets(no_rgb) == [f"{out}/tune/rgbt/full/model.pth"]

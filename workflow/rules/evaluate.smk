@@ -22,7 +22,8 @@ rule evaluate:
         srtrack=SRTRACK,
         config=RESOLVED_CONFIG,
         fingerprint=layout.fingerprint(CFG, "model", "evaluate", "sampler", "encoding"),
+        model=lambda wildcards: layout.eval_model(CFG, wildcards.tracker),
     shell:
         "{params.srtrack}.evaluate --config {params.config} --data $(dirname {input.index}) "
-        "--checkpoint {input.checkpoint} --name {wildcards.tracker} "
+        "--checkpoint {input.checkpoint} --name {wildcards.tracker} --model {params.model} "
         "--out $(dirname {output.metrics}) > {log} 2>&1"
