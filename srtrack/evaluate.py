@@ -125,10 +125,30 @@ def read_results(folder: Path, sequences) -> dict[str, tuple[np.ndarray, np.ndar
         confidence = np.loadtxt(conf_path, ndmin=1) if conf_path.is_file() else np.ones(len(boxes))
         if len(boxes) > len(seq):
             log.warning("%s: %d rows for %d frames; the extra rows are ignored", path, len(boxes), len(seq))
+        boxes, confidence, aligned = align_to_first_present(boxes, confidence, seq.absent)
+        if aligned:
+            log.warning("%s: %d rows for %d frames, the target first present at frame %d: the file is taken to "
+                        "start there (as SRTrack/ViPT-style scripts write it); the %d frames before count as misses",
+                        path, len(boxes) - aligned, len(seq), aligned, aligned)
         out[seq.name] = (boxes, confidence)
     if problems.items:
         raise DatasetFormatError(problems.items)
     return out
+
+
+def align_to_first_present(boxes: np.ndarray, confidence: np.ndarray,
+                           absent: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """A result file that is shorter by exactly the frames before the target first appears (COESOT
+    sequences that start absent: tracking starts at the first present frame) is shifted to start
+    there; the frames before become NaN boxes (misses) with confidence 0. Returns the boxes, the
+    confidences and the number of rows prepended (0 when the file is left as it is)."""
+    present = np.flatnonzero(~np.asarray(absent, bool))
+    first = int(present[0]) if len(present) else 0
+    if first == 0 or len(boxes) != len(absent) - first:
+        return boxes, confidence, 0
+    boxes = np.vstack([np.full((first, 4), np.nan), boxes])
+    confidence = np.concatenate([np.zeros(first), confidence[: len(boxes) - first]])
+    return boxes, confidence, first
 
 
 def read_box_file(path: Path, problems: ProblemLog) -> np.ndarray | None:

@@ -123,3 +123,16 @@ def test_attribute_results_are_the_measure_on_the_subset() -> None:
     table = by_attribute("lasher_rgbt", seqs, boxes)
     assert sorted(table) == ["FM", "LI"] and table["LI"]["sequences"] == 2 and table["FM"]["sequences"] == 1
     assert table["LI"]["success_auc"] == evaluate("lasher_rgbt", boxes[:2]).success_auc
+
+
+def test_results_that_start_at_the_first_present_frame_are_aligned() -> None:
+    from srtrack.evaluate import align_to_first_present
+
+    absent = np.array([1, 1, 0, 0, 0], bool)
+    boxes, conf, shifted = align_to_first_present(np.ones((3, 4)), np.full(3, 0.5), absent)
+    assert shifted == 2 and boxes.shape == (5, 4) and np.isnan(boxes[:2]).all() and (boxes[2:] == 1).all()
+    assert conf.tolist() == [0.0, 0.0, 0.5, 0.5, 0.5]
+    same, _, none = align_to_first_present(np.ones((5, 4)), np.ones(5), absent)  # full length: untouched
+    assert none == 0 and same.shape == (5, 4)
+    _, _, other = align_to_first_present(np.ones((4, 4)), np.ones(4), absent)   # another length: untouched
+    assert other == 0
