@@ -111,8 +111,13 @@ def image_size(seq) -> tuple[int, int]:
 
 
 def read_results(folder: Path, sequences) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{name: (boxes (N, 4), confidences (N,))}; every sequence must have a box file."""
+    """{name: (boxes (N, 4), confidences (N,))}; every sequence (and, for VOT multistart, every anchor
+    run `<seq>_<anchor:08d>`) must have a box file."""
+    from srtrack.metrics.benchmark import MULTISTART_BENCHMARKS, anchor_runs
+
     problems, out = ProblemLog(), {}
+    if sequences and sequences[0].benchmark in MULTISTART_BENCHMARKS:
+        sequences = [*sequences, *(proxy for seq in sequences for _, proxy, _ in anchor_runs(seq))]
     for seq in sequences:
         path = folder / f"{seq.name}.txt"
         if not path.is_file():
@@ -187,6 +192,10 @@ def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, modality:
 
     from srtrack.evaluation.runner import run_batches
 
+    from srtrack.metrics.benchmark import MULTISTART_BENCHMARKS, anchor_runs
+
+    if sequences and sequences[0].benchmark in MULTISTART_BENCHMARKS:  # VOT multistart: one run per anchor too
+        sequences = [*sequences, *(proxy for seq in sequences for _, proxy, _ in anchor_runs(seq))]
     todo = [s for s in sequences if not ((raw / f"{s.name}.txt").is_file()
                                          and (raw / f"{s.name}_confidence.value").is_file())]
     if len(todo) < len(sequences):

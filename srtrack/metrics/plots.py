@@ -37,6 +37,17 @@ def plot_curves(trackers: dict[str, dict[str, dict]], benchmark: str, out_dir: P
     profiles = next(iter(trackers.values()))
     written: list[Path] = []
     for profile in profiles:
+        if profile == "vot_multistart":
+            fig, ax = plt.subplots(figsize=(5.5, 4))
+            for name, scores in trackers.items():
+                s, c = scores[profile]["summary"], scores[profile]["curves"]
+                ax.plot(np.arange(len(c["eao"])), c["eao"], label=f"{name} [EAO {s['eao']:.3f}]")
+            ax.axvspan(115, 755, color="0.9", zorder=0)
+            ax.set(xlabel="sequence length (frames)", ylabel="expected average overlap",
+                   title=f"{benchmark}: EAO curve (multistart)", ylim=(0, 1))
+            ax.legend(fontsize=8)
+            written += _save(fig, out_dir / f"eao_curve_{profile}")
+            continue
         if profile == "vot_longterm":
             fig, ax = plt.subplots(figsize=(4.5, 4))
             for name, scores in trackers.items():
