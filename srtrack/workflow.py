@@ -169,9 +169,25 @@ def eval_targets(cfg: Config) -> list[str]:
     return targets
 
 
+def compare_path(cfg: Config, dataset: str) -> str:
+    """The folder of a benchmark's comparison plots (every evaluated tracker on the same axes)."""
+    return f"{cfg.study.output_dir}/eval/{dataset}/comparison"
+
+
+def compare_inputs(cfg: Config, dataset: str) -> list[str]:
+    """The scores a benchmark's comparison draws."""
+    return [t for t in eval_targets(cfg) if t.startswith(f"{cfg.study.output_dir}/eval/{dataset}/")]
+
+
+def compare_targets(cfg: Config) -> list[str]:
+    datasets = sorted({Path(t).parent.parent.name for t in eval_targets(cfg)})
+    return [compare_path(cfg, name) for name in datasets]
+
+
 def final_targets(cfg: Config) -> list[str]:
     """Everything `snakemake` (rule all) builds for this config."""
     targets = prepare_targets(cfg) + sensitivity_targets(cfg) + tune_targets(cfg) + eval_targets(cfg)
+    targets += compare_targets(cfg)
     if any(is_synthetic(cfg, name) for name in READERS):
         targets.append(synth_manifest(cfg))
     return targets

@@ -102,3 +102,15 @@ def test_malformed_result_files_are_reported_with_file_and_line(smoke_data: Path
     err = capsys.readouterr().err
     assert f"{results / (names[0] + '.txt')}:2: expected 4 numbers x,y,w,h, got 3" in err
     assert f"{results / (names[1] + '.txt')}: no result file for sequence {names[1]}" in err
+
+
+def test_compare_refuses_files_of_different_benchmarks(tmp_path: Path, capsys) -> None:
+    from srtrack import compare
+
+    paths = []
+    for name in ("lasher", "gtot"):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"benchmark": name, "tracker": name, "profiles": {}}))
+        paths.append(str(path))
+    assert compare.main([*paths, "--out", str(tmp_path / "o")]) == 2
+    assert "the files score different benchmarks (['gtot', 'lasher'])" in capsys.readouterr().err

@@ -103,3 +103,24 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path) -> No
 
 def test_workflow_prior_methods_match_the_registry() -> None:
     assert PRIOR_METHODS == {name for name, cls in REGULARIZERS.items() if cls.uses_prior}
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGUSR1"])
+def test_stop_request_records_slurm_signals_and_restores_handlers(name: str) -> None:
+    import os
+    import signal
+
+    from srtrack.train.preemption import StopRequest
+
+    sig = getattr(signal, name)
+    before = signal.getsignal(sig)
+    stop = StopRequest().install()
+    try:
+        assert not stop.requested
+        os.kill(os.getpid(), sig)
+        assert stop.requested and stop.name == name
+        os.kill(os.getpid(), sig)  # a second signal keeps the first name
+        assert stop.name == name
+    finally:
+        stop.uninstall()
+    assert signal.getsignal(sig) is before

@@ -98,6 +98,8 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
                          for t in ("pretrained", "srft")]
     profiles = json.loads((out / "eval/depthtrack/srft/metrics.json").read_text())["profiles"]
     assert set(profiles) == {"vot_longterm"}
+    assert (out / "eval/lasher/comparison/curves_lasher_rgbt.png").is_file()
+    assert (out / "eval/depthtrack/comparison/pr_curve_vot_longterm.png").is_file()
 
     unrelated = tmp_path / "lr.yaml"
     unrelated.write_text("train:\n  lr:\n    blocks: 0.001\n")

@@ -27,3 +27,23 @@ rule evaluate:
         "{params.srtrack}.evaluate --config {params.config} --data $(dirname {input.index}) "
         "--checkpoint {input.checkpoint} --name {wildcards.tracker} --model {params.model} "
         "--out $(dirname {output.metrics}) > {log} 2>&1"
+
+
+# Every evaluated tracker of one benchmark on the same axes.
+rule compare:
+    input:
+        lambda wildcards: layout.compare_inputs(CFG, wildcards.dataset),
+    output:
+        directory(f"{OUT}/eval/{{dataset}}/comparison"),
+    log:
+        f"{OUT}/logs/compare/{{dataset}}.log",
+    conda:
+        "../../envs/eval.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        srtrack=SRTRACK,
+    shell:
+        "{params.srtrack}.compare {input} --out {output} > {log} 2>&1"
