@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             raw = args.results
         results = read_results(raw, sequences)
         sizes = {s.name: image_size(s) for s in sequences}
-        scores = score(benchmark, sequences, results, sizes)
+        scores = score(benchmark, sequences, results, sizes, cfg.evaluate.profiles.get(benchmark))
         document = {"benchmark": benchmark, "modality": modality, "tracker": args.name, "sequences": len(sequences),
                     "frames": int(sum(len(s) for s in sequences)), "raw_results": str(raw),
                     "profiles": {p: {k: v[k] for k in ("summary", "curves", "attributes") if k in v}

@@ -155,6 +155,9 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
             return None
         non_none = [a for a in typing.get_args(tp) if a is not type(None)]
         return _convert(non_none[0], value, key)
+    if origin is dict:
+        _, value_type = typing.get_args(tp)
+        return {k: _convert(value_type, v, f"{key}.{k}") for k, v in value.items()}
     if origin is tuple:
         args = typing.get_args(tp)
         return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))

@@ -222,6 +222,7 @@ class TrainConfig:
 class EvaluateConfig:
     batch: int
     workers: int
+    profiles: dict[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)

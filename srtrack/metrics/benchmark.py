@@ -50,13 +50,14 @@ ABSENT_FLAG_BENCHMARKS = frozenset({"visevent", "coesot"})  # evaluators that re
 
 
 def score(benchmark: str, sequences: list[Sequence], results: dict[str, tuple[np.ndarray, np.ndarray]],
-          image_sizes: dict[str, tuple[int, int]]) -> dict[str, dict]:
-    """Every default profile's numbers for `results` ({name: (boxes, confidences)}) on `sequences`.
+          image_sizes: dict[str, tuple[int, int]], profiles: tuple[str, ...] | None = None) -> dict[str, dict]:
+    """Each profile's numbers (default: the benchmark's defaults) for `results` ({name: (boxes,
+    confidences)}) on `sequences`.
 
     Returns {profile: {"summary": {...}, "per_sequence": {...}, "curves": {...}}}.
     """
     out: dict[str, dict] = {}
-    for profile in PROFILES_BY_BENCHMARK[benchmark]:
+    for profile in profiles or PROFILES_BY_BENCHMARK[benchmark]:
         if profile == "vot_multistart":
             r = _multistart(sequences, results, image_sizes)
             out[profile] = {"summary": {"profile": profile, "eao": r["eao"], "accuracy": r["accuracy"],

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -114,3 +115,33 @@ def test_compare_refuses_files_of_different_benchmarks(tmp_path: Path, capsys) -
         paths.append(str(path))
     assert compare.main([*paths, "--out", str(tmp_path / "o")]) == 2
     assert "the files score different benchmarks (['gtot', 'lasher'])" in capsys.readouterr().err
+
+
+def test_ground_truth_as_results_scores_perfectly_under_configured_profiles(smoke_data: Path, tmp_path: Path) -> None:
+    from srtrack.config import load_config
+    from srtrack.datasets.index import load_sequences
+
+    overlay = tmp_path / "profiles.yaml"
+    overlay.write_text(yaml.safe_dump({"mlflow": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+                                       "evaluate": {"profiles": {"lasher": ["got10k_otb", "ostrack"]}}}))
+    files = [*config_files(smoke_data), overlay]
+    data = smoke_data / "results/data/lasher-test"
+    results = tmp_path / "gt-as-results"
+    results.mkdir()
+    valid = []
+    for seq in load_sequences(data, load_config(files).datasets):
+        np.savetxt(results / f"{seq.name}.txt", seq.boxes, delimiter=",")
+        valid.append(((seq.boxes[:, 2] > 0) & (seq.boxes[:, 3] > 0)).mean())
+    args = [a for f in files for a in ("--config", str(f))]
+    assert evaluate.main([*args, "--data", str(data), "--results", str(results), "--name", "gt",
+                          "--out", str(tmp_path / "o")]) == 0
+    profiles = json.loads((tmp_path / "o/metrics.json").read_text())["profiles"]
+    assert set(profiles) == {"got10k_otb", "ostrack"}
+    # a zero-size (absent) GT row, if any: IoU 0 for got10k but centre error 0 (a precision hit);
+    # invalid for OSTrack's rule (a miss in success and precision). Every other frame is perfect.
+    got10k, ostrack = profiles["got10k_otb"]["summary"], profiles["ostrack"]["summary"]
+    assert got10k["precision"] == 1.0
+    assert got10k["success_auc"] == pytest.approx(np.mean(valid) * 20 / 21)
+    assert ostrack["precision"] == pytest.approx(np.mean(valid))
+    assert ostrack["norm_precision"] == 1.0  # invalid rows are NPR hits
+    assert ostrack["success_auc"] == pytest.approx(np.mean(valid) * 20 / 21)
