@@ -306,3 +306,23 @@ def system_metrics(cfg: Config, run: StageRun, *, resume: bool = False, interval
         yield
     finally:
         monitor.finish()
+
+
+def start_dag_run(cfg: Config, targets: list[str]) -> str:
+    """Open the parent run of one DAG invocation, nested under the study run; every stage run of
+    the invocation nests under it (the Snakefile exports its id as $SRTRACK_PARENT_RUN_ID)."""
+    import time
+
+    with _store_setup_lock(cfg):
+        client = _client(cfg)
+        experiment_id = ensure_experiment(client, cfg)
+        study = ensure_study_run(client, experiment_id, cfg.study.name)
+    tags = {"srtrack.role": "dag", "study": cfg.study.name, "mlflow.parentRunId": study, "git_commit": git_commit(),
+            "config_hash": config_hash(cfg), "host": socket.gethostname(), "targets": " ".join(targets)[:5000]}
+    run = client.create_run(experiment_id, run_name=f"dag:{time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
+    return run.info.run_id
+
+
+def end_dag_run(cfg: Config, run_id: str, status: str) -> None:
+    """Close the DAG's parent run (FINISHED or FAILED)."""
+    _client(cfg).set_terminated(run_id, status)

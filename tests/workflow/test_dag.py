@@ -53,7 +53,10 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("pytest").experiment_id], "tags.stage = 'prepare'")
     assert len(runs) == 14 and {r.info.status for r in runs} == {"FINISHED"}
-    assert len({r.data.tags["mlflow.parentRunId"] for r in runs}) == 1
+    (parent,) = {r.data.tags["mlflow.parentRunId"] for r in runs}  # one parent run for the invocation
+    dag = client.get_run(parent)
+    assert dag.data.tags["srtrack.role"] == "dag" and dag.info.status == "FINISHED"
+    assert client.get_run(dag.data.tags["mlflow.parentRunId"]).data.tags["srtrack.role"] == "study"
 
     again = snakemake(config, tmp_path, "data")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr

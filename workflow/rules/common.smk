@@ -1,4 +1,5 @@
 # Schema validation, typed config, wildcard constraints and target functions (logic: srtrack/workflow.py).
+import os
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -36,3 +37,26 @@ def prepare_fingerprint(wildcards):
 
 def tune_inputs(wildcards):
     return layout.tune_inputs(CFG, wildcards.modality, wildcards.method)
+
+
+# One MLflow parent run per DAG invocation (a given $SRTRACK_PARENT_RUN_ID is kept); not in dry runs.
+onstart:
+    from srtrack.tracking import PARENT_RUN_ENV, start_dag_run
+
+    if not os.environ.get(PARENT_RUN_ENV):
+        os.environ[PARENT_RUN_ENV] = start_dag_run(CFG, layout.final_targets(CFG))
+        os.environ["SRTRACK_DAG_RUN_OWNED"] = "1"
+
+
+onsuccess:
+    from srtrack.tracking import PARENT_RUN_ENV, end_dag_run
+
+    if os.environ.get("SRTRACK_DAG_RUN_OWNED"):
+        end_dag_run(CFG, os.environ[PARENT_RUN_ENV], "FINISHED")
+
+
+onerror:
+    from srtrack.tracking import PARENT_RUN_ENV, end_dag_run
+
+    if os.environ.get("SRTRACK_DAG_RUN_OWNED"):
+        end_dag_run(CFG, os.environ[PARENT_RUN_ENV], "FAILED")
