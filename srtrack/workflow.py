@@ -193,6 +193,31 @@ def final_targets(cfg: Config) -> list[str]:
     return targets
 
 
+_OWNED_DAG_RUN = "SRTRACK_DAG_RUN_OWNED"
+
+
+def open_dag_run(cfg: Config) -> None:
+    """Snakemake `onstart`: open the invocation's MLflow parent run and export its id to the jobs
+    (unless $SRTRACK_PARENT_RUN_ID is set already, e.g. by a wrapper that owns the parent)."""
+    import os
+
+    from srtrack.tracking import PARENT_RUN_ENV, start_dag_run
+
+    if not os.environ.get(PARENT_RUN_ENV):
+        os.environ[PARENT_RUN_ENV] = start_dag_run(cfg, final_targets(cfg))
+        os.environ[_OWNED_DAG_RUN] = "1"
+
+
+def close_dag_run(cfg: Config, status: str) -> None:
+    """Snakemake `onsuccess` / `onerror`: end the parent run this invocation opened."""
+    import os
+
+    from srtrack.tracking import PARENT_RUN_ENV, end_dag_run
+
+    if os.environ.get(_OWNED_DAG_RUN):
+        end_dag_run(cfg, os.environ[PARENT_RUN_ENV], status)
+
+
 def write_resolved_config(cfg: Config) -> str:
     """Write the merged, validated config next to the outputs; rewritten only when it changes.
 

@@ -1,5 +1,4 @@
 # Schema validation, typed config, wildcard constraints and target functions (logic: srtrack/workflow.py).
-import os
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -41,22 +40,12 @@ def tune_inputs(wildcards):
 
 # One MLflow parent run per DAG invocation (a given $SRTRACK_PARENT_RUN_ID is kept); not in dry runs.
 onstart:
-    from srtrack.tracking import PARENT_RUN_ENV, start_dag_run
-
-    if not os.environ.get(PARENT_RUN_ENV):
-        os.environ[PARENT_RUN_ENV] = start_dag_run(CFG, layout.final_targets(CFG))
-        os.environ["SRTRACK_DAG_RUN_OWNED"] = "1"
+    layout.open_dag_run(CFG)
 
 
 onsuccess:
-    from srtrack.tracking import PARENT_RUN_ENV, end_dag_run
-
-    if os.environ.get("SRTRACK_DAG_RUN_OWNED"):
-        end_dag_run(CFG, os.environ[PARENT_RUN_ENV], "FINISHED")
+    layout.close_dag_run(CFG, "FINISHED")
 
 
 onerror:
-    from srtrack.tracking import PARENT_RUN_ENV, end_dag_run
-
-    if os.environ.get("SRTRACK_DAG_RUN_OWNED"):
-        end_dag_run(CFG, os.environ[PARENT_RUN_ENV], "FAILED")
+    layout.close_dag_run(CFG, "FAILED")
