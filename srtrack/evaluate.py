@@ -30,7 +30,7 @@ import numpy as np
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
 from srtrack.config import Config
 from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
-from srtrack.io import write_json_atomic, write_text_atomic
+from srtrack.io import file_sha256, write_json_atomic, write_text_atomic
 
 log = logging.getLogger("srtrack.evaluate")
 METRICS_FILE, TABLE_FILE = "metrics.json", "per_sequence.csv"
@@ -59,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
     from srtrack.datasets.index import load_index, load_sequences
     from srtrack.metrics.benchmark import score
     from srtrack.tracking import stage_run
-    from srtrack.tune import file_digest
 
     cfg = config_from_args(args)
     index = load_index(args.data)
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     with stage_run(cfg, "evaluate", parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
                    method=args.name) as run_:
         if args.checkpoint is not None:
-            digest = file_digest(args.checkpoint)
+            digest = file_sha256(args.checkpoint)
             raw = args.out / "raw" / digest[:16]
             track(cfg, args, sequences, raw, modality)
             run_.set_tags({"checkpoint_sha256": digest})
@@ -113,12 +112,10 @@ def image_size(seq) -> tuple[int, int]:
 def read_results(folder: Path, sequences) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{name: (boxes (N, 4), confidences (N,))}; every sequence (and, for VOT multistart, every anchor
     run `<seq>_<anchor:08d>`) must have a box file."""
-    from srtrack.metrics.benchmark import MULTISTART_BENCHMARKS, anchor_runs
+    from srtrack.metrics.benchmark import with_anchor_runs
 
     problems, out = ProblemLog(), {}
-    if sequences and sequences[0].benchmark in MULTISTART_BENCHMARKS:
-        sequences = [*sequences, *(proxy for seq in sequences for _, proxy, _ in anchor_runs(seq))]
-    for seq in sequences:
+    for seq in with_anchor_runs(sequences):
         path = folder / f"{seq.name}.txt"
         if not path.is_file():
             problems.error(path, f"no result file for sequence {seq.name}")
@@ -192,10 +189,9 @@ def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, modality:
 
     from srtrack.evaluation.runner import run_batches
 
-    from srtrack.metrics.benchmark import MULTISTART_BENCHMARKS, anchor_runs
+    from srtrack.metrics.benchmark import with_anchor_runs
 
-    if sequences and sequences[0].benchmark in MULTISTART_BENCHMARKS:  # VOT multistart: one run per anchor too
-        sequences = [*sequences, *(proxy for seq in sequences for _, proxy, _ in anchor_runs(seq))]
+    sequences = with_anchor_runs(sequences)  # VOT multistart: one run per anchor too
     todo = [s for s in sequences if not ((raw / f"{s.name}.txt").is_file()
                                          and (raw / f"{s.name}_confidence.value").is_file())]
     if len(todo) < len(sequences):

@@ -27,20 +27,12 @@ from typing import Sequence
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
 from srtrack.config import Config, config_to_dict
 from srtrack.errors import ConfigError
-from srtrack.io import write_bytes_atomic, write_json_atomic
+from srtrack.io import file_sha256, write_bytes_atomic, write_json_atomic
 from srtrack.naming import rgb_counterpart
 from srtrack.tracking import stage_run
 
 log = logging.getLogger(__name__)
 PRIOR_FILE, SUMMARY_FILE = "prior.safetensors", "summary.json"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_key(cfg: Config, checkpoint_hash: str, data_index: dict, model_name: str) -> str:

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
 from srtrack.config import Config, config_to_dict
 from srtrack.errors import ConfigError
-from srtrack.io import write_json_atomic, write_text_atomic
+from srtrack.io import file_sha256, write_json_atomic, write_text_atomic
 
 log = logging.getLogger("srtrack.tune")
 MODALITIES = ("rgb", "rgbt", "rgbd", "rgbe")
@@ -69,16 +69,6 @@ def default_data(cfg: Config, modality: str) -> list[Path]:
     return [Path(cfg.study.output_dir) / "data" / f"{name}-train" for name in names]
 
 
-def file_digest(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run_key(cfg: Config, *, model_name: str, method: str, modality: str, indexes: list[dict],
             init: Path | None, prior: Path | None) -> str:
     """Everything the trained weights depend on (not the number of ranks: see srtrack/train/data.py)."""
@@ -88,7 +78,7 @@ def run_key(cfg: Config, *, model_name: str, method: str, modality: str, indexes
              "method": [method, data["method"]], "modality": modality, "schedule": schedule, "seed": cfg.study.seed,
              "sampler": data["sampler"], "encoding": data["encoding"],
              "data": [[s["boxes_sha256"] for s in index["sequences"]] for index in indexes],
-             "init": file_digest(init), "prior": file_digest(prior)}
+             "init": file_sha256(init) if init else None, "prior": file_sha256(prior) if prior else None}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
@@ -251,9 +241,8 @@ def model_counts(model) -> dict[str, int]:
 
 
 def trainer_rates(trainer) -> dict[str, float]:
-    from srtrack.train.optim import group_rates
-
-    return {k: g["initial_lr"] for k, g in zip(group_rates(trainer.optimizer), trainer.optimizer.param_groups)}
+    """The effective (scaled, before the schedule) LR of every parameter group."""
+    return {f"lr/{g['name']}": g["initial_lr"] for g in trainer.optimizer.param_groups}
 
 
 def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[str, float] | None, key: str) -> None:

@@ -13,13 +13,16 @@ from srtrack.io import write_bytes_atomic
 SUB_LAYERS = ("attn.qkv.weight", "attn.proj.weight", "mlp.fc1.weight", "mlp.fc2.weight")
 
 
-def save_figure(fig, path: Path) -> Path:
+def save_figure(fig, path: Path, formats: tuple[str, ...] = (), dpi: int = 100) -> Path:
+    """Write `fig` atomically to `path` (PNG), and beside it in every extra format (e.g. "pdf"),
+    then close it; returns `path`."""
     import matplotlib.pyplot as plt
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
+    for suffix in (path.suffix.lstrip(".") or "png", *formats):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=suffix, dpi=dpi)
+        write_bytes_atomic(path.with_suffix(f".{suffix}"), buffer.getvalue())
     plt.close(fig)
-    write_bytes_atomic(path, buffer.getvalue())
     return path
 
 

@@ -26,6 +26,13 @@ PROFILES_BY_BENCHMARK: dict[str, tuple[str, ...]] = {
 MULTISTART_BENCHMARKS = frozenset({"vot_rgbd22"})
 
 
+def with_anchor_runs(sequences: list[Sequence]) -> list[Sequence]:
+    """The sequences, followed (for a multistart benchmark) by every anchor run as its own sequence."""
+    if not sequences or sequences[0].benchmark not in MULTISTART_BENCHMARKS:
+        return sequences
+    return [*sequences, *(proxy for seq in sequences for _, proxy, _ in anchor_runs(seq))]
+
+
 def anchor_runs(seq: Sequence) -> list[tuple[str, Sequence, np.ndarray]]:
     """The multistart runs of a sequence: (result name `<seq>_<anchor:08d>`, the sequence re-indexed in
     run order, the original frame indices)."""

@@ -63,14 +63,13 @@ def centers(boxes: np.ndarray, inclusive: bool = True) -> np.ndarray:
     return offset + boxes[:, :2]
 
 
-def center_error(pred: np.ndarray, gt: np.ndarray, inclusive: bool = True) -> np.ndarray:
-    """Euclidean distance between centres in pixels."""
-    d = centers(pred, inclusive) - centers(gt, inclusive)
-    return np.sqrt(d[:, 0] ** 2 + d[:, 1] ** 2)
-
-
-def normalized_center_error(pred: np.ndarray, gt: np.ndarray, eps: float = 1e-8, inclusive: bool = True) -> np.ndarray:
-    """Centre distance with both centres divided by the GT size (+ eps), as rgbt and pytracking do."""
-    scale = gt[:, 2:] + eps
-    d = centers(pred, inclusive) / scale - centers(gt, inclusive) / scale
-    return np.sqrt(d[:, 0] ** 2 + d[:, 1] ** 2)
+def center_errors(pred: np.ndarray, gt: np.ndarray, *, inclusive: bool = True,
+                  power_root: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Centre distance in pixels, and with both centres divided by the GT size + 1e-8 (rgbt,
+    pytracking), in the arrays' dtype; `power_root` takes `(.) ** 0.5` as rgbt does instead of sqrt."""
+    c_pred, c_gt = centers(pred, inclusive), centers(gt, inclusive)
+    d = c_pred - c_gt
+    scale = gt[:, 2:] + np.asarray(1e-8, dtype=gt.dtype)
+    dn = c_pred / scale - c_gt / scale
+    root = (lambda x: x ** 0.5) if power_root else np.sqrt
+    return root(d[:, 0] ** 2 + d[:, 1] ** 2), root(dn[:, 0] ** 2 + dn[:, 1] ** 2)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from srtrack.metrics.boxes import iou_continuous, iou_inclusive
+from srtrack.metrics.boxes import center_errors, iou_continuous, iou_inclusive
 
 SUCCESS_THRESHOLDS = np.linspace(0, 1, 21)
 PRECISION_THRESHOLDS = np.arange(0, 51, dtype=float)
@@ -44,9 +44,6 @@ class Profile:
     precision_index: int = 20
     precision_strict: bool = False         # e < d (GTOT) instead of e <= d
     two_gt: bool = False                   # RGBT234/GTOT: best of the visible and thermal GT per frame
-
-    def __hash__(self) -> int:
-        return hash(self.name)
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
@@ -153,15 +150,8 @@ def _clean_predictions(profile: Profile, frames: _Frames) -> np.ndarray:
 
 def _measures(profile: Profile, gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, ...]:
     """IoU, centre error, normalised centre error per frame (rgbt: float32 and `** 0.5`)."""
-    from srtrack.metrics.boxes import centers
-
     iou = iou_inclusive(pred, gt) if profile.iou == "inclusive" else iou_continuous(pred, gt)
-    c_pred, c_gt = centers(pred, profile.inclusive_centers), centers(gt, profile.inclusive_centers)
-    d = c_pred - c_gt
-    scale = gt[:, 2:] + np.asarray(1e-8, dtype=gt.dtype)
-    dn = c_pred / scale - c_gt / scale
-    root = (lambda x: x ** 0.5) if profile.power_root else np.sqrt
-    return iou, root(d[:, 0] ** 2 + d[:, 1] ** 2), root(dn[:, 0] ** 2 + dn[:, 1] ** 2)
+    return (iou, *center_errors(pred, gt, inclusive=profile.inclusive_centers, power_root=profile.power_root))
 
 
 def _invalid(profile: Profile, gt: np.ndarray) -> np.ndarray:

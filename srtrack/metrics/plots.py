@@ -6,24 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from srtrack.io import write_bytes_atomic
+from srtrack.method.plots import save_figure
 from srtrack.metrics.ope import SUCCESS_THRESHOLDS
 
 
 def _save(fig, path: Path) -> list[Path]:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    paths = []
-    for suffix in (".png", ".pdf"):
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format=suffix[1:], dpi=120)
-        target = path.with_suffix(suffix)
-        write_bytes_atomic(target, buffer.getvalue())
-        paths.append(target)
-    plt.close(fig)
-    return paths
+    """PNG and PDF of one figure (srtrack.method.plots.save_figure); returns both paths."""
+    png = save_figure(fig, path.with_suffix(".png"), formats=("pdf",), dpi=120)
+    return [png, png.with_suffix(".pdf")]
 
 
 def plot_curves(trackers: dict[str, dict[str, dict]], benchmark: str, out_dir: Path) -> list[Path]:

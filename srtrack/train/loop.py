@@ -11,6 +11,7 @@ arrives (then the run stops with `Preempted`); a run started again in the same f
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -76,8 +77,6 @@ class Progress:
 
 def micro_batch_seed(seed: int, step: int, index: int) -> int:
     """A distinct 63-bit seed per (run seed, step, micro-batch)."""
-    import hashlib
-
     return int.from_bytes(hashlib.sha256(f"{seed}/{step}/{index}".encode()).digest()[:8], "little") >> 1
 
 
