@@ -28,6 +28,12 @@ rule all:
         final_outputs(),
 
 
+# `snakemake smoke`: one pass through every stage (first modality, method and seed, and the baseline)
+rule smoke:
+    input:
+        layout.smoke_targets(CFG),
+
+
 # `snakemake data`: only synthesise and prepare the benchmarks
 rule data:
     input:

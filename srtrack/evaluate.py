@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--checkpoint", type=Path, help="tracker weights to run (model.pth or an OSTrack .pth.tar)")
     source.add_argument("--results", type=Path, help="a folder of another tracker's raw results to score")
     parser.add_argument("--name", required=True, help="the tracker's name in tables and plots (e.g. the method)")
+    parser.add_argument("--label", default=None,
+                        help="the study's label of the tracker (method or variant) for MLflow (default: --name)")
     parser.add_argument("--model", default=None, help="tracker variant (default: model.name; RGB data: ostrack_<size>)")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--workers", type=int, default=None, help="tracking processes (default: evaluate.workers)")
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.data}: the split has no sequences")
     benchmark, modality = index["benchmark"], index["modality"]
     with stage_run(cfg, "evaluate", parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
-                   method=args.name) as run_:
+                   method=args.label or args.name, seed=cfg.study.seed) as run_:
         if args.checkpoint is not None:
             digest = file_sha256(args.checkpoint)
             raw = args.out / "raw" / digest[:16]

@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: study.tune_data.<modality>, or sensitivity.dataset for rgb)")
     parser.add_argument("--init", type=Path, default=None,
                         help="starting weights (default: model.pretrained; rgb: random init)")
+    parser.add_argument("--label", default=None,
+                        help="the study's name for this run: the method or a study.variants entry (default: the method)")
     parser.add_argument("--prior", type=Path, default=None, help="prior.safetensors (methods that use the prior)")
     parser.add_argument("--out", required=True, type=Path, help="run folder (checkpoints, model, metrics)")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: sampler.workers)")
@@ -207,7 +209,7 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
         args.out / "checkpoints" / "last.pt").is_file() else None
     datasets = "+".join(index["benchmark"] for index in indexes)
     with stage_run(cfg, stage, parent_run_id=args.parent_run_id, resume_run_id=previous_run, dataset=datasets,
-                   modality=modality, method=method) as run:
+                   modality=modality, method=method, label=args.label or method, seed=cfg.study.seed) as run:
         if env.is_main:
             write_text_atomic(run_id_file, run.run_id + "\n")
         trainer = Trainer(setup, env, device, on_log=run.log_metrics)

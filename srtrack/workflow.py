@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
-from srtrack.config import Config, config_to_dict
+from srtrack.config import Config, config_to_dict, variant_overrides
 from srtrack.datasets import READERS
+from srtrack.errors import ConfigError
 from srtrack.io import write_text_atomic
 from srtrack.naming import tracker_for_method
 
@@ -98,9 +100,23 @@ def sensitivity_targets(cfg: Config) -> list[str]:
     return [prior_path(cfg)] if has_rgb_data(cfg) else []
 
 
-def tune_path(cfg: Config, modality: str, method: str) -> str:
-    """The tuned tracker of one (modality, method)."""
-    return f"{cfg.study.output_dir}/tune/{modality}/{method}/model.pth"
+def base_method(cfg: Config, label: str) -> str:
+    """The regularizer behind a study label (a method name, or a variant's method)."""
+    variant = cfg.study.variants.get(label)
+    return variant.method if variant else label
+
+
+def tune_settings(cfg: Config, label: str, seed: int | str) -> str:
+    """The tune CLI options that make a run of `label` with `seed`: its method and `--set`s."""
+    variant = cfg.study.variants.get(label)
+    assignments = [f"study.seed={seed}"] + (variant_overrides(variant) if variant else [])
+    return " ".join([f"--method {base_method(cfg, label)} --label {label}"]
+                    + [f"--set {shlex.quote(a)}" for a in assignments])
+
+
+def tune_path(cfg: Config, modality: str, method: str, seed: int | str) -> str:
+    """The tuned tracker of one (modality, method or variant, seed)."""
+    return f"{cfg.study.output_dir}/tune/{modality}/{method}/seed{seed}/model.pth"
 
 
 def tune_datasets(cfg: Config, modality: str) -> list[str]:
@@ -113,19 +129,20 @@ def tune_inputs(cfg: Config, modality: str, method: str) -> dict[str, Any]:
     inputs: dict[str, Any] = {"indexes": [index_path(cfg.study.output_dir, name, "train")
                                           for name in tune_datasets(cfg, modality)],
                               "init": pretrained_checkpoint(cfg)}
-    if method in PRIOR_METHODS:
+    if base_method(cfg, method) in PRIOR_METHODS:
         inputs["prior"] = prior_path(cfg)
     return inputs
 
 
-def tuned_methods(cfg: Config) -> list[str]:
-    """`study.methods`, less those that cannot run: without RGB data there is no pre-training (unless
-    model.pretrained is given) and no prior."""
+def tuned_methods(cfg: Config, modality: str) -> list[str]:
+    """`study.methods` plus the modality's `study.ablations`, less those that cannot run: without RGB
+    data there is no pre-training (unless model.pretrained is given) and no prior."""
+    labels = list(dict.fromkeys([*cfg.study.methods, *cfg.study.ablations.get(modality, ())]))
     if has_rgb_data(cfg):
-        return list(cfg.study.methods)
+        return labels
     if cfg.model.pretrained is None:
         return []
-    return [m for m in cfg.study.methods if m not in PRIOR_METHODS]
+    return [m for m in labels if base_method(cfg, m) not in PRIOR_METHODS]
 
 
 def tuned_modalities(cfg: Config) -> list[str]:
@@ -134,38 +151,46 @@ def tuned_modalities(cfg: Config) -> list[str]:
 
 
 def tune_targets(cfg: Config) -> list[str]:
-    """One tuned tracker per (tuned modality, method)."""
-    return [tune_path(cfg, m, method) for m in tuned_modalities(cfg) for method in tuned_methods(cfg)]
+    """One tuned tracker per (tuned modality, method, seed)."""
+    return [tune_path(cfg, m, method, seed) for m in tuned_modalities(cfg) for method in tuned_methods(cfg, m)
+            for seed in cfg.study.seeds]
 
 
 BASELINE = "pretrained"  # the RGB tracker before tuning, evaluated on the same test splits
 
 
-def eval_path(cfg: Config, dataset: str, tracker: str) -> str:
-    """Scores of one tracker (a method's tuned tracker, or the baseline) on a benchmark's test split."""
-    return f"{cfg.study.output_dir}/eval/{dataset}/{tracker}/metrics.json"
+def eval_path(cfg: Config, dataset: str, tracker: str, seed: int | str) -> str:
+    """Scores of one tracker (a tuned method of one seed, or the baseline) on a benchmark's test split."""
+    return f"{cfg.study.output_dir}/eval/{dataset}/{tracker}/seed{seed}/metrics.json"
 
 
-def eval_checkpoint(cfg: Config, dataset: str, tracker: str) -> str:
+def eval_checkpoint(cfg: Config, dataset: str, tracker: str, seed: int | str) -> str:
     """The weights evaluated: the pretrained tracker for the baseline, else the tuned one."""
     if tracker == BASELINE:
         return pretrained_checkpoint(cfg)
-    return tune_path(cfg, READERS[dataset].modality, tracker)
+    return tune_path(cfg, READERS[dataset].modality, tracker, seed)
 
 
 def eval_model(cfg: Config, tracker: str) -> str:
     """The tracker variant a result was trained as (the baseline runs in model.name)."""
-    return cfg.model.name if tracker == BASELINE else tracker_for_method(cfg.model.name, tracker)
+    return cfg.model.name if tracker == BASELINE else tracker_for_method(cfg.model.name, base_method(cfg, tracker))
+
+
+def eval_name(cfg: Config, tracker: str, seed: int | str) -> str:
+    """The tracker's name in plots and tables: the label, with the seed when the study has several."""
+    return tracker if len(cfg.study.seeds) == 1 or tracker == BASELINE else f"{tracker}-seed{seed}"
 
 
 def eval_targets(cfg: Config) -> list[str]:
-    """Every tuned modality's test splits (of benchmarks that have one), for each method and the baseline."""
-    methods = tuned_methods(cfg)
+    """Every tuned modality's test splits (of benchmarks that have one): each method and seed, and the
+    baseline (the pretrained tracker of study.seed)."""
     targets = []
-    for modality in tuned_modalities(cfg) if methods else []:
-        for name in tune_datasets(cfg, modality):
+    for modality in tuned_modalities(cfg):
+        methods = tuned_methods(cfg, modality)
+        for name in tune_datasets(cfg, modality) if methods else []:
             if "test" in READERS[name].splits:
-                targets += [eval_path(cfg, name, tracker) for tracker in [*methods, BASELINE]]
+                targets += [eval_path(cfg, name, m, seed) for m in methods for seed in cfg.study.seeds]
+                targets.append(eval_path(cfg, name, BASELINE, cfg.study.seed))
     return targets
 
 
@@ -180,8 +205,21 @@ def compare_inputs(cfg: Config, dataset: str) -> list[str]:
 
 
 def compare_targets(cfg: Config) -> list[str]:
-    datasets = sorted({Path(t).parent.parent.name for t in eval_targets(cfg)})
+    datasets = sorted({Path(t).parents[2].name for t in eval_targets(cfg)})
     return [compare_path(cfg, name) for name in datasets]
+
+
+def smoke_targets(cfg: Config) -> list[str]:
+    """`snakemake smoke`: one pass through every stage (the first modality, method and seed, and the
+    baseline) to check a config or a cluster before the whole grid."""
+    for modality in tuned_modalities(cfg):
+        methods = tuned_methods(cfg, modality)
+        tests = [name for name in tune_datasets(cfg, modality) if "test" in READERS[name].splits]
+        if methods and tests:
+            seed = cfg.study.seeds[0]
+            return [tune_path(cfg, modality, methods[0], seed), eval_path(cfg, tests[0], methods[0], seed),
+                    eval_path(cfg, tests[0], BASELINE, cfg.study.seed)]
+    raise ConfigError("nothing to smoke-test: no modality has training data, a test split and a method")
 
 
 def final_targets(cfg: Config) -> list[str]:
@@ -245,4 +283,4 @@ def config_sources(workflow: Any) -> list[Path]:
 def wildcard_constraints() -> Mapping[str, Any]:
     """Regexes for the workflow's wildcards."""
     return {"dataset": "|".join(sorted(READERS)), "split": "train|test", "modality": "|".join(MODALITIES),
-            "method": "[a-z_]+", "tracker": "[A-Za-z0-9_.-]+"}
+            "method": "[a-z][a-z0-9_]*", "tracker": "[a-z][a-z0-9_]*", "seed": "[0-9]+"}

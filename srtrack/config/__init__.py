@@ -8,8 +8,10 @@ from srtrack.config.loader import (
     load_config,
     load_config_dict,
     load_schema,
+    method_names,
     to_plain,
     validate_dict,
+    variant_overrides,
 )
 from srtrack.config.types import Config, DatasetConfig
 
@@ -23,6 +25,8 @@ __all__ = [
     "load_config",
     "load_config_dict",
     "load_schema",
+    "method_names",
     "to_plain",
     "validate_dict",
+    "variant_overrides",
 ]

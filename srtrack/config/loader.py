@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import types
 import typing
 from importlib import resources
@@ -19,7 +20,7 @@ from typing import Any, Iterable, Literal, Mapping
 import jsonschema
 import yaml
 
-from srtrack.config.types import Config
+from srtrack.config.types import Config, MethodVariant
 from srtrack.errors import ConfigError
 
 SCHEMA_RESOURCE = "config.schema.yaml"
@@ -165,7 +166,7 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         return Path(value)
     if tp is float:
         return float(value)
-    if origin is Literal or tp in (int, str, bool):
+    if origin is Literal or tp in (int, str, bool) or tp is Any:
         return value
     raise TypeError(f"config field {key}: unsupported annotation {tp!r}")
 
@@ -183,12 +184,46 @@ def _check_cross_fields(cfg: Config) -> None:
         )
 
 
+def method_names() -> frozenset[str]:
+    """The regularizers the schema accepts as method.name."""
+    return frozenset(load_schema()["properties"]["method"]["properties"]["name"]["enum"])
+
+
+def _check_study_methods(cfg: Config, data: Mapping[str, Any]) -> None:
+    """Every method the study names is a regularizer or a variant, and every variant's overrides
+    give a valid config (so a typo in a sweep fails here, not hours later in one tuning job)."""
+    methods = method_names()
+    for name, variant in cfg.study.variants.items():
+        where = _where(cfg.sources, ["study", "variants", name])
+        if name in methods:
+            raise ConfigError(f"{where}: study.variants.{name} shadows the method of that name; rename it")
+        patched = copy.deepcopy(dict(data))
+        try:
+            for assignment in variant_overrides(variant):
+                apply_override(patched, assignment)
+            validate_dict(patched, ())
+        except ConfigError as err:
+            raise ConfigError(f"{where}: study.variants.{name}: {err}") from None
+    listed = [("methods", m) for m in cfg.study.methods]
+    listed += [(f"ablations.{mod}", m) for mod, methods in cfg.study.ablations.items() for m in methods]
+    for key, name in listed:
+        if name not in methods and name not in cfg.study.variants:
+            raise ConfigError(f"{_where(cfg.sources, ['study', *key.split('.')])}: study.{key}: {name!r} is "
+                              f"neither a method ({', '.join(sorted(methods))}) nor a study.variants entry")
+
+
+def variant_overrides(variant: MethodVariant) -> list[str]:
+    """A variant as `--set` assignments: its method, then its overrides (JSON values are valid YAML)."""
+    return [f"method.name={variant.method}"] + [f"{k}={json.dumps(v)}" for k, v in variant.set.items()]
+
+
 def config_from_dict(data: Mapping[str, Any], sources: Iterable[Path] = ()) -> Config:
     """Validate a merged config dict and build the typed Config."""
     sources = tuple(Path(s) for s in sources)
     validate_dict(data, sources)
     cfg = dataclasses.replace(_convert(Config, data, ""), sources=sources)
     _check_cross_fields(cfg)
+    _check_study_methods(cfg, data)
     return cfg
 
 

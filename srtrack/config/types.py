@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,22 @@ class TuneData:
 
 
 @dataclass(frozen=True)
+class MethodVariant:
+    """A named method setting for sweeps and ablations: a regularizer plus `dotted.key: value` overrides."""
+
+    method: str
+    set: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     name: str
     seed: int
+    seeds: tuple[int, ...]
     output_dir: Path
     methods: tuple[str, ...]
+    ablations: dict[str, tuple[str, ...]]
+    variants: dict[str, MethodVariant]
     tune_data: TuneData
 
 
@@ -227,8 +238,12 @@ class EvaluateConfig:
 
 @dataclass(frozen=True)
 class ResourcesConfig:
+    """What a training job asks the cluster for and how its processes are launched (srtrack.slurm)."""
+
     nodes: int
     gpus_per_node: int
+    procs_per_node: int | None
+    launcher: Literal["auto", "torchrun", "srun"]
     cpus_per_task: int
     mem_gb: int
     runtime_min: int

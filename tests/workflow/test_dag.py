@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -87,19 +88,23 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.`srtrack.role` = 'stage'")
     stages = sorted(r.data.tags["stage"] for r in runs)
-    assert stages == ["evaluate"] * 6 + ["prepare"] * 7 + ["pretrain", "sensitivity", "synth", "tune", "tune", "tune"]
+    assert stages == ["evaluate"] * 7 + ["prepare"] * 7 + ["pretrain", "sensitivity", "synth"] + ["tune"] * 4
     assert {r.info.status for r in runs} == {"FINISHED"}
-    tuned = {(r.data.tags["modality"], r.data.tags["method"]) for r in runs if r.data.tags["stage"] == "tune"}
-    assert tuned == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbe", "srft")}
-    for modality in ("rgbt", "rgbd", "rgbe"):
-        metrics = json.loads((out / f"tune/{modality}/srft/metrics.json").read_text())
+    tuned = {(r.data.tags["modality"], r.data.tags["label"]): r for r in runs if r.data.tags["stage"] == "tune"}
+    assert set(tuned) == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbe", "srft"), ("rgbt", "srft_fixed_kappa")}
+    # the ablation variant is SRFT with its overrides; the plain run keeps the configured schedule
+    variant, plain = tuned["rgbt", "srft_fixed_kappa"].data, tuned["rgbt", "srft"].data
+    assert variant.tags["method"] == "srft" and variant.params["method.kappa.kind"] == "constant"
+    assert variant.params["method.kappa.start"] == "0.5" and plain.params["method.kappa.kind"] == "cosine"
+    for modality, label in tuned:
+        metrics = json.loads((out / f"tune/{modality}/{label}/seed0/metrics.json").read_text())
         assert metrics["steps"] == 4 and metrics["probe_after"] is not None
     summary = json.loads((out / "prior/got10k/summary.json").read_text())
     assert summary["checkpoint"].endswith("pretrain/model.pth")
-    evaluated = sorted(str(p.relative_to(out / "eval")) for p in out.glob("eval/*/*/metrics.json"))
-    assert evaluated == [f"{d}/{t}/metrics.json" for d in ("depthtrack", "lasher", "visevent")
-                         for t in ("pretrained", "srft")]
-    profiles = json.loads((out / "eval/depthtrack/srft/metrics.json").read_text())["profiles"]
+    evaluated = sorted(str(p.relative_to(out / "eval")) for p in out.glob("eval/*/*/*/metrics.json"))
+    assert evaluated == sorted([f"{d}/{t}/seed0/metrics.json" for d in ("depthtrack", "lasher", "visevent")
+                                for t in ("pretrained", "srft")] + ["lasher/srft_fixed_kappa/seed0/metrics.json"])
+    profiles = json.loads((out / "eval/depthtrack/srft/seed0/metrics.json").read_text())["profiles"]
     assert set(profiles) == {"vot_longterm"}
     assert (out / "eval/lasher/comparison/curves_lasher_rgbt.png").is_file()
     assert (out / "eval/depthtrack/comparison/pr_curve_vot_longterm.png").is_file()
@@ -138,20 +143,42 @@ def test_dag_computes_the_prior_when_a_pretrained_checkpoint_is_configured(tmp_p
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
 
 
-def test_study_grid_expands_methods_modalities_and_the_baseline(tmp_config) -> None:
+def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tmp_config) -> None:
     from srtrack.naming import tracker_for_method
-    from srtrack.workflow import eval_model, eval_targets, tune_targets
+    from srtrack.workflow import eval_model, eval_name, eval_targets, smoke_targets, tune_settings, tune_targets
 
     roots = {"got10k": "/d/g", "lasher": "/d/l", "depthtrack": "/d/d"}
-    cfg = load_config(tmp_config({"study": {"methods": ["full", "srft", "prompt"]},
-                                  "datasets": {k: {"root": v} for k, v in roots.items()}}))
+    study = {"methods": ["full", "srft", "prompt"], "seeds": [0, 1], "ablations": {"rgbt": [], "rgbd": ["k05"]},
+             "variants": {"k05": {"method": "srft", "set": {"method.kappa.start": 0.5}}}}
+    cfg = load_config(tmp_config({"study": study, "datasets": {k: {"root": v} for k, v in roots.items()}}))
     out = cfg.study.output_dir
-    assert tune_targets(cfg) == [f"{out}/tune/{m}/{method}/model.pth" for m in ("rgbt", "rgbd")
-                                 for method in ("full", "srft", "prompt")]
-    assert f"{out}/eval/lasher/pretrained/metrics.json" in eval_targets(cfg) and len(eval_targets(cfg)) == 8
+    grid = [("rgbt", m) for m in ("full", "srft", "prompt")] + [("rgbd", m) for m in ("full", "srft", "prompt", "k05")]
+    assert tune_targets(cfg) == [f"{out}/tune/{mod}/{m}/seed{s}/model.pth" for mod, m in grid for s in (0, 1)]
+    # every (method, seed) on each test split, plus one baseline (the pretrained tracker of study.seed)
+    assert f"{out}/eval/lasher/pretrained/seed0/metrics.json" in eval_targets(cfg)
+    assert len(eval_targets(cfg)) == 2 * len(grid) + 2
     assert eval_model(cfg, "prompt") == "vipt_tiny" and eval_model(cfg, "pretrained") == "srtrack_tiny"
+    assert eval_model(cfg, "k05") == "srtrack_tiny" and eval_name(cfg, "k05", 1) == "k05-seed1"
+    assert tune_settings(cfg, "k05", 1) == ("--method srft --label k05 --set study.seed=1 --set method.name=srft "
+                                            "--set method.kappa.start=0.5")
+    assert smoke_targets(cfg) == [f"{out}/tune/rgbt/full/seed0/model.pth", f"{out}/eval/lasher/full/seed0/metrics.json",
+                                  f"{out}/eval/lasher/pretrained/seed0/metrics.json"]
     assert tracker_for_method("srtrack_base", "lora") == "srtrack_lora_base"
     # no RGB data but a given checkpoint: methods without a prior still run
-    no_rgb = load_config(tmp_config({"study": {"methods": ["full", "srft"]}, "model": {"pretrained": "/w.pth"},
-                                     "datasets": {"lasher": {"root": "/d/l"}}}))
-    assert tune_targets(no_rgb) == [f"{out}/tune/rgbt/full/model.pth"]
+    no_rgb = load_config(tmp_config({"study": {"methods": ["full", "srft"], "ablations": {"rgbt": []}},
+                                     "model": {"pretrained": "/w.pth"}, "datasets": {"lasher": {"root": "/d/l"}}}))
+    assert tune_targets(no_rgb) == [f"{out}/tune/rgbt/full/seed0/model.pth"]
+
+
+@pytest.mark.parametrize(("study", "message"), [
+    ({"methods": ["srft", "k9"]}, "study.methods: 'k9' is neither a method"),
+    ({"ablations": {"rgbt": ["nope"]}}, "study.ablations.rgbt: 'nope' is neither a method"),
+    ({"variants": {"srft": {"method": "srft", "set": {}}}}, "shadows the method of that name"),
+    ({"variants": {"k": {"method": "srft", "set": {"method.kapa.start": 0.5}}}}, "no section 'method.kapa'"),
+    ({"variants": {"k": {"method": "srft", "set": {"method.kappa.start": 2}}}}, "study.variants.k"),
+])
+def test_study_names_unknown_methods_and_broken_variants(tmp_config, study, message) -> None:
+    from srtrack.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(tmp_config({"study": study}))

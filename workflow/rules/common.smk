@@ -5,6 +5,7 @@ from snakemake.utils import validate
 
 from srtrack.config import config_from_dict
 from srtrack import workflow as layout
+from srtrack.slurm import training_job
 
 # srtrack's own check first: it names the file and line of every problem; then Snakemake's.
 CFG = config_from_dict(config, layout.config_sources(workflow))
@@ -12,7 +13,12 @@ validate(config, "../schemas/config.schema.yaml")
 OUT = str(CFG.study.output_dir)
 RESOLVED_CONFIG = layout.write_resolved_config(CFG)
 # The checkout's srtrack also when a rule runs in a conda env built from envs/ (see README).
-SRTRACK = f"PYTHONPATH={Path(workflow.basedir).resolve()}${{PYTHONPATH:+:$PYTHONPATH}} python -m srtrack"
+PYENV = f"PYTHONPATH={Path(workflow.basedir).resolve()}${{PYTHONPATH:+:$PYTHONPATH}}"
+SRTRACK = f"{PYENV} python -m srtrack"
+# Pre-training and tuning: the cluster shape (nodes, GPUs, tasks) and the command that starts one
+# process per GPU (torchrun on one node, srun on several); see srtrack/slurm.py.
+TRAIN = training_job(CFG)
+TRAIN_PYTHON = f"{PYENV} {TRAIN.python()}"
 
 
 wildcard_constraints:

@@ -3,15 +3,15 @@ rule evaluate:
     input:
         index=layout.index_path(OUT, "{dataset}", "test"),
         checkpoint=lambda wildcards: layout.eval_checkpoint(
-            CFG, wildcards.dataset, wildcards.tracker
+            CFG, wildcards.dataset, wildcards.tracker, wildcards.seed
         ),
     output:
-        metrics=f"{OUT}/eval/{{dataset}}/{{tracker}}/metrics.json",
-        table=f"{OUT}/eval/{{dataset}}/{{tracker}}/per_sequence.csv",
+        metrics=f"{OUT}/eval/{{dataset}}/{{tracker}}/seed{{seed}}/metrics.json",
+        table=f"{OUT}/eval/{{dataset}}/{{tracker}}/seed{{seed}}/per_sequence.csv",
     log:
-        f"{OUT}/logs/evaluate/{{dataset}}-{{tracker}}.log",
+        f"{OUT}/logs/evaluate/{{dataset}}-{{tracker}}-seed{{seed}}.log",
     benchmark:
-        f"{OUT}/benchmarks/evaluate/{{dataset}}-{{tracker}}.tsv"
+        f"{OUT}/benchmarks/evaluate/{{dataset}}-{{tracker}}-seed{{seed}}.tsv"
     conda:
         "../../envs/eval.yaml"
     threads: 2
@@ -23,9 +23,11 @@ rule evaluate:
         config=RESOLVED_CONFIG,
         fingerprint=layout.fingerprint(CFG, "model", "evaluate", "sampler", "encoding"),
         model=lambda wildcards: layout.eval_model(CFG, wildcards.tracker),
+        name=lambda wildcards: layout.eval_name(CFG, wildcards.tracker, wildcards.seed),
     shell:
         "{params.srtrack}.evaluate --config {params.config} --data $(dirname {input.index}) "
-        "--checkpoint {input.checkpoint} --name {wildcards.tracker} --model {params.model} "
+        "--checkpoint {input.checkpoint} --name {params.name} --model {params.model} "
+        "--label {wildcards.tracker} --set study.seed={wildcards.seed} "
         "--out $(dirname {output.metrics}) > {log} 2>&1"
 
 

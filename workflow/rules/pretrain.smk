@@ -18,16 +18,17 @@ if CFG.model.pretrained is None:
             f"{OUT}/benchmarks/pretrain.tsv"
         conda:
             "../../envs/train.yaml"
-        threads: 2
+        threads: TRAIN.cpus_per_task
         resources:
-            mem_mb=8000,
-            runtime=120,
+            **TRAIN.snakemake_resources(),
+            mem_mb=lambda wildcards, attempt: TRAIN.mem_mb(attempt),
+            runtime=TRAIN.runtime_min,
         params:
-            srtrack=SRTRACK,
+            python=TRAIN_PYTHON,
             config=RESOLVED_CONFIG,
             fingerprint=layout.fingerprint(
                 CFG, "study.seed", "model", "pretrain", "sampler", "encoding"
             ),
         shell:
-            "{params.srtrack}.tune --config {params.config} --modality rgb --method full "
+            "{params.python} -m srtrack.tune --config {params.config} --modality rgb --method full "
             "--data $(dirname {input.index}) --out $(dirname {output.model}) > {log} 2>&1"

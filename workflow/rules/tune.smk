@@ -1,31 +1,35 @@
-# Regularized tuning of one (modality, method) from the pretrained tracker.
+# Regularized tuning of one (modality, method or variant, seed) from the pretrained tracker.
 rule tune:
     input:
         unpack(tune_inputs),
     output:
-        model=layout.tune_path(CFG, "{modality}", "{method}"),
-        metrics=f"{OUT}/tune/{{modality}}/{{method}}/metrics.json",
+        model=layout.tune_path(CFG, "{modality}", "{method}", "{seed}"),
+        metrics=f"{OUT}/tune/{{modality}}/{{method}}/seed{{seed}}/metrics.json",
         plot=report(
-            f"{OUT}/tune/{{modality}}/{{method}}/loss.png",
+            f"{OUT}/tune/{{modality}}/{{method}}/seed{{seed}}/loss.png",
             caption="../report/tune.rst",
             category="Training",
             subcategory="{modality}",
         ),
     log:
-        f"{OUT}/logs/tune/{{modality}}-{{method}}.log",
+        f"{OUT}/logs/tune/{{modality}}-{{method}}-seed{{seed}}.log",
     benchmark:
-        f"{OUT}/benchmarks/tune/{{modality}}-{{method}}.tsv"
+        f"{OUT}/benchmarks/tune/{{modality}}-{{method}}-seed{{seed}}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: 2
+    threads: TRAIN.cpus_per_task
     resources:
-        mem_mb=8000,
-        runtime=CFG.resources.runtime_min,
+        **TRAIN.snakemake_resources(),
+        mem_mb=lambda wildcards, attempt: TRAIN.mem_mb(attempt),
+        runtime=TRAIN.runtime_min,
     params:
-        srtrack=SRTRACK,
+        python=TRAIN_PYTHON,
         config=RESOLVED_CONFIG,
         fingerprint=layout.fingerprint(
             CFG, "study.seed", "model", "method", "train", "sampler", "encoding"
+        ),
+        settings=lambda wildcards: layout.tune_settings(
+            CFG, wildcards.method, wildcards.seed
         ),
         data=lambda wildcards, input: " ".join(
             f"--data {Path(index).parent}" for index in input.indexes
@@ -34,6 +38,6 @@ rule tune:
             f"--prior {input.prior}" if "prior" in input.keys() else ""
         ),
     shell:
-        "{params.srtrack}.tune --config {params.config} --modality {wildcards.modality} "
-        "--method {wildcards.method} {params.data} --init {input.init} {params.prior} "
+        "{params.python} -m srtrack.tune --config {params.config} --modality {wildcards.modality} "
+        "{params.settings} {params.data} --init {input.init} {params.prior} "
         "--out $(dirname {output.model}) > {log} 2>&1"

@@ -1,0 +1,109 @@
+"""How a training job maps onto a cluster: nodes, tasks, GPUs, CPUs, memory and the launch command.
+
+One object, built from the `resources` config section, feeds the three places that need it: the
+Snakemake rules' `threads`/`resources` (which snakemake-executor-plugin-slurm turns into sbatch
+options), the command line of those rules, and the submitit launcher (`python -m srtrack.launch`).
+
+Two launch routes, as the issue asks and as the plugin can express them:
+
+* one node: ONE Slurm task that runs `torch.distributed.run` (torchrun) with one process per GPU
+  (`--nproc-per-node`). The sbatch request is `--nodes=1 --gres=gpu:G --cpus-per-task=<all>` with no
+  task count, so Slurm starts the script once. (The plugin's trap: giving `tasks` together with a
+  GPU request becomes `--ntasks-per-gpu=<tasks>`, and the script is started once per GPU, each
+  copy spawning its own torchrun. We never set `tasks` on a GPU job.)
+* several nodes: one Slurm task per process, started by `srun` inside the allocation
+  (`--nodes=N --ntasks-per-node=G --gres=gpu:G`); srtrack.train.distributed reads SLURM_PROCID,
+  SLURM_STEP_NUM_TASKS and SLURM_LOCALID. The plugin runs such a rule ("mpi" resource) in the batch
+  script itself instead of wrapping it in `srun -n1`, so the rule's own `srun` owns the tasks.
+
+`--gres=gpu:G` rather than `--gpus=N`: gres counts per node, so the same request is right on one
+node and on many, and job steps inherit the job's GRES.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from srtrack.config import Config
+from srtrack.errors import ConfigError
+
+PARTITION_ENV = "SRTRACK_SLURM_PARTITION"
+ACCOUNT_ENV = "SRTRACK_SLURM_ACCOUNT"
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """The cluster shape of one training run (pre-training or tuning)."""
+
+    nodes: int
+    gpus_per_node: int
+    procs_per_node: int
+    cpus_per_proc: int
+    launcher: str  # "torchrun" or "srun"
+    mem_mb_per_node: int
+    runtime_min: int
+
+    @property
+    def world_size(self) -> int:
+        return self.nodes * self.procs_per_node
+
+    @property
+    def tasks_per_node(self) -> int:
+        """Slurm tasks per node: one (torchrun spawns the processes) or one per process (srun)."""
+        return self.procs_per_node if self.launcher == "srun" else 1
+
+    @property
+    def cpus_per_task(self) -> int:
+        """CPUs of one Slurm task: all processes' CPUs under torchrun, one process's under srun."""
+        return self.cpus_per_proc * (self.procs_per_node if self.launcher == "torchrun" else 1)
+
+    def python(self) -> str:
+        """The command that starts `-m srtrack.tune ...` once per training process."""
+        if self.world_size == 1:
+            return "python"
+        if self.launcher == "torchrun":
+            return f"python -m torch.distributed.run --standalone --nnodes=1 --nproc-per-node={self.procs_per_node}"
+        return "srun --kill-on-bad-exit=1 python"
+
+    def mem_mb(self, attempt: int = 1) -> int:
+        """Memory per node; grows linearly with the attempt, so `--retries` survives an OOM kill."""
+        return self.mem_mb_per_node * attempt
+
+    def snakemake_resources(self) -> dict[str, Any]:
+        """Rule resources for snakemake-executor-plugin-slurm (None leaves a key out)."""
+        srun = self.launcher == "srun" and self.world_size > 1
+        per_node = srun and self.tasks_per_node > 1
+        return {
+            "nodes": self.nodes,
+            "gres": f"gpu:{self.gpus_per_node}" if self.gpus_per_node else None,
+            # the plugin runs an "mpi" rule in the batch script; our command's srun starts the tasks
+            "mpi": "srun" if srun else None,
+            # the plugin refuses tasks_per_node=1 for such jobs; then the total count says the same
+            "tasks_per_node": self.tasks_per_node if per_node else None,
+            "tasks": self.world_size if srun and not per_node else None,
+        }
+
+
+def training_job(cfg: Config) -> TrainingJob:
+    """The `resources` section as a TrainingJob; impossible shapes are configuration errors."""
+    res = cfg.resources
+    procs = res.procs_per_node or max(res.gpus_per_node, 1)
+    if res.gpus_per_node and procs != res.gpus_per_node:
+        raise ConfigError(f"resources.procs_per_node is {procs} but resources.gpus_per_node is "
+                          f"{res.gpus_per_node}: one training process per GPU")
+    launcher = res.launcher if res.launcher != "auto" else ("torchrun" if res.nodes == 1 else "srun")
+    if launcher == "torchrun" and res.nodes > 1:
+        raise ConfigError(f"resources.launcher is torchrun but resources.nodes is {res.nodes}: several nodes "
+                          "are launched with srun (launcher: srun or auto)")
+    return TrainingJob(nodes=res.nodes, gpus_per_node=res.gpus_per_node, procs_per_node=procs,
+                       cpus_per_proc=res.cpus_per_task, launcher=launcher, mem_mb_per_node=res.mem_gb * 1024,
+                       runtime_min=res.runtime_min)
+
+
+def partition_and_account(cfg: Config) -> tuple[str | None, str | None]:
+    """resources.partition/account, else $SRTRACK_SLURM_PARTITION/$SRTRACK_SLURM_ACCOUNT, else the
+    cluster's defaults (None). The Slurm profile reads the same variables."""
+    return (cfg.resources.partition or os.environ.get(PARTITION_ENV) or None,
+            cfg.resources.account or os.environ.get(ACCOUNT_ENV) or None)
