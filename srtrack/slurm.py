@@ -65,7 +65,10 @@ class TrainingJob:
             return "python"
         if self.launcher == "torchrun":
             return f"python -m torch.distributed.run --standalone --nnodes=1 --nproc-per-node={self.procs_per_node}"
-        return "srun --kill-on-bad-exit=1 python"
+        # explicit: snakemake's jobstep clears the SLURM_* variables srun would take the shape from
+        gres = f" --gres=gpu:{self.gpus_per_node}" if self.gpus_per_node else ""
+        return (f"srun --nodes={self.nodes} --ntasks-per-node={self.procs_per_node} --cpus-per-task={self.cpus_per_proc}"
+                f"{gres} --kill-on-bad-exit=1 python")
 
     def mem_mb(self, attempt: int = 1) -> int:
         """Memory per node; grows linearly with the attempt, so `--retries` survives an OOM kill."""

@@ -29,6 +29,7 @@ from typing import Any, Iterator, Mapping
 import yaml
 
 from srtrack.config import Config, config_to_dict
+from srtrack.errors import ConfigError
 
 PARENT_RUN_ENV = "SRTRACK_PARENT_RUN_ID"
 _MAX_PARAM_CHARS = 6000
@@ -308,11 +309,29 @@ def system_metrics(cfg: Config, run: StageRun, *, resume: bool = False, interval
         monitor.finish()
 
 
+def check_server(uri: str, timeout_s: float = 10.0) -> None:
+    """Fail in seconds, with what to do, when an http(s) tracking server does not answer (MLflow's
+    client would retry for minutes in every job)."""
+    import urllib.error
+    import urllib.request
+
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s):
+            return
+    except (urllib.error.URLError, OSError) as exc:
+        raise ConfigError(f"the MLflow tracking server {uri} does not answer ({exc}); start it with "
+                          "scripts/mlflow-server.sh, or point SRTRACK_MLFLOW_URI (Slurm profile) or "
+                          "mlflow.tracking_uri at a running one") from None
+
+
 def start_dag_run(cfg: Config, targets: list[str]) -> str:
     """Open the parent run of one DAG invocation, nested under the study run; every stage run of
     the invocation nests under it (the Snakefile exports its id as $SRTRACK_PARENT_RUN_ID)."""
     import time
 
+    check_server(tracking_uri(cfg))
     with _store_setup_lock(cfg):
         client = _client(cfg)
         experiment_id = ensure_experiment(client, cfg)

@@ -14,7 +14,7 @@ submitit; the launcher is read from the environment (srtrack/train/distributed.p
 in the same `--out`, a run resumes from `checkpoints/last.pt`; a finished one is not redone.
 Outputs: `model.pth` (OSTrack layout, `{"net": state_dict}`), `metrics.json`, `train.log`,
 `loss.png`; all of them and the metrics go to MLflow (rank 0). Exit codes: 0 done, 1 data or
-training error (e.g. divergence), 2 config error, 75 stopped by SIGTERM/SIGUSR1 with a checkpoint.
+training error (e.g. divergence), 2 config error, 75 stopped by SIGTERM/SIGUSR1/SIGUSR2 with a checkpoint.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: sampler.workers)")
     parser.add_argument("--restart", action="store_true", help="discard a checkpoint in --out instead of resuming")
     parser.add_argument("--requeue", action="store_true",
-                        help="after a SIGTERM/SIGUSR1 checkpoint, `scontrol requeue` the Slurm job")
+                        help="after a SIGTERM/SIGUSR1/SIGUSR2 checkpoint, `scontrol requeue` the Slurm job")
     parser.add_argument("--allow-random-init", action="store_true",
                         help="tune from random weights when no --init/model.pretrained is given (tests only)")
     return parser
@@ -209,7 +209,7 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
         args.out / "checkpoints" / "last.pt").is_file() else None
     datasets = "+".join(index["benchmark"] for index in indexes)
     with stage_run(cfg, stage, parent_run_id=args.parent_run_id, resume_run_id=previous_run, dataset=datasets,
-                   modality=modality, method=method, label=args.label or method, seed=cfg.study.seed) as run:
+                   modality=modality, method=method, label=args.label or method) as run:
         if env.is_main:
             write_text_atomic(run_id_file, run.run_id + "\n")
         trainer = Trainer(setup, env, device, on_log=run.log_metrics)

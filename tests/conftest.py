@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Callable
 
@@ -95,3 +101,37 @@ def srft_inputs(smoke_data: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     assert sensitivity.main([*config, "--data", str(smoke_data / "results/data/got10k-train"),
                              "--checkpoint", str(init), "--out", str(tmp / "prior")]) == 0
     return init, tmp / "prior" / "prior.safetensors"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path):
+    """A real `mlflow server` started by scripts/mlflow-server.sh (SQLite backend, proxied artifacts)."""
+    port = _free_port()
+    log = open(tmp_path / "server.log", "w")
+    env = {**os.environ, "PYTHON": sys.executable, "SRTRACK_MLFLOW_BACKEND": f"sqlite:///{tmp_path / 'server.db'}",
+           "SRTRACK_MLFLOW_ARTIFACTS": str(tmp_path / "server-artifacts"), "SRTRACK_MLFLOW_WORKERS": "1"}
+    proc = subprocess.Popen(["bash", str(REPO / "scripts" / "mlflow-server.sh"), str(port)], stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            os.killpg(proc.pid, 9)
+            pytest.fail(f"mlflow server did not start:\n{(tmp_path / 'server.log').read_text()[-3000:]}")
+        time.sleep(0.5)
+    yield url
+    os.killpg(proc.pid, 15)
+    proc.wait(timeout=30)
+    log.close()

@@ -84,8 +84,28 @@ def backend_for(requested: str, cuda: bool) -> str:
     return requested
 
 
+def slurm_threads(environ: Mapping[str, str] | None = None) -> int | None:
+    """Intra-op threads for this process inside a Slurm job: the task's CPUs, shared among the
+    processes torchrun started in it (TORCHELASTIC_RUN_ID marks real torchrun children; srun and
+    submitit give every process its own task). None outside Slurm.
+
+    Without this, every process of a job uses all CPUs it can see (Slurm does not always bind
+    tasks), and ranks x threads oversubscribe the node: 2 gloo ranks on 2 cores ran 25x slower.
+    """
+    env = os.environ if environ is None else environ
+    cpus = env.get("SLURM_CPUS_PER_TASK")
+    if not cpus:
+        return None
+    shared_by = int(env.get("LOCAL_WORLD_SIZE", "1")) if "TORCHELASTIC_RUN_ID" in env else 1
+    return max(1, int(cpus) // shared_by)
+
+
 def init(env: DistEnv, requested_backend: str) -> torch.device:
-    """Join the process group (when distributed) and return this rank's device."""
+    """Join the process group (when distributed) and return this rank's device; inside a Slurm job
+    the thread count follows the CPUs Slurm gave the process (`slurm_threads`)."""
+    threads = slurm_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     cuda = torch.cuda.is_available()
     device = torch.device("cuda", env.local_rank % torch.cuda.device_count()) if cuda else torch.device("cpu")
     if cuda:

@@ -4,7 +4,7 @@ Per global step: this rank's micro-batches are forwarded and back-propagated (DD
 gradients on the last one; the regularizer's penalty is added there once), then
 `srtrack.method.regularizers.apply_update` runs the regularizer hooks, clipping and AdamW on the
 all-reduced gradients, so every rank applies the same update and the replicas cannot drift.
-Checkpoints are written every `checkpoint_every` steps, at the end, and when SIGTERM/SIGUSR1
+Checkpoints are written every `checkpoint_every` steps, at the end, and when SIGTERM/SIGUSR1/SIGUSR2
 arrives (then the run stops with `Preempted`); a run started again in the same folder resumes.
 """
 
@@ -42,7 +42,7 @@ class TrainingDiverged(SrtrackError):
 
 
 class Preempted(SrtrackError):
-    """SIGTERM/SIGUSR1 arrived; a checkpoint was written and the run can be resumed."""
+    """SIGTERM/SIGUSR1/SIGUSR2 arrived; a checkpoint was written and the run can be resumed."""
 
     run_status = "KILLED"
 

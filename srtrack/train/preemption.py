@@ -1,5 +1,6 @@
-"""Stop requests from Slurm: SIGTERM (preemption, scancel, the end of the time limit) and SIGUSR1
-(sent ahead of the time limit with `sbatch --signal=USR1@<seconds>`). The handler only records
+"""Stop requests from Slurm: SIGTERM (preemption, scancel, the end of the time limit), SIGUSR1
+(sent ahead of the time limit with `sbatch --signal=USR1@<seconds>`) and SIGUSR2 (what submitit
+asks Slurm to send ahead of the time limit; srtrack.launch). The handler only records
 the signal; the training loop checks after every step, writes a checkpoint and stops, and the
 requeued job resumes from it. `requeue()` asks Slurm to requeue the current job (for jobs that
 were not submitted with `--requeue` semantics of their own).
@@ -14,7 +15,7 @@ import subprocess
 from types import FrameType
 
 log = logging.getLogger(__name__)
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: "try again", what a requeued job does
 
 

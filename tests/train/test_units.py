@@ -105,7 +105,7 @@ def test_workflow_prior_methods_match_the_registry() -> None:
     assert PRIOR_METHODS == {name for name, cls in REGULARIZERS.items() if cls.uses_prior}
 
 
-@pytest.mark.parametrize("name", ["SIGTERM", "SIGUSR1"])
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGUSR1", "SIGUSR2"])
 def test_stop_request_records_slurm_signals_and_restores_handlers(name: str) -> None:
     import os
     import signal
