@@ -14,7 +14,7 @@ rule evaluate:
         f"{OUT}/benchmarks/evaluate/{{dataset}}-{{tracker}}-seed{{seed}}.tsv"
     conda:
         "../../envs/eval.yaml"
-    threads: 2
+    threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
     resources:
         mem_mb=4000,
         runtime=60,

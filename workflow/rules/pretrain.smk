@@ -18,7 +18,8 @@ if CFG.model.pretrained is None:
             f"{OUT}/benchmarks/pretrain.tsv"
         conda:
             "../../envs/train.yaml"
-        threads: TRAIN.cpus_per_task
+        # alone on the DAG's critical path (only the synthetic default pre-trains): at least 2
+        threads: max(2, TRAIN.cpus_per_task)
         resources:
             **TRAIN.snakemake_resources(),
             mem_mb=lambda wildcards, attempt: TRAIN.mem_mb(attempt),
