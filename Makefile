@@ -2,7 +2,7 @@
 VENV := .venv
 RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: setup demo test
+.PHONY: setup demo test rulegraph
 
 setup:
 	bash scripts/setup.sh
@@ -14,3 +14,7 @@ demo: setup
 # Every test, the slow integration tests included.
 test: setup
 	$(RUN) pytest
+
+# The README's rule graph (needs graphviz: apt-get install graphviz).
+rulegraph: setup
+	$(RUN) snakemake --rulegraph --configfile config/config.yaml | dot -Tpng -Gdpi=110 -o docs/images/rulegraph.png

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -254,6 +255,31 @@ def close_dag_run(cfg: Config, status: str) -> None:
 
     if os.environ.get(_OWNED_DAG_RUN):
         end_dag_run(cfg, os.environ[PARENT_RUN_ENV], status)
+
+
+def dag_summary(cfg: Config) -> str:
+    """What `snakemake` prints at the end: headline scores, where the outputs are, how to browse MLflow."""
+    from srtrack.tracking import tracking_uri
+
+    lines = [f"srtrack: study {cfg.study.name!r} is complete.", "",
+             "Headline scores (first evaluator profile of each benchmark; all of them in metrics.json):"]
+    for target in eval_targets(cfg):
+        path = Path(target)
+        if not path.is_file():
+            continue
+        profile, scores = next(iter(json.loads(path.read_text(encoding="utf-8"))["profiles"].items()))
+        values = "  ".join(f"{k} {v:.3f}" for k, v in scores["summary"].items() if isinstance(v, float))
+        lines.append(f"  {path.parents[2].name:<11} {path.parents[1].name:<18} {path.parent.name:<6} "
+                     f"{profile:<13} {values}")
+    uri = tracking_uri(cfg)
+    browse = (f"{sys.executable} -m mlflow ui --backend-store-uri {uri}   (then open http://127.0.0.1:5000)"
+              if not uri.startswith("http") else f"open {uri}")
+    lines += ["", f"Scores, per-sequence tables, raw results and plots: {cfg.study.output_dir}/eval/<benchmark>/"
+                  "<tracker>/seed<k>/",
+              f"Every tracker of a benchmark on the same plots:  {cfg.study.output_dir}/eval/<benchmark>/comparison/",
+              f"Training curves: {cfg.study.output_dir}/tune/<modality>/<method>/seed<k>/loss.png",
+              f"MLflow store: {uri}", f"Browse the runs: {browse}"]
+    return "\n".join(lines)
 
 
 def write_resolved_config(cfg: Config) -> str:

@@ -51,6 +51,8 @@ onstart:
 
 onsuccess:
     layout.close_dag_run(CFG, "FINISHED")
+    if layout.eval_targets(CFG):
+        print(layout.dag_summary(CFG))
 
 
 onerror:
