@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.data}: the split has no sequences")
     benchmark, modality = index["benchmark"], index["modality"]
     with stage_run(cfg, "evaluate", parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
-                   method=args.label or args.name) as run_:
+                   method=args.label or args.name, label=args.label or args.name) as run_:
         if args.checkpoint is not None:
             digest = file_sha256(args.checkpoint)
             raw = args.out / "raw" / digest[:16]

@@ -72,7 +72,10 @@ class TuneJob:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m srtrack.launch", description=__doc__.split("\n")[0],
-                                     usage="%(prog)s [options] -- <python -m srtrack.tune arguments>")
+                                     usage="%(prog)s [options] -- <python -m srtrack.tune arguments>",
+                                     epilog="The tune arguments (after --) include --config FILE (repeatable), "
+                                            "--modality, --method, --data, --init, --prior and --out; see "
+                                            "python -m srtrack.tune --help.")
     parser.add_argument("--nodes", type=int, default=None, help="default: resources.nodes")
     parser.add_argument("--gpus-per-node", type=int, default=None, help="default: resources.gpus_per_node")
     parser.add_argument("--procs-per-node", type=int, default=None,
@@ -91,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     """Launcher options before `--`, tune arguments after it."""
     argv = list(argv)
+    if "--" not in argv and {"-h", "--help"} & set(argv):
+        return argv, []
     if "--" not in argv:
         raise SystemExit("python -m srtrack.launch: give the tune arguments after `--` "
                          "(e.g. -- --config config/config.yaml --modality rgbt --out runs/x)")
