@@ -20,6 +20,7 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/tune.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -6,7 +6,7 @@ import importlib
 import sys
 from typing import Sequence
 
-STAGES = ("synth", "prepare", "sensitivity", "tune", "evaluate", "compare", "launch")
+STAGES = ("synth", "prepare", "sensitivity", "tune", "evaluate", "compare", "report", "launch")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

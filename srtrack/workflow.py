@@ -188,11 +188,15 @@ def eval_targets(cfg: Config) -> list[str]:
     targets = []
     for modality in tuned_modalities(cfg):
         methods = tuned_methods(cfg, modality)
-        for name in tune_datasets(cfg, modality) if methods else []:
-            if "test" in READERS[name].splits:
-                targets += [eval_path(cfg, name, m, seed) for m in methods for seed in cfg.study.seeds]
-                targets.append(eval_path(cfg, name, BASELINE, cfg.study.seed))
+        for name in eval_datasets(cfg, modality) if methods else []:
+            targets += [eval_path(cfg, name, m, seed) for m in methods for seed in cfg.study.seeds]
+            targets.append(eval_path(cfg, name, BASELINE, cfg.study.seed))
     return targets
+
+
+def eval_datasets(cfg: Config, modality: str) -> list[str]:
+    """The benchmarks a modality's trackers are evaluated on: its training benchmarks with a test split."""
+    return [name for name in tune_datasets(cfg, modality) if "test" in READERS[name].splits]
 
 
 def compare_path(cfg: Config, dataset: str) -> str:
@@ -210,12 +214,17 @@ def compare_targets(cfg: Config) -> list[str]:
     return [compare_path(cfg, name) for name in datasets]
 
 
+def report_path(cfg: Config) -> str:
+    """The study's tables (python -m srtrack.report)."""
+    return f"{cfg.study.output_dir}/report/tables.md"
+
+
 def smoke_targets(cfg: Config) -> list[str]:
     """`snakemake smoke`: one pass through every stage (the first modality, method and seed, and the
     baseline) to check a config or a cluster before the whole grid."""
     for modality in tuned_modalities(cfg):
         methods = tuned_methods(cfg, modality)
-        tests = [name for name in tune_datasets(cfg, modality) if "test" in READERS[name].splits]
+        tests = eval_datasets(cfg, modality)
         if methods and tests:
             seed = cfg.study.seeds[0]
             return [tune_path(cfg, modality, methods[0], seed), eval_path(cfg, tests[0], methods[0], seed),
@@ -227,6 +236,8 @@ def final_targets(cfg: Config) -> list[str]:
     """Everything `snakemake` (rule all) builds for this config."""
     targets = prepare_targets(cfg) + sensitivity_targets(cfg) + tune_targets(cfg) + eval_targets(cfg)
     targets += compare_targets(cfg)
+    if eval_targets(cfg):
+        targets.append(report_path(cfg))
     if any(is_synthetic(cfg, name) for name in READERS):
         targets.append(synth_manifest(cfg))
     return targets
@@ -278,6 +289,8 @@ def dag_summary(cfg: Config) -> str:
                   "<tracker>/seed<k>/",
               f"Every tracker of a benchmark on the same plots:  {cfg.study.output_dir}/eval/<benchmark>/comparison/",
               f"Training curves: {cfg.study.output_dir}/tune/<modality>/<method>/seed<k>/loss.png",
+              f"Tables (Markdown, LaTeX, CSV with the MLflow runs behind each number): {report_path(cfg)}",
+              "HTML report with every plot and table: snakemake --report report.html",
               f"MLflow store: {uri}", f"Browse the runs: {browse}"]
     return "\n".join(lines)
 

@@ -90,7 +90,7 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.`srtrack.role` = 'stage'")
     stages = sorted(r.data.tags["stage"] for r in runs)
-    assert stages == ["evaluate"] * 7 + ["prepare"] * 7 + ["pretrain", "sensitivity", "synth"] + ["tune"] * 4
+    assert stages == ["evaluate"] * 7 + ["prepare"] * 7 + ["pretrain", "report", "sensitivity", "synth"] + ["tune"] * 4
     assert {r.info.status for r in runs} == {"FINISHED"}
     tuned = {(r.data.tags["modality"], r.data.tags["label"]): r for r in runs if r.data.tags["stage"] == "tune"}
     assert set(tuned) == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbe", "srft"), ("rgbt", "srft_fixed_kappa")}
@@ -110,6 +110,11 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     assert set(profiles) == {"vot_longterm"}
     assert (out / "eval/lasher/comparison/curves_lasher_rgbt.png").is_file()
     assert (out / "eval/depthtrack/comparison/pr_curve_vot_longterm.png").is_file()
+    tables = (out / "report/tables.md").read_text()
+    assert "## Table 1: RGB-T: comparison" in tables and "| ours: srft_fixed_kappa |" in tables
+    assert "Synthetic benchmarks" in tables and "ViPT" not in tables, "no published rows beside synthetic numbers"
+    html = snakemake([smoke], tmp_path, "--report", "report.html")
+    assert html.returncode == 0 and "tables.md" in (tmp_path / "report.html").read_text()
 
     unrelated = tmp_path / "lr.yaml"
     unrelated.write_text("train:\n  lr:\n    blocks: 0.001\n")

@@ -36,7 +36,13 @@ rule compare:
     input:
         lambda wildcards: layout.compare_inputs(CFG, wildcards.dataset),
     output:
-        directory(f"{OUT}/eval/{{dataset}}/comparison"),
+        report(
+            directory(f"{OUT}/eval/{{dataset}}/comparison"),
+            patterns=["{name}.png"],
+            caption="../report/compare.rst",
+            category="Evaluation",
+            subcategory="{dataset}",
+        ),
     log:
         f"{OUT}/logs/compare/{{dataset}}.log",
     conda:

@@ -1,0 +1,62 @@
+"""`python -m srtrack.report`: the study's tables from the MLflow store.
+
+    python -m srtrack.report --config config/config.yaml --out results/report [--published my.csv]
+
+Reads the newest finished evaluation (and tuning) runs of `study.name` with `mlflow.search_runs`
+and the published-results CSV, checks both (srtrack/report/tables.py), and writes `tables.md`,
+`tables.csv` (every cell with its MLflow run ids or source) and one booktabs `<table>.tex` per
+table, logged to MLflow. Exit 1, listing every problem, when a table cannot be built honestly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
+from srtrack.io import write_text_atomic
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m srtrack.report", description=__doc__.split("\n")[0])
+    add_config_arguments(parser)
+    parser.add_argument("--out", required=True, type=Path, help="output folder (tables.md, tables.csv, *.tex)")
+    parser.add_argument("--published", type=Path, default=None,
+                        help="published-results CSV (default: the shipped srtrack/resources/published_results.csv)")
+    return parser
+
+
+def report(args: argparse.Namespace) -> int:
+    from srtrack.report.published import load_published
+    from srtrack.report.render import latex, long_csv, markdown
+    from srtrack.report.runs import collect_runs
+    from srtrack.report.tables import build_tables
+    from srtrack.tracking import stage_run, tracking_uri
+
+    cfg = config_from_args(args)
+    runs = collect_runs(cfg, tracking_uri(cfg))
+    tables, notes = build_tables(cfg, runs, load_published(args.published))
+    files = [args.out / "tables.md", args.out / "tables.csv"]
+    write_text_atomic(files[0], markdown(tables, notes, runs.warnings))
+    write_text_atomic(files[1], long_csv(tables))
+    for table in tables:
+        files.append(args.out / f"{table.key}.tex")
+        write_text_atomic(files[-1], latex(table))
+    with stage_run(cfg, "report", parent_run_id=args.parent_run_id) as run:
+        for path in files:
+            run.log_artifact(path, "report")
+    for warning in runs.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"report: {len(tables)} tables from {len(runs.runs)} runs -> {files[0]}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(build_parser(), argv)
+    return run_main(lambda: report(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

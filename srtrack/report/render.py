@@ -1,0 +1,112 @@
+"""Tables as Markdown, LaTeX (booktabs) and CSV, each with the run ids or the source behind every number."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from srtrack.report.tables import Cell, Table
+
+DASH = "–"
+
+
+def number(cell: Cell | None, decimals: int = 1) -> str:
+    if cell is None or cell.value is None:
+        return DASH
+    text = f"{cell.value:.{decimals}f}" + (f" ± {cell.std:.{decimals}f}" if cell.std is not None else "")
+    return text + ("†" if cell.flagged else "")
+
+
+def _row_runs(row) -> list[str]:
+    """The row's runs in column and seed order, each once."""
+    return list(dict.fromkeys(run for cell in row.cells.values() for run in cell.runs))
+
+
+def markdown(tables: list[Table], notes: list[str], warnings: list[str]) -> str:
+    """One Markdown document with every table, its caption, and the runs and sources behind it."""
+    out = ["# Tables", ""]
+    out += [f"> warning: {w}" for w in warnings] + ([""] if warnings else [])
+    for i, table in enumerate(tables, 1):
+        out += [f"## Table {i}: {table.title}", "", table.caption, "",
+                "| tracker | " + " | ".join(c.header for c in table.columns) + " |",
+                "|---|" + "---:|" * len(table.columns)]
+        for row in table.rows:
+            cells = []
+            for column in table.columns:
+                cell = row.cells.get(column)
+                text = number(cell, column.decimals)
+                if cell is not None and cell.rank == 1:
+                    text = f"**{text}**"
+                elif cell is not None and cell.rank == 2:
+                    text = f"_{text}_"
+                cells.append(text)
+            name = f"ours: {row.name}" if row.kind != "published" else row.name
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+        out.append("")
+        ours = [f"{row.name}: " + ", ".join(run[:8] for run in _row_runs(row)) for row in table.rows
+                if row.kind != "published"]
+        out.append("MLflow runs: " + "; ".join(ours) + ".")
+        sources = {}
+        for row in table.rows:
+            for cell in row.cells.values():
+                if cell.source:
+                    sources.setdefault(row.name, set()).add(cell.source)
+                if cell.flagged:
+                    sources.setdefault(row.name, set()).add(f"† {cell.flagged}")
+        if sources:
+            out.append("")
+            out.append("Sources: " + "; ".join(f"{name}: {' / '.join(sorted(s))}" for name, s in sources.items()) + ".")
+        out.append("")
+    out += [f"Note: {n}" for n in notes]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                          ("±", r"$\pm$"), ("†", r"$^\dagger$"), (DASH, "--")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def latex(table: Table) -> str:
+    """A booktabs table environment."""
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_latex_escape(table.caption)}}}",
+             rf"\label{{tab:{table.key}}}", r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule",
+             "Tracker & " + " & ".join(_latex_escape(c.header) for c in table.columns) + r" \\", r"\midrule"]
+    previous = None
+    for row in table.rows:
+        if previous == "published" and row.kind != "published":
+            lines.append(r"\midrule")
+        previous = row.kind
+        cells = []
+        for column in table.columns:
+            cell = row.cells.get(column)
+            text = _latex_escape(number(cell, column.decimals))
+            if cell is not None and cell.rank == 1:
+                text = rf"\textbf{{{text}}}"
+            elif cell is not None and cell.rank == 2:
+                text = rf"\underline{{{text}}}"
+            cells.append(text)
+        lines.append(_latex_escape(row.name if row.kind == "published" else f"Ours ({row.name})") + " & "
+                     + " & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def long_csv(tables: list[Table]) -> str:
+    """Every cell of every table, one line each, with its runs or source."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["table", "row", "kind", "benchmark", "metric", "value", "std", "rank", "mlflow_runs", "source",
+                     "known_issue"])
+    for table in tables:
+        for row in table.rows:
+            for column in table.columns:
+                cell = row.cells.get(column)
+                if cell is None:
+                    continue
+                writer.writerow([table.key, row.name, row.kind, column.benchmark, column.metric,
+                                 "" if cell.value is None else f"{cell.value:.4f}",
+                                 "" if cell.std is None else f"{cell.std:.4f}", cell.rank or "", " ".join(cell.runs),
+                                 cell.source, cell.flagged])
+    return buffer.getvalue()

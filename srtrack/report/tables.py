@@ -1,0 +1,271 @@
+"""The tables: layouts the field uses per modality, rows from runs and published numbers, checks.
+
+Every number is shown in percent. Ours are the mean (+- std over seeds when there are several) of
+the newest finished evaluation run per seed; published ones come with their source and evaluator.
+Checks that fail the report: a cell the study asks for without a run, a value outside [0, 1], a
+long-term F that is not 2 Pr Re / (Pr + Re) at the reported point, and published rows that fail
+published.check_published.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+import pandas as pd
+
+from srtrack.config import Config
+from srtrack.errors import SrtrackError
+from srtrack.report.runs import StudyRuns
+from srtrack.workflow import BASELINE, eval_datasets, is_synthetic, tuned_methods, tuned_modalities
+
+BENCHMARK_NAMES = {"lasher": "LasHeR", "rgbt234": "RGBT234", "gtot": "GTOT", "depthtrack": "DepthTrack",
+                   "vot_rgbd22": "VOT-RGBD22", "visevent": "VisEvent", "coesot": "COESOT", "fe108": "FE108"}
+_OPE = {"PR": "precision", "NPR": "norm_precision", "SR": "success_auc"}
+# the columns each benchmark is reported with in the field's tables: (name, MLflow metric)
+LAYOUTS: dict[str, list[tuple[str, str]]] = {
+    "lasher": [(m, f"lasher_rgbt/{k}") for m, k in _OPE.items()],
+    "rgbt234": [("MPR", "rgbt234/precision"), ("MSR", "rgbt234/success_auc")],
+    "gtot": [("MPR", "gtot/precision"), ("MSR", "gtot/success_auc")],
+    "depthtrack": [("F", "vot_longterm/f_score"), ("Re", "vot_longterm/recall"), ("Pr", "vot_longterm/precision")],
+    "vot_rgbd22": [("EAO", "vot_multistart/eao"), ("A", "vot_multistart/accuracy"),
+                   ("R", "vot_multistart/robustness")],
+    "visevent": [(m, f"otb_matlab/{k}") for m, k in _OPE.items()],
+    "coesot": [(m, f"otb_matlab/{k}") for m, k in _OPE.items()],
+    "fe108": [("RPR", "ostrack/precision"), ("RSR", "ostrack/success_auc")],
+}
+HEADLINE = {"lasher": "SR", "rgbt234": "MSR", "gtot": "MSR", "depthtrack": "F", "vot_rgbd22": "EAO",
+            "visevent": "SR", "coesot": "SR", "fe108": "RSR"}
+MODALITY_NAMES = {"rgbt": "RGB-T", "rgbd": "RGB-D", "rgbe": "RGB-E"}
+ABLATION_ORDER = ["full", "prior_only", "transfer_only", "srft"]
+PARADIGMS = ["full", "prompt", "lora", "srft"]
+SYNTHETIC_NOTE = ("Synthetic benchmarks (the embedded default): these numbers check the pipeline, not the paper's "
+                  "claims; published numbers on the real benchmarks are left out.")
+
+
+class ReportError(SrtrackError):
+    """A table cannot be built honestly (a missing run, an impossible value)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    benchmark: str
+    metric: str
+    mlflow: str | None = None  # None: not an evaluation metric (e.g. trainable parameters)
+    decimals: int = 1
+
+    @property
+    def header(self) -> str:
+        return f"{BENCHMARK_NAMES.get(self.benchmark, self.benchmark)} {self.metric}".strip()
+
+
+@dataclass
+class Cell:
+    value: float | None
+    std: float | None = None
+    runs: tuple[str, ...] = ()
+    source: str = ""
+    flagged: str = ""  # a published number's known issue
+    rank: int | None = None  # 1 best, 2 second best of its column
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str  # "published", "ours" or "baseline"
+    cells: dict[Column, Cell]
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    caption: str
+    columns: list[Column]
+    rows: list[Row]
+
+
+class Builder:
+    """Builds every table of a study; collects problems so that one run reports all of them."""
+
+    def __init__(self, cfg: Config, runs: StudyRuns, published: pd.DataFrame) -> None:
+        self.cfg, self.runs, self.published = cfg, runs, published
+        self.problems: list[str] = []
+
+    def columns(self, benchmarks: list[str], headline_only: bool = False) -> list[Column]:
+        return [Column(b, name, metric) for b in benchmarks for name, metric in LAYOUTS[b]
+                if not headline_only or name == HEADLINE[b]]
+
+    def synthetic(self, columns: list[Column]) -> bool:
+        return any(is_synthetic(self.cfg, c.benchmark) for c in columns)
+
+    def ours(self, label: str, columns: list[Column], name: str | None = None) -> Row:
+        """Our row of `label`: one cell per column, over the study's seeds (the baseline: study.seed)."""
+        seeds = [self.cfg.study.seed] if label == BASELINE else list(self.cfg.study.seeds)
+        cells = {}
+        for column in columns:
+            values, ids = [], []
+            for seed in seeds:
+                run = self.runs.evaluation(column.benchmark, label, seed)
+                if run is None:
+                    self.problems.append(f"no finished evaluation run of {label} (seed {seed}) on {column.benchmark}")
+                    continue
+                value = run.get(f"metrics.{column.mlflow}")
+                if value is None or pd.isna(value):
+                    self.problems.append(f"run {run['run_id']} ({label} on {column.benchmark}) has no metric "
+                                         f"{column.mlflow}")
+                    continue
+                self.check_run(run, column, float(value))
+                values.append(float(value) * 100)
+                ids.append(run["run_id"])
+            mean = statistics.fmean(values) if values else None
+            std = statistics.stdev(values) if len(values) > 1 else None
+            cells[column] = Cell(mean, std, tuple(ids))
+        return Row(name or label, "baseline" if label == BASELINE else "ours", cells)
+
+    def check_run(self, run: pd.Series, column: Column, value: float) -> None:
+        if not 0.0 <= value <= 1.0:
+            self.problems.append(f"run {run['run_id']}: {column.mlflow} = {value} is outside [0, 1]")
+        if column.mlflow == "vot_longterm/f_score":
+            pr, re_ = run.get("metrics.vot_longterm/precision"), run.get("metrics.vot_longterm/recall")
+            expected = 2 * pr * re_ / (pr + re_) if pr + re_ else 0.0
+            if abs(value - expected) > 1e-9:
+                self.problems.append(f"run {run['run_id']}: F {value} is not 2PrRe/(Pr+Re) = {expected} "
+                                     f"(Pr {pr}, Re {re_})")
+
+    def published_rows(self, columns: list[Column]) -> list[Row]:
+        rows = []
+        for tracker, group in self.published.groupby("tracker", sort=False):
+            cells = {}
+            for column in columns:
+                hit = group[(group["benchmark"] == column.benchmark) & (group["metric"] == column.metric)]
+                if not hit.empty:
+                    first = hit.iloc[0]
+                    cells[column] = Cell(float(first["value"]), source=f"{first['source']}; {first['evaluator']}",
+                                         flagged=first["known_issue"])
+            if cells:
+                rows.append(Row(str(tracker), "published", cells))
+        return rows
+
+    def table(self, key: str, title: str, caption: str, columns: list[Column], labels: list[str],
+              with_published: bool) -> Table:
+        synthetic = self.synthetic(columns)
+        rows = self.published_rows(columns) if with_published and not synthetic else []
+        rows += [self.ours(label, columns) for label in labels]
+        if synthetic:
+            caption = f"{caption} {SYNTHETIC_NOTE}"
+        table = Table(key, title, caption, columns, rows)
+        mark_best(table)
+        return table
+
+    def main_tables(self) -> list[Table]:
+        tables = []
+        for modality in tuned_modalities(self.cfg):
+            benchmarks = [b for b in LAYOUTS if b in eval_datasets(self.cfg, modality)]
+            labels = [m for m in tuned_methods(self.cfg, modality) if m in self.cfg.study.methods]
+            if not benchmarks or not labels:
+                continue
+            name = MODALITY_NAMES[modality]
+            tables.append(self.table(
+                f"main_{modality}", f"{name}: comparison", f"{name} tracking, in the layout of the field's tables "
+                "(percent; ours: mean over seeds, +- std when there are several; best in bold, second best in italics (underlined in LaTeX); "
+                "published rows carry their source and evaluator).", self.columns(benchmarks),
+                labels + [BASELINE], with_published=True))
+        return tables
+
+    def ablation_tables(self) -> list[Table]:
+        tables = []
+        for modality, extra in self.cfg.study.ablations.items():
+            if not extra or modality not in tuned_modalities(self.cfg):
+                continue
+            labels = tuned_methods(self.cfg, modality)
+            ordered = [m for m in ABLATION_ORDER if m in labels] + [m for m in labels if m in extra
+                                                                    and m not in ABLATION_ORDER]
+            benchmarks = [b for b in LAYOUTS if b in eval_datasets(self.cfg, modality)]
+            name = MODALITY_NAMES[modality]
+            tables.append(self.table(
+                f"ablation_{modality}", f"{name}: ablation", f"Ablation of SRFT's components on {name} "
+                "(full fine-tuning; + prior sensitivity only; + transfer sensitivity only; both = SRFT; variants "
+                f"as configured: {self.variant_notes(ordered) or 'none'}).", self.columns(benchmarks), ordered,
+                with_published=False))
+            tables += self.sweep_tables(modality, labels, benchmarks)
+        return tables
+
+    def variant_notes(self, labels: list[str]) -> str:
+        variants = self.cfg.study.variants
+        return "; ".join(f"{m} = {variants[m].method} with " + ", ".join(f"{k}={v}" for k, v in variants[m].set.items())
+                         for m in labels if m in variants)
+
+    def sweep_tables(self, modality: str, labels: list[str], benchmarks: list[str]) -> list[Table]:
+        """Variants of one method that set the same keys (a kappa or rank sweep) get a table of their own."""
+        groups: dict[tuple, list[str]] = {}
+        for label in labels:
+            variant = self.cfg.study.variants.get(label)
+            if variant:
+                groups.setdefault((variant.method, tuple(sorted(variant.set))), []).append(label)
+        tables = []
+        for (method, keys), members in groups.items():
+            if len(members) < 2:
+                continue
+            name = MODALITY_NAMES[modality]
+            tables.append(self.table(
+                f"sweep_{modality}_{'_'.join(k.split('.')[-1] for k in keys)}", f"{name}: sweep of {', '.join(keys)}",
+                f"{method} on {name} with {', '.join(keys)} varied: {self.variant_notes(members)}.",
+                self.columns(benchmarks), members, with_published=False))
+        return tables
+
+    def paradigm_table(self) -> list[Table]:
+        labels = [m for m in PARADIGMS if m in self.cfg.study.methods]
+        if len(labels) < 2:
+            return []
+        benchmarks = [b for b in LAYOUTS if any(b in eval_datasets(self.cfg, m) for m in tuned_modalities(self.cfg))]
+        columns = self.columns(benchmarks, headline_only=True)
+        table = self.table("paradigms", "Fine-tuning paradigms", "Full fine-tuning, prompt tuning (ViPT-style), "
+                           "LoRA and SRFT: headline score per benchmark (percent) and trainable parameters "
+                           f"(millions, {self.cfg.model.name} family).", columns, labels, with_published=False)
+        params = Column("", "trainable params (M)", decimals=3)
+        table.columns.append(params)
+        for row in table.rows:
+            row.cells[params] = self.trainable(row.name)
+        return [table]
+
+    def trainable(self, label: str) -> Cell:
+        for modality in tuned_modalities(self.cfg):
+            run = self.runs.tuning(modality, label, self.cfg.study.seeds[0])
+            if run is not None and not pd.isna(run.get("params.run/params_trainable")):
+                return Cell(int(run["params.run/params_trainable"]) / 1e6, runs=(run["run_id"],))
+        self.problems.append(f"no finished tuning run of {label} (seed {self.cfg.study.seeds[0]}) with a parameter count")
+        return Cell(None)
+
+    def notes(self) -> list[str]:
+        """What the tables leave out, said once."""
+        notes = []
+        if not any(self.cfg.study.variants[m].method in ("prompt", "lora") for m in self.cfg.study.variants):
+            notes.append("Compatibility (prompt + SRFT, LoRA + SRFT) and the plasticity-stability trade-off need "
+                         "runs this study does not make (SRFT on the PEFT trackers; scores on an RGB-only benchmark "
+                         "after tuning); they are not built.")
+        return notes
+
+
+def mark_best(table: Table) -> None:
+    """Rank 1 and 2 per column (higher is better for every metric here), over all rows with a value."""
+    for column in table.columns:
+        values = sorted({round(r.cells[column].value, 6) for r in table.rows
+                         if column in r.cells and r.cells[column].value is not None}, reverse=True)
+        for row in table.rows:
+            cell = row.cells.get(column)
+            if cell is not None and cell.value is not None and values:
+                position = values.index(round(cell.value, 6))
+                cell.rank = position + 1 if position < 2 else None
+
+
+def build_tables(cfg: Config, runs: StudyRuns, published: pd.DataFrame) -> tuple[list[Table], list[str]]:
+    """Every table the study supports, and the notes; raises ReportError listing every problem."""
+    from srtrack.report.published import check_published
+
+    builder = Builder(cfg, runs, published)
+    tables = builder.main_tables() + builder.ablation_tables() + builder.paradigm_table()
+    problems = [f"published results: {p}" for p in check_published(published)] + builder.problems
+    if problems:
+        raise ReportError("the tables cannot be built:\n  " + "\n  ".join(problems))
+    return tables, builder.notes()
