@@ -8,7 +8,7 @@
 With `--checkpoint`, the tracker (`--model`, default `model.name`, or its RGB counterpart on RGB
 data) runs over the split's sequences in batches of `evaluate.batch` (lockstep, one forward per
 frame for the batch), over `evaluate.workers` processes (GPUs when present). Raw results go to
-`raw/<checkpoint sha256[:16]>/<sequence>.txt` (+ `_confidence.value`), one file pair per sequence
+`raw/<checkpoint sha256[:16]>-<tracker variant>/<sequence>.txt` (+ `_confidence.value`), one file pair per sequence
 written atomically, so a rerun resumes where it stopped and another checkpoint never reuses them.
 With `--results`, another tracker's raw results (`<sequence>.txt`, comma/space/tab separated
 x,y,w,h; optional `<sequence>_confidence.value`) are scored by the same code.
@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, help="tracker variant (default: model.name; RGB data: ostrack_<size>)")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--workers", type=int, default=None, help="tracking processes (default: evaluate.workers)")
+    parser.add_argument("--max-sequences", type=int, default=None, metavar="N",
+                        help="only the first N sequences of the split (in index order)")
+    parser.add_argument("--tuned-on", default=None, choices=["rgbt", "rgbd", "rgbe"],
+                        help="the modality the tracker was tuned on, when it is scored on another one (an RGB-X "
+                             "tracker on RGB data: what it retains); tagged for the report")
     return parser
 
 
@@ -67,13 +72,17 @@ def run(args: argparse.Namespace) -> int:
     sequences = load_sequences(args.data, cfg.datasets)
     if not sequences:
         raise ConfigError(f"{args.data}: the split has no sequences")
+    if args.max_sequences is not None:
+        sequences = sequences[:args.max_sequences]
     benchmark, modality = index["benchmark"], index["modality"]
     with stage_run(cfg, "evaluate", parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
-                   method=args.label or args.name, label=args.label or args.name) as run_:
+                   method=args.label or args.name, label=args.label or args.name, tuned_on=args.tuned_on) as run_:
         if args.checkpoint is not None:
             digest = file_sha256(args.checkpoint)
-            raw = args.out / "raw" / digest[:16]
-            track(cfg, args, sequences, raw, modality)
+            model = tracker_model(cfg, args, modality)
+            # keyed by weights and network: the same checkpoint in another variant tracks differently
+            raw = args.out / "raw" / f"{digest[:16]}-{model}"
+            track(cfg, args, sequences, raw, model)
             run_.set_tags({"checkpoint_sha256": digest})
         else:
             raw = args.results
@@ -185,7 +194,14 @@ def per_sequence_csv(scores: dict[str, dict]) -> str:
     return pd.concat(frames).to_csv(index=False, float_format="%.6f")
 
 
-def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, modality: str) -> None:
+def tracker_model(cfg: Config, args: argparse.Namespace, modality: str) -> str:
+    """--model, else model.name (on RGB data: its one-stream RGB counterpart)."""
+    from srtrack.naming import rgb_counterpart
+
+    return args.model or (rgb_counterpart(cfg.model.name) if modality == "rgb" else cfg.model.name)
+
+
+def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, model: str) -> None:
     """Run the tracker over every sequence without results in `raw` (resumable per sequence)."""
     from tqdm import tqdm
 
@@ -201,9 +217,6 @@ def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, modality:
     if not todo:
         return
     raw.mkdir(parents=True, exist_ok=True)
-    from srtrack.naming import rgb_counterpart
-
-    model = args.model or (rgb_counterpart(cfg.model.name) if modality == "rgb" else cfg.model.name)
     workers = cfg.evaluate.workers if args.workers is None else args.workers
     with tqdm(total=len(todo), desc="sequences", unit="seq", mininterval=2.0) as bar:
         run_batches(cfg, model, args.checkpoint, todo, raw, workers, on_done=bar.update)

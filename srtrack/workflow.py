@@ -18,7 +18,7 @@ from srtrack.config import Config, config_to_dict, variant_overrides
 from srtrack.datasets import READERS
 from srtrack.errors import ConfigError
 from srtrack.io import write_text_atomic
-from srtrack.naming import tracker_for_method
+from srtrack.naming import rgb_counterpart, tracker_for_method
 
 RESOLVED_CONFIG = "config.resolved.yaml"
 
@@ -214,6 +214,61 @@ def compare_targets(cfg: Config) -> list[str]:
     return [compare_path(cfg, name) for name in datasets]
 
 
+# what a tracking result depends on (evaluate.retention only selects which runs exist)
+EVALUATE_SECTIONS = ("model", "evaluate.batch", "evaluate.workers", "evaluate.profiles", "sampler", "encoding")
+
+
+def retention_split(cfg: Config) -> tuple[str, str] | None:
+    """(RGB benchmark, split) the retention is scored on: its test split, else train; None when off."""
+    name = cfg.evaluate.retention.dataset
+    if name is None or getattr(cfg.datasets, name).root is None:
+        return None
+    return name, "test" if "test" in READERS[name].splits else "train"
+
+
+def retention_path(cfg: Config, retained: str, seed: int | str) -> str:
+    """Scores on RGB data of `<modality>.<label>` (a tuned tracker) or of the pretrained baseline."""
+    return f"{cfg.study.output_dir}/retention/{retained}/seed{seed}/metrics.json"
+
+
+def retention_targets(cfg: Config) -> list[str]:
+    """Every tuned tracker (modality, method, seed) and the baseline, scored on RGB data."""
+    if retention_split(cfg) is None or not tune_targets(cfg):
+        return []
+    targets = [retention_path(cfg, f"{m}.{method}", seed) for m in tuned_modalities(cfg)
+               for method in tuned_methods(cfg, m) for seed in cfg.study.seeds]
+    return targets + [retention_path(cfg, BASELINE, cfg.study.seed)]
+
+
+def retention_checkpoint(cfg: Config, retained: str, seed: int | str) -> str:
+    if retained == BASELINE:
+        return pretrained_checkpoint(cfg)
+    modality, label = retained.split(".", 1)
+    return tune_path(cfg, modality, label, seed)
+
+
+def retention_options(cfg: Config, retained: str, seed: int | str) -> str:
+    """The evaluate CLI options of one retention run: names, the tracker variant, the sequence cap."""
+    label = retained.split(".", 1)[-1]
+    # the baseline is the RGB tracker itself (one-stream): what there is to retain
+    model = rgb_counterpart(cfg.model.name) if retained == BASELINE else eval_model(cfg, label)
+    options = [f"--name {label}", f"--label {label}", f"--model {model}",
+               f"--max-sequences {cfg.evaluate.retention.sequences}", f"--set study.seed={seed}"]
+    if retained != BASELINE:
+        options.append(f"--tuned-on {retained.split('.', 1)[0]}")
+    return " ".join(options)
+
+
+def report_plots(cfg: Config, caption: str) -> dict[str, Any]:
+    """The report's figures as rule outputs, flagged for `snakemake --report` with `caption`."""
+    from snakemake.io import report
+
+    if not retention_targets(cfg):
+        return {}
+    return {"plasticity": report(f"{cfg.study.output_dir}/report/plasticity_stability.png", caption=caption,
+                                 category="Tables")}
+
+
 def report_path(cfg: Config) -> str:
     """The study's tables (python -m srtrack.report)."""
     return f"{cfg.study.output_dir}/report/tables.md"
@@ -235,7 +290,7 @@ def smoke_targets(cfg: Config) -> list[str]:
 def final_targets(cfg: Config) -> list[str]:
     """Everything `snakemake` (rule all) builds for this config."""
     targets = prepare_targets(cfg) + sensitivity_targets(cfg) + tune_targets(cfg) + eval_targets(cfg)
-    targets += compare_targets(cfg)
+    targets += compare_targets(cfg) + retention_targets(cfg)
     if eval_targets(cfg):
         targets.append(report_path(cfg))
     if any(is_synthetic(cfg, name) for name in READERS):
@@ -322,4 +377,5 @@ def config_sources(workflow: Any) -> list[Path]:
 def wildcard_constraints() -> Mapping[str, Any]:
     """Regexes for the workflow's wildcards."""
     return {"dataset": "|".join(sorted(READERS)), "split": "train|test", "modality": "|".join(MODALITIES),
-            "method": "[a-z][a-z0-9_]*", "tracker": "[a-z][a-z0-9_]*", "seed": "[0-9]+"}
+            "method": "[a-z][a-z0-9_]*", "tracker": "[a-z][a-z0-9_]*", "seed": "[0-9]+",
+            "retained": f"(?:{'|'.join(MODALITIES)})\\.[a-z][a-z0-9_]*|{BASELINE}"}

@@ -230,10 +230,17 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    dataset: str | None
+    sequences: int
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     batch: int
     workers: int
     profiles: dict[str, tuple[str, ...]]
+    retention: RetentionConfig
 
 
 @dataclass(frozen=True)

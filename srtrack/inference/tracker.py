@@ -67,8 +67,12 @@ class SequenceTracker:
         self.window = hann2d(search_size // 16).to(self.device)
 
     def frames(self, seq: Sequence, index: int) -> list[np.ndarray]:
-        return frame_images(seq, index, lambda path, modality: load_frame(path, modality, self.encoding),
-                            with_x=getattr(self.net, "in_chans", 3) == 6)
+        """The frame's images; an RGB-X tracker on an RGB-only sequence gets the RGB image as X too
+        (how the RGB ability an RGB-X tracker retains is measured: the plasticity-stability table)."""
+        with_x = getattr(self.net, "in_chans", 3) == 6
+        images = frame_images(seq, index, lambda path, modality: load_frame(path, modality, self.encoding),
+                              with_x=with_x)
+        return images * 2 if with_x and len(images) == 1 else images
 
     def initialize(self, seq: Sequence) -> TrackState:
         """Crop the template at the first present frame; pad the frames before it."""

@@ -4,8 +4,9 @@
 
 Reads the newest finished evaluation (and tuning) runs of `study.name` with `mlflow.search_runs`
 and the published-results CSV, checks both (srtrack/report/tables.py), and writes `tables.md`,
-`tables.csv` (every cell with its MLflow run ids or source) and one booktabs `<table>.tex` per
-table, logged to MLflow. Exit 1, listing every problem, when a table cannot be built honestly.
+`tables.csv` (every cell with its MLflow run ids or source), one booktabs `<table>.tex` per
+table and the plasticity-stability scatter (`plasticity_stability.png`/`.pdf`), logged to MLflow.
+Exit 1, listing every problem, when a table cannot be built honestly.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def report(args: argparse.Namespace) -> int:
+    from srtrack.report.plots import plasticity_plot
     from srtrack.report.published import load_published
     from srtrack.report.render import latex, long_csv, markdown
     from srtrack.report.runs import collect_runs
@@ -44,6 +46,9 @@ def report(args: argparse.Namespace) -> int:
     for table in tables:
         files.append(args.out / f"{table.key}.tex")
         write_text_atomic(files[-1], latex(table))
+    plot = plasticity_plot(tables, args.out / "plasticity_stability.png")
+    if plot is not None:
+        files += [plot, plot.with_suffix(".pdf")]
     with stage_run(cfg, "report", parent_run_id=args.parent_run_id) as run:
         for path in files:
             run.log_artifact(path, "report")

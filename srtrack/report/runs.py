@@ -8,7 +8,7 @@ import pandas as pd
 
 from srtrack.config import Config
 
-KEY = ["tags.stage", "tags.dataset", "tags.modality", "tags.label", "tags.seed"]
+KEY = ["tags.stage", "tags.dataset", "tags.modality", "tags.label", "tags.seed", "tags.tuned_on"]
 
 
 @dataclass
@@ -18,8 +18,9 @@ class StudyRuns:
     runs: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
 
-    def evaluation(self, dataset: str, label: str, seed: int) -> pd.Series | None:
-        return self._one("evaluate", seed, **{"tags.dataset": dataset, "tags.label": label})
+    def evaluation(self, dataset: str, label: str, seed: int, tuned_on: str | None = None) -> pd.Series | None:
+        """An evaluation run; `tuned_on` picks a tracker tuned on that modality scored on other data."""
+        return self._one("evaluate", seed, **{"tags.dataset": dataset, "tags.label": label, "tags.tuned_on": tuned_on})
 
     def tuning(self, modality: str, label: str, seed: int) -> pd.Series | None:
         return self._one("tune", seed, **{"tags.modality": modality, "tags.label": label})
@@ -29,7 +30,7 @@ class StudyRuns:
             return None
         hit = (self.runs["tags.stage"] == stage) & (self.runs["tags.seed"] == str(seed))
         for column, value in tags.items():
-            hit &= self.runs[column] == value
+            hit &= self.runs[column].isna() if value is None else self.runs[column] == value
         rows = self.runs[hit]
         return None if rows.empty else rows.iloc[0]
 
@@ -58,7 +59,7 @@ def collect_runs(cfg: Config, tracking_uri: str) -> StudyRuns:
     metrics = [c for c in runs.columns if c.startswith("metrics.")]
     for key, group in runs[runs["tags.stage"] == "evaluate"].groupby(KEY, dropna=False):
         if len(group) > 1 and len(group[metrics].drop_duplicates()) > 1:
-            warnings.append(f"{len(group)} finished evaluation runs of {'/'.join(map(str, key[1:]))} with different "
+            warnings.append(f"{len(group)} finished evaluation runs of {'/'.join(str(k) for k in key[1:] if not pd.isna(k))} with different "
                             f"scores; the newest ({group['run_id'].iloc[0][:8]}) is used, not the best (choosing "
                             "the best would select on the test set)")
     return StudyRuns(runs.drop_duplicates(KEY, keep="first").reset_index(drop=True), warnings)

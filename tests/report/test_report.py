@@ -70,6 +70,14 @@ def fill_store(tmp_path: Path, skip: tuple = (), broken_f: tuple = ()) -> dict[s
             run("evaluate", f"eval-{dataset}-{label}-s{seed}",
                 {"dataset": dataset, "modality": modality, "label": label, "method": label, "seed": str(seed)},
                 metrics)
+            if (label, "got10k", seed) not in skip:  # what the tracker retains of RGB tracking
+                retained = {"got10k_otb/success_auc": score(label, "got10k", seed, 3) - (0.01 if modality == "rgbd"
+                                                                                        else 0)}
+                tags = {"dataset": "got10k", "modality": "rgb", "label": label, "method": label, "seed": str(seed)}
+                if label != "pretrained":
+                    tags["tuned_on"] = modality
+                if label != "pretrained" or dataset == "lasher":  # the baseline once
+                    run("evaluate", f"rgb-{modality}-{label}-s{seed}", tags, retained)
             if label != "pretrained" and dataset == "lasher" or (dataset == "depthtrack" and label in METHODS):
                 trainable = {"full": 5_600_000, "lora": 110_592, "srft": 5_600_000}.get(label, 5_600_000)
                 run("tune", f"tune-{modality}-{label}-s{seed}",
@@ -90,9 +98,12 @@ def test_fixture_store_gives_exactly_the_golden_tables(tmp_path: Path, tmp_confi
     out = tmp_path / "report"
     assert report_main(["--config", str(config[0]), "--config", str(config[1]), "--out", str(out)]) == 0
     produced = {name: readable((out / name).read_text(), names)
-                for name in ("tables.md", "tables.csv", "main_rgbt.tex", "ablation_rgbt.tex", "paradigms.tex")}
+                for name in ("tables.md", "tables.csv", "main_rgbt.tex", "ablation_rgbt.tex", "paradigms.tex",
+                             "plasticity_rgbd.tex")}
     assert sorted(p.name for p in out.glob("*.tex")) == ["ablation_rgbt.tex", "main_rgbd.tex", "main_rgbt.tex",
-                                                          "paradigms.tex", "sweep_rgbt_start.tex"]
+                                                          "paradigms.tex", "plasticity_rgbd.tex",
+                                                          "plasticity_rgbt.tex", "sweep_rgbt_start.tex"]
+    assert (out / "plasticity_stability.png").stat().st_size > 10_000 and (out / "plasticity_stability.pdf").is_file()
     if os.environ.get("SRTRACK_UPDATE_GOLDEN"):
         GOLDEN.mkdir(exist_ok=True)
         for name, text in produced.items():
@@ -120,6 +131,7 @@ def test_every_number_is_traceable_and_the_seed_mean_is_right(tmp_path: Path, tm
 @pytest.mark.parametrize(("damage", "message"), [
     ({"skip": (("srft", "lasher", 1),)}, "no finished evaluation run of srft (seed 1) on lasher"),
     ({"broken_f": (("lora", 0),)}, "is not 2PrRe/(Pr+Re)"),
+    ({"skip": (("k25", "got10k", 1),)}, "no finished evaluation run of k25 (seed 1) on got10k (tuned on rgbt)"),
 ])
 def test_a_missing_run_or_an_impossible_f_fails_the_report(tmp_path: Path, tmp_config, capsys, damage,
                                                             message) -> None:

@@ -90,7 +90,8 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.`srtrack.role` = 'stage'")
     stages = sorted(r.data.tags["stage"] for r in runs)
-    assert stages == ["evaluate"] * 7 + ["prepare"] * 7 + ["pretrain", "report", "sensitivity", "synth"] + ["tune"] * 4
+    # 7 test-split evaluations, and 5 on RGB data (each tuned tracker and the RGB tracker: retention)
+    assert stages == ["evaluate"] * 12 + ["prepare"] * 7 + ["pretrain", "report", "sensitivity", "synth"] + ["tune"] * 4
     assert {r.info.status for r in runs} == {"FINISHED"}
     tuned = {(r.data.tags["modality"], r.data.tags["label"]): r for r in runs if r.data.tags["stage"] == "tune"}
     assert set(tuned) == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbe", "srft"), ("rgbt", "srft_fixed_kappa")}
@@ -110,6 +111,9 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     assert set(profiles) == {"vot_longterm"}
     assert (out / "eval/lasher/comparison/curves_lasher_rgbt.png").is_file()
     assert (out / "eval/depthtrack/comparison/pr_curve_vot_longterm.png").is_file()
+    retained = json.loads((out / "retention/rgbt.srft/seed0/metrics.json").read_text())
+    assert retained["benchmark"] == "got10k" and retained["sequences"] == 4
+    assert "ostrack_tiny" in json.loads((out / "retention/pretrained/seed0/metrics.json").read_text())["raw_results"]
     tables = (out / "report/tables.md").read_text()
     assert "## Table 1: RGB-T: comparison" in tables and "| ours: srft_fixed_kappa |" in tables
     assert "Synthetic benchmarks" in tables and "ViPT" not in tables, "no published rows beside synthetic numbers"
@@ -152,7 +156,8 @@ def test_dag_computes_the_prior_when_a_pretrained_checkpoint_is_configured(tmp_p
 
 def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tmp_config) -> None:
     from srtrack.naming import tracker_for_method
-    from srtrack.workflow import eval_model, eval_name, eval_targets, smoke_targets, tune_settings, tune_targets
+    from srtrack.workflow import (eval_model, eval_name, eval_targets, retention_options, retention_targets,
+                                  smoke_targets, tune_settings, tune_targets)
 
     roots = {"got10k": "/d/g", "lasher": "/d/l", "depthtrack": "/d/d"}
     study = {"methods": ["full", "srft", "prompt"], "seeds": [0, 1], "ablations": {"rgbt": [], "rgbd": ["k05"]},
@@ -168,6 +173,11 @@ def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tm
     assert eval_model(cfg, "k05") == "srtrack_tiny" and eval_name(cfg, "k05", 1) == "k05-seed1"
     assert tune_settings(cfg, "k05", 1) == ("--method srft --label k05 --set study.seed=1 --set method.name=srft "
                                             "--set method.kappa.start=0.5")
+    assert retention_targets(cfg)[-1] == f"{out}/retention/pretrained/seed0/metrics.json"
+    assert f"{out}/retention/rgbd.k05/seed1/metrics.json" in retention_targets(cfg)
+    assert retention_options(cfg, "rgbd.k05", 1) == ("--name k05 --label k05 --model srtrack_tiny --max-sequences 8 "
+                                                    "--set study.seed=1 --tuned-on rgbd")
+    assert "--model ostrack_tiny" in retention_options(cfg, "pretrained", 0)
     assert smoke_targets(cfg) == [f"{out}/tune/rgbt/full/seed0/model.pth", f"{out}/eval/lasher/full/seed0/metrics.json",
                                   f"{out}/eval/lasher/pretrained/seed0/metrics.json"]
     assert tracker_for_method("srtrack_base", "lora") == "srtrack_lora_base"

@@ -128,3 +128,17 @@ def test_launch_checks_its_arguments_before_anything_is_queued(tmp_path: Path, t
                         "resources.launcher=auto", *tune_args[4:]]) == 1
     assert "one training process per GPU" in capsys.readouterr().err
     assert not (out / "launch.json").exists()
+
+
+@pytest.mark.slow
+def test_profile_is_found_by_name_from_the_repository_root(tmp_path: Path, tmp_config) -> None:
+    """`snakemake --profile slurm` literally, as the README says (a dry run: no jobs, no MLflow)."""
+    config = tmp_config({**existing_inputs(tmp_path), "study": {"output_dir": str(tmp_path / "results"),
+                                                                "methods": ["srft"], "ablations": {"rgbt": []}}})
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SRTRACK_SLURM_PARTITION": "gpu-long",
+           "SRTRACK_MLFLOW_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    result = subprocess.run([str(bin_dir / "snakemake"), "--profile", "slurm", "-n", "--configfile", *map(str, config)],
+                            cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "slurm_partition=gpu-long" in result.stdout + result.stderr

@@ -21,7 +21,7 @@ rule evaluate:
     params:
         srtrack=SRTRACK,
         config=RESOLVED_CONFIG,
-        fingerprint=layout.fingerprint(CFG, "model", "evaluate", "sampler", "encoding"),
+        fingerprint=layout.fingerprint(CFG, *layout.EVALUATE_SECTIONS),
         model=lambda wildcards: layout.eval_model(CFG, wildcards.tracker),
         name=lambda wildcards: layout.eval_name(CFG, wildcards.tracker, wildcards.seed),
     shell:
@@ -55,3 +55,38 @@ rule compare:
         srtrack=SRTRACK,
     shell:
         "{params.srtrack}.compare {input} --out {output} > {log} 2>&1"
+
+
+# What a tuned tracker (or the baseline) keeps of RGB tracking: scored on an RGB benchmark.
+if layout.retention_split(CFG):
+
+    rule retention:
+        input:
+            index=layout.index_path(OUT, *layout.retention_split(CFG)),
+            checkpoint=lambda wildcards: layout.retention_checkpoint(
+                CFG, wildcards.retained, wildcards.seed
+            ),
+        output:
+            metrics=f"{OUT}/retention/{{retained}}/seed{{seed}}/metrics.json",
+        log:
+            f"{OUT}/logs/retention/{{retained}}-seed{{seed}}.log",
+        benchmark:
+            f"{OUT}/benchmarks/retention/{{retained}}-seed{{seed}}.tsv"
+        conda:
+            "../../envs/eval.yaml"
+        threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
+        resources:
+            mem_mb=4000,
+            runtime=60,
+        params:
+            srtrack=SRTRACK,
+            config=RESOLVED_CONFIG,
+            fingerprint=layout.fingerprint(
+                CFG, *layout.EVALUATE_SECTIONS, "evaluate.retention"
+            ),
+            options=lambda wildcards: layout.retention_options(
+                CFG, wildcards.retained, wildcards.seed
+            ),
+        shell:
+            "{params.srtrack}.evaluate --config {params.config} --data $(dirname {input.index}) "
+            "--checkpoint {input.checkpoint} {params.options} --out $(dirname {output.metrics}) > {log} 2>&1"

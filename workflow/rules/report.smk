@@ -2,7 +2,9 @@
 rule report:
     input:
         layout.eval_targets(CFG),
+        layout.retention_targets(CFG),
     output:
+        **layout.report_plots(CFG, "../report/plasticity.rst"),
         tables=report(
             f"{OUT}/report/tables.md",
             caption="../report/tables.rst",
