@@ -45,6 +45,8 @@ rule compare:
         ),
     log:
         f"{OUT}/logs/compare/{{dataset}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/compare/{{dataset}}.tsv"
     conda:
         "../../envs/eval.yaml"
     threads: 1

@@ -13,6 +13,8 @@ rule report:
         cells=f"{OUT}/report/tables.csv",
     log:
         f"{OUT}/logs/report.log",
+    benchmark:
+        f"{OUT}/benchmarks/report.tsv"
     conda:
         "../../envs/eval.yaml"
     threads: 1
