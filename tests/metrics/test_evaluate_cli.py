@@ -64,6 +64,11 @@ def test_evaluate_tracks_scores_resumes_and_keys_results_by_checkpoint(smoke_dat
     torch.save({"net": create_tracker("ostrack_tiny", template_size=64, search_size=128).state_dict()}, other)
     assert evaluate.main([*base, "--checkpoint", str(other), "--name", "other", "--out", str(tmp_path / "eval2")]) == 0
     assert Path(json.loads((tmp_path / "eval2/metrics.json").read_text())["raw_results"]) != raw
+    # the same checkpoint run as another network: its own raw folder too
+    assert evaluate.main([*base, "--checkpoint", str(init), "--model", "ostrack_tiny", "--name", "rgb", "--out",
+                          str(tmp_path / "eval3")]) == 0
+    rgb_raw = Path(json.loads((tmp_path / "eval3/metrics.json").read_text())["raw_results"])
+    assert raw.name.endswith("-srtrack_tiny") and rgb_raw.name == raw.name.replace("srtrack_tiny", "ostrack_tiny")
 
     # another tracker's raw results, scored by the same code: identical numbers
     assert evaluate.main([*base, "--results", str(raw), "--name", "copy", "--out", str(tmp_path / "copy")]) == 0
