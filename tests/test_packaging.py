@@ -68,9 +68,10 @@ def test_console_script_dispatches() -> None:
     from srtrack.cli import main
 
     assert main(["nosuchstage"]) == 2
-    with pytest.raises(SystemExit) as info:
-        main(["prepare", "--help"])
-    assert info.value.code == 0
+    for stage in ("prepare", "report"):
+        with pytest.raises(SystemExit) as info:
+            main([stage, "--help"])
+        assert info.value.code == 0
 
 
 def _bin(tool: str) -> str:
