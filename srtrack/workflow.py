@@ -174,7 +174,11 @@ def eval_checkpoint(cfg: Config, dataset: str, tracker: str, seed: int | str) ->
 
 def eval_model(cfg: Config, tracker: str) -> str:
     """The tracker variant a result was trained as (the baseline runs in model.name)."""
-    return cfg.model.name if tracker == BASELINE else tracker_for_method(cfg.model.name, base_method(cfg, tracker))
+    if tracker == BASELINE:
+        return cfg.model.name
+    variant = cfg.study.variants.get(tracker)
+    model = variant.set.get("model.name", cfg.model.name) if variant else cfg.model.name
+    return tracker_for_method(model, base_method(cfg, tracker))
 
 
 def eval_name(cfg: Config, tracker: str, seed: int | str) -> str:

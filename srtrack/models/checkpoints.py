@@ -32,9 +32,10 @@ from pathlib import Path
 
 import torch
 from timm.layers import resample_abs_pos_embed
-from torch import Tensor
+from torch import Tensor, nn
 
 from srtrack.errors import CheckpointError
+from srtrack.models.peft import LoRALinear
 from srtrack.models.backbones import TwoStreamViT, fusion_layers
 from srtrack.models.trackers import Tracker
 
@@ -187,14 +188,39 @@ def prior_for_model(prior: dict[str, Tensor], model: Tracker) -> dict[str, Tenso
     `model`'s parameters: on a two-stream model each one-stream parameter's statistics go to every
     copy its pretrained weights went to (both streams, a fusion block), as in `load_pretrained`."""
     if not isinstance(model.backbone, TwoStreamViT):
-        return dict(prior)
+        return with_lora_prior(dict(prior), model)
     depth = model.backbone.depth
     mapped = {}
     for key, value in prior.items():
         param, statistic = key.rsplit(".", 1)
         for target in two_stream_names(param, depth):
             mapped[f"{target}.{statistic}"] = value
-    return mapped
+    return with_lora_prior(mapped, model)
+
+
+def with_lora_prior(prior: dict[str, Tensor], model: nn.Module) -> dict[str, Tensor]:
+    """Give the LoRA matrices of every adapted weight W the prior of W (SRFT on a LoRA tracker).
+
+    The low-rank update B A of a frozen W lives in W's output space (columns of B, d_out x r) and input
+    space (rows of A, r x d_in), so B gets W's output-side eigenvectors and A its input-side ones,
+    with the identity on the rank side: SRFT's projection then removes kappa of B's update along
+    P_out and of A's along P_in. This one-sided constraint is stronger than the two-sided one SRFT
+    puts on W itself (it also removes P_out x (not P_in) directions); the method notes do not say how
+    SRFT composes with LoRA, so it is our choice, documented in docs/method.md.
+    """
+    out = dict(prior)
+    for name, module in model.named_modules():
+        weight = f"{name}.weight"
+        if not isinstance(module, LoRALinear) or f"{weight}.out_vectors" not in prior:
+            continue
+        eye, ones = torch.eye(module.lora_A.shape[0]), torch.ones(module.lora_A.shape[0])
+        out.update({f"{name}.lora_B.out_vectors": prior[f"{weight}.out_vectors"],
+                    f"{name}.lora_B.out_values": prior[f"{weight}.out_values"],
+                    f"{name}.lora_B.in_vectors": eye, f"{name}.lora_B.in_values": ones,
+                    f"{name}.lora_A.out_vectors": eye, f"{name}.lora_A.out_values": ones,
+                    f"{name}.lora_A.in_vectors": prior[f"{weight}.in_vectors"],
+                    f"{name}.lora_A.in_values": prior[f"{weight}.in_values"]})
+    return out
 
 
 def load_tracker_weights(model: Tracker, path: Path) -> LoadReport:

@@ -17,7 +17,7 @@ from srtrack.report.published import check_published, load_published
 
 GOLDEN = Path(__file__).parent / "golden"
 METHODS = ["full", "lora", "srft"]
-ABLATIONS = ["prior_only", "k25", "k75"]
+ABLATIONS = ["prior_only", "k25", "k75", "lora_srft"]
 
 
 def score(label: str, dataset: str, seed: int, k: int) -> float:
@@ -34,6 +34,7 @@ def study_config(tmp_path: Path, tmp_config) -> list[Path]:
         "study": {"methods": METHODS, "seeds": [0, 1], "ablations": {"rgbt": ABLATIONS},
                   "variants": {"k25": {"method": "srft", "set": {"method.kappa.start": 0.25}},
                                "k75": {"method": "srft", "set": {"method.kappa.start": 0.75}},
+                               "lora_srft": {"method": "srft", "set": {"model.name": "srtrack_lora_tiny"}},
                                "srft_fixed_kappa": {"method": "srft", "set": {"method.kappa.kind": "constant"}}}},
         "datasets": {name: {"root": str(root)} for name, root in roots.items()}})
 
@@ -79,7 +80,7 @@ def fill_store(tmp_path: Path, skip: tuple = (), broken_f: tuple = ()) -> dict[s
                 if label != "pretrained" or dataset == "lasher":  # the baseline once
                     run("evaluate", f"rgb-{modality}-{label}-s{seed}", tags, retained)
             if label != "pretrained" and dataset == "lasher" or (dataset == "depthtrack" and label in METHODS):
-                trainable = {"full": 5_600_000, "lora": 110_592, "srft": 5_600_000}.get(label, 5_600_000)
+                trainable = {"lora": 110_592, "lora_srft": 110_592}.get(label, 5_600_000)
                 run("tune", f"tune-{modality}-{label}-s{seed}",
                     {"dataset": dataset, "modality": modality, "label": label, "method": label, "seed": str(seed)},
                     params={"run/params_trainable": trainable})
@@ -99,9 +100,9 @@ def test_fixture_store_gives_exactly_the_golden_tables(tmp_path: Path, tmp_confi
     assert report_main(["--config", str(config[0]), "--config", str(config[1]), "--out", str(out)]) == 0
     produced = {name: readable((out / name).read_text(), names)
                 for name in ("tables.md", "tables.csv", "main_rgbt.tex", "ablation_rgbt.tex", "paradigms.tex",
-                             "plasticity_rgbd.tex")}
-    assert sorted(p.name for p in out.glob("*.tex")) == ["ablation_rgbt.tex", "main_rgbd.tex", "main_rgbt.tex",
-                                                          "paradigms.tex", "plasticity_rgbd.tex",
+                             "plasticity_rgbd.tex", "compatibility.tex")}
+    assert sorted(p.name for p in out.glob("*.tex")) == ["ablation_rgbt.tex", "compatibility.tex", "main_rgbd.tex",
+                                                          "main_rgbt.tex", "paradigms.tex", "plasticity_rgbd.tex",
                                                           "plasticity_rgbt.tex", "sweep_rgbt_start.tex"]
     assert (out / "plasticity_stability.png").stat().st_size > 10_000 and (out / "plasticity_stability.pdf").is_file()
     if os.environ.get("SRTRACK_UPDATE_GOLDEN"):

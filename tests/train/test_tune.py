@@ -75,3 +75,35 @@ def test_bad_inputs_are_config_errors(smoke_data: Path, tmp_path: Path, capsys) 
     assert "needs the prior sensitivity: pass --prior" in capsys.readouterr().err
     assert tune.main([*config, "--modality", "rgbt", "--data", str(lasher), "--out", str(tmp_path / "x")]) == 2
     assert "no starting weights" in capsys.readouterr().err
+
+
+def test_srft_on_a_lora_tracker_constrains_the_lora_matrices_with_the_prior(smoke_data: Path, tmp_path: Path,
+                                                                            srft_inputs) -> None:
+    """SRFT composed with LoRA: B and A get the prior of the weight they adapt (with_lora_prior)."""
+    from safetensors.torch import load_file
+
+    from srtrack.models import create_tracker
+    from srtrack.models.checkpoints import prior_for_model
+
+    init, prior_path = srft_inputs
+    model = create_tracker("srtrack_lora_tiny", template_size=64, search_size=128)
+    mapped = prior_for_model(load_file(str(prior_path)), model)
+    lora = [n.removesuffix(".lora_B") for n, _ in model.named_parameters() if n.endswith(".lora_B")]
+    assert lora and all(f"{n}.lora_B.out_vectors" in mapped and f"{n}.lora_A.in_vectors" in mapped for n in lora)
+    first = lora[0]
+    assert torch.equal(mapped[f"{first}.lora_B.out_vectors"], mapped[f"{first}.weight.out_vectors"])
+    assert torch.equal(mapped[f"{first}.lora_A.out_vectors"], torch.eye(mapped[f"{first}.lora_A.out_vectors"].shape[0]))
+
+    schedule = {"epochs": 1, "samples_per_epoch": 48, "global_batch": 8, "checkpoint_every": 100, "log_every": 2,
+                "probe_samples": 8}
+    config = run_config(smoke_data, tmp_path, schedule)
+    out = tmp_path / "lora-srft"
+    assert tune.main([*config, "--modality", "rgbt", "--method", "srft", "--set", "model.name=srtrack_lora_tiny",
+                      "--data", str(smoke_data / "results/data/lasher-train"), "--init", str(init),
+                      "--prior", str(prior_path), "--label", "lora_srft", "--out", str(out)]) == 0
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'tune'")
+    assert run.data.params["run/model"] == "srtrack_lora_tiny" and run.data.tags["label"] == "lora_srft"
+    removed = client.get_metric_history(run.info.run_id, "reg/prior_removed")
+    assert removed and max(m.value for m in removed) > 0.0, "the prior acts on the LoRA matrices"
+    assert int(run.data.params["run/params_trainable"]) < 500_000  # only LoRA (and what LoRA trains) moved

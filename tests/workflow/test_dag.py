@@ -91,10 +91,13 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.`srtrack.role` = 'stage'")
     stages = sorted(r.data.tags["stage"] for r in runs)
     # 7 test-split evaluations, and 5 on RGB data (each tuned tracker and the RGB tracker: retention)
-    assert stages == ["evaluate"] * 12 + ["prepare"] * 7 + ["pretrain", "report", "sensitivity", "synth"] + ["tune"] * 4
+    assert stages == ["evaluate"] * 14 + ["prepare"] * 7 + ["pretrain", "report", "sensitivity", "synth"] + ["tune"] * 5
     assert {r.info.status for r in runs} == {"FINISHED"}
     tuned = {(r.data.tags["modality"], r.data.tags["label"]): r for r in runs if r.data.tags["stage"] == "tune"}
-    assert set(tuned) == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbe", "srft"), ("rgbt", "srft_fixed_kappa")}
+    assert set(tuned) == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbe", "srft"), ("rgbt", "srft_fixed_kappa"),
+                          ("rgbt", "lora_srft")}
+    lora_srft = tuned["rgbt", "lora_srft"].data
+    assert lora_srft.params["run/model"] == "srtrack_lora_tiny" and lora_srft.metrics["reg/prior_removed"] >= 0
     # the ablation variant is SRFT with its overrides; the plain run keeps the configured schedule
     variant, plain = tuned["rgbt", "srft_fixed_kappa"].data, tuned["rgbt", "srft"].data
     assert variant.tags["method"] == "srft" and variant.params["method.kappa.kind"] == "constant"
@@ -106,7 +109,8 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     assert summary["checkpoint"].endswith("pretrain/model.pth")
     evaluated = sorted(str(p.relative_to(out / "eval")) for p in out.glob("eval/*/*/*/metrics.json"))
     assert evaluated == sorted([f"{d}/{t}/seed0/metrics.json" for d in ("depthtrack", "lasher", "visevent")
-                                for t in ("pretrained", "srft")] + ["lasher/srft_fixed_kappa/seed0/metrics.json"])
+                                for t in ("pretrained", "srft")] + [f"lasher/{v}/seed0/metrics.json"
+                                                                    for v in ("srft_fixed_kappa", "lora_srft")])
     profiles = json.loads((out / "eval/depthtrack/srft/seed0/metrics.json").read_text())["profiles"]
     assert set(profiles) == {"vot_longterm"}
     assert (out / "eval/lasher/comparison/curves_lasher_rgbt.png").is_file()
@@ -116,6 +120,7 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     assert "ostrack_tiny" in json.loads((out / "retention/pretrained/seed0/metrics.json").read_text())["raw_results"]
     tables = (out / "report/tables.md").read_text()
     assert "## Table 1: RGB-T: comparison" in tables and "| ours: srft_fixed_kappa |" in tables
+    assert "Compatibility with PEFT" in tables and "| ours: lora_srft |" in tables
     assert "Synthetic benchmarks" in tables and "ViPT" not in tables, "no published rows beside synthetic numbers"
     html = snakemake([smoke], tmp_path, "--report", "report.html")
     assert html.returncode == 0 and "tables.md" in (tmp_path / "report.html").read_text()
