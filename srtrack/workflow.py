@@ -77,9 +77,23 @@ PRIOR_METHODS = frozenset({"ewc", "prior_only", "srft"})
 MODALITIES = ("rgbt", "rgbd", "rgbe")
 
 
-def prior_path(cfg: Config) -> str:
-    """Where the sensitivity stage writes the prior of the configured pretrained tracker."""
-    return f"{cfg.study.output_dir}/prior/{cfg.sensitivity.dataset}/prior.safetensors"
+def prior_path(cfg: Config, variant: str | None = None) -> str:
+    """Where the sensitivity stage writes the prior of the configured pretrained tracker; a variant
+    that changes the prior's own settings (an N or rank sweep) gets its own, in a subfolder."""
+    base = f"{cfg.study.output_dir}/prior/{cfg.sensitivity.dataset}"
+    return f"{base}/prior.safetensors" if variant is None else f"{base}/{variant}/prior.safetensors"
+
+
+def prior_variant(cfg: Config, label: str) -> str | None:
+    """`label` when it is a variant that overrides `sensitivity.*` (so it needs its own prior), else None."""
+    variant = cfg.study.variants.get(label)
+    return label if variant and any(k.startswith("sensitivity.") for k in variant.set) else None
+
+
+def prior_overrides(cfg: Config, variant: str) -> str:
+    """The sensitivity CLI's `--set`s for a variant's own prior."""
+    return " ".join(f"--set {shlex.quote(f'{k}={json.dumps(v)}')}"
+                    for k, v in cfg.study.variants[variant].set.items() if k.startswith("sensitivity."))
 
 
 def pretrain_path(cfg: Config) -> str:
@@ -131,7 +145,7 @@ def tune_inputs(cfg: Config, modality: str, method: str) -> dict[str, Any]:
                                           for name in tune_datasets(cfg, modality)],
                               "init": pretrained_checkpoint(cfg)}
     if base_method(cfg, method) in PRIOR_METHODS:
-        inputs["prior"] = prior_path(cfg)
+        inputs["prior"] = prior_path(cfg, prior_variant(cfg, method))
     return inputs
 
 
@@ -381,5 +395,5 @@ def config_sources(workflow: Any) -> list[Path]:
 def wildcard_constraints() -> Mapping[str, Any]:
     """Regexes for the workflow's wildcards."""
     return {"dataset": "|".join(sorted(READERS)), "split": "train|test", "modality": "|".join(MODALITIES),
-            "method": "[a-z][a-z0-9_]*", "tracker": "[a-z][a-z0-9_]*", "seed": "[0-9]+",
+            "method": "[a-z][a-z0-9_]*", "tracker": "[a-z][a-z0-9_]*", "seed": "[0-9]+", "variant": "[a-z][a-z0-9_]*",
             "retained": f"(?:{'|'.join(MODALITIES)})\\.[a-z][a-z0-9_]*|{BASELINE}"}

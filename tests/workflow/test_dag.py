@@ -204,3 +204,22 @@ def test_study_names_unknown_methods_and_broken_variants(tmp_config, study, mess
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(tmp_config({"study": study}))
+
+
+@pytest.mark.slow
+def test_a_prior_sweep_variant_gets_its_own_prior(tmp_path: Path, tmp_config) -> None:
+    from srtrack.workflow import prior_overrides, tune_inputs
+
+    study = {"methods": ["srft"], "ablations": {"rgbt": ["rank4"]},
+             "variants": {"rank4": {"method": "srft", "set": {"sensitivity.rank": 4}}}}
+    config = tmp_config({"study": study, "datasets": {"got10k": {"root": "/d/g"}, "lasher": {"root": "/d/l"}}})
+    cfg = load_config(config)
+    out = cfg.study.output_dir
+    assert tune_inputs(cfg, "rgbt", "rank4")["prior"] == f"{out}/prior/got10k/rank4/prior.safetensors"
+    assert tune_inputs(cfg, "rgbt", "srft")["prior"] == f"{out}/prior/got10k/prior.safetensors"
+    assert prior_overrides(cfg, "rank4") == "--set sensitivity.rank=4"
+    dry = snakemake(config, tmp_path, "-n", "-p")
+    jobs = dry.stdout + dry.stderr
+    assert dry.returncode == 0, jobs[-3000:]
+    assert "rule sensitivity_variant:" in jobs and "--set sensitivity.rank=4" in jobs
+    assert jobs.count("rule sensitivity:") == 1, "the default prior is computed once for the other methods"
