@@ -10,7 +10,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import yaml
 
@@ -92,8 +92,8 @@ def prior_variant(cfg: Config, label: str) -> str | None:
 
 def prior_overrides(cfg: Config, variant: str) -> str:
     """The sensitivity CLI's `--set`s for a variant's own prior."""
-    return " ".join(f"--set {shlex.quote(f'{k}={json.dumps(v)}')}"
-                    for k, v in cfg.study.variants[variant].set.items() if k.startswith("sensitivity."))
+    return " ".join(f"--set {shlex.quote(a)}" for a in variant_overrides(cfg.study.variants[variant])
+                    if a.startswith("sensitivity."))
 
 
 def pretrain_path(cfg: Config) -> str:
@@ -165,10 +165,17 @@ def tuned_modalities(cfg: Config) -> list[str]:
     return [m for m in MODALITIES if tune_datasets(cfg, m)]
 
 
+def tuned_runs(cfg: Config) -> Iterator[tuple[str, str, int]]:
+    """Every (modality, method or variant, seed) the study tunes."""
+    for modality in tuned_modalities(cfg):
+        for method in tuned_methods(cfg, modality):
+            for seed in cfg.study.seeds:
+                yield modality, method, seed
+
+
 def tune_targets(cfg: Config) -> list[str]:
     """One tuned tracker per (tuned modality, method, seed)."""
-    return [tune_path(cfg, m, method, seed) for m in tuned_modalities(cfg) for method in tuned_methods(cfg, m)
-            for seed in cfg.study.seeds]
+    return [tune_path(cfg, *run) for run in tuned_runs(cfg)]
 
 
 BASELINE = "pretrained"  # the RGB tracker before tuning, evaluated on the same test splits
@@ -251,29 +258,33 @@ def retention_path(cfg: Config, retained: str, seed: int | str) -> str:
 
 def retention_targets(cfg: Config) -> list[str]:
     """Every tuned tracker (modality, method, seed) and the baseline, scored on RGB data."""
-    if retention_split(cfg) is None or not tune_targets(cfg):
+    runs = list(tuned_runs(cfg))
+    if retention_split(cfg) is None or not runs:
         return []
-    targets = [retention_path(cfg, f"{m}.{method}", seed) for m in tuned_modalities(cfg)
-               for method in tuned_methods(cfg, m) for seed in cfg.study.seeds]
+    targets = [retention_path(cfg, f"{modality}.{method}", seed) for modality, method, seed in runs]
     return targets + [retention_path(cfg, BASELINE, cfg.study.seed)]
 
 
+def split_retained(retained: str) -> tuple[str | None, str]:
+    """`<modality>.<label>` -> (modality, label); the baseline -> (None, "pretrained")."""
+    modality, _, label = retained.rpartition(".") if retained != BASELINE else ("", "", BASELINE)
+    return modality or None, label
+
+
 def retention_checkpoint(cfg: Config, retained: str, seed: int | str) -> str:
-    if retained == BASELINE:
-        return pretrained_checkpoint(cfg)
-    modality, label = retained.split(".", 1)
-    return tune_path(cfg, modality, label, seed)
+    modality, label = split_retained(retained)
+    return pretrained_checkpoint(cfg) if modality is None else tune_path(cfg, modality, label, seed)
 
 
 def retention_options(cfg: Config, retained: str, seed: int | str) -> str:
     """The evaluate CLI options of one retention run: names, the tracker variant, the sequence cap."""
-    label = retained.split(".", 1)[-1]
+    modality, label = split_retained(retained)
     # the baseline is the RGB tracker itself (one-stream): what there is to retain
-    model = rgb_counterpart(cfg.model.name) if retained == BASELINE else eval_model(cfg, label)
+    model = rgb_counterpart(cfg.model.name) if modality is None else eval_model(cfg, label)
     options = [f"--name {label}", f"--label {label}", f"--model {model}",
                f"--max-sequences {cfg.evaluate.retention.sequences}", f"--set study.seed={seed}"]
-    if retained != BASELINE:
-        options.append(f"--tuned-on {retained.split('.', 1)[0]}")
+    if modality is not None:
+        options.append(f"--tuned-on {modality}")
     return " ".join(options)
 
 
@@ -307,9 +318,10 @@ def smoke_targets(cfg: Config) -> list[str]:
 
 def final_targets(cfg: Config) -> list[str]:
     """Everything `snakemake` (rule all) builds for this config."""
-    targets = prepare_targets(cfg) + sensitivity_targets(cfg) + tune_targets(cfg) + eval_targets(cfg)
+    evaluations = eval_targets(cfg)
+    targets = prepare_targets(cfg) + sensitivity_targets(cfg) + tune_targets(cfg) + evaluations
     targets += compare_targets(cfg) + retention_targets(cfg)
-    if eval_targets(cfg):
+    if evaluations:
         targets.append(report_path(cfg))
     if any(is_synthetic(cfg, name) for name in READERS):
         targets.append(synth_manifest(cfg))

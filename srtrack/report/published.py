@@ -13,6 +13,11 @@ COLUMNS = ["tracker", "benchmark", "metric", "value", "source", "evaluator", "kn
 F_TOLERANCE = 0.1
 
 
+def f_measure(precision: float, recall: float) -> float:
+    """The long-term F at one threshold: 2 Pr Re / (Pr + Re), 0 where both are 0."""
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
 def load_published(path: Path | None = None) -> pd.DataFrame:
     """The published-results table (the shipped CSV unless `path` is given), values in percent."""
     source = path or resources.files("srtrack.resources").joinpath("published_results.csv")
@@ -40,7 +45,7 @@ def check_published(frame: pd.DataFrame) -> list[str]:
         values = dict(zip(group["metric"], group["value"]))
         if {"F", "Pr", "Re"} <= set(values):
             f, pr, re_ = values["F"], values["Pr"], values["Re"]
-            expected = 2 * pr * re_ / (pr + re_) if pr + re_ else 0.0
+            expected = f_measure(pr, re_)
             if abs(f - expected) > F_TOLERANCE:
                 problems.append(f"{tracker} {benchmark}: F {f} but 2PrRe/(Pr+Re) = {expected:.2f} with Pr {pr}, "
                                 f"Re {re_} (columns swapped?)")

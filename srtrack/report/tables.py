@@ -17,6 +17,7 @@ import pandas as pd
 from srtrack.config import Config
 from srtrack.errors import SrtrackError
 from srtrack.naming import PEFT_TRACKERS, rgb_counterpart
+from srtrack.report.published import check_published, f_measure
 from srtrack.report.runs import StudyRuns
 from srtrack.workflow import BASELINE, eval_datasets, retention_split, is_synthetic, tuned_methods, tuned_modalities
 
@@ -98,10 +99,14 @@ class Builder:
         return [Column(b, name, metric) for b in benchmarks for name, metric in LAYOUTS[b]
                 if not headline_only or name == HEADLINE[b]]
 
+    def benchmarks(self, *modalities: str) -> list[str]:
+        """The benchmarks the modalities' trackers are evaluated on, in table order."""
+        return [b for b in LAYOUTS if any(b in eval_datasets(self.cfg, m) for m in modalities)]
+
     def synthetic(self, columns: list[Column]) -> bool:
         return any(is_synthetic(self.cfg, c.benchmark) for c in columns)
 
-    def ours(self, label: str, columns: list[Column], name: str | None = None) -> Row:
+    def ours(self, label: str, columns: list[Column]) -> Row:
         """Our row of `label`: one cell per column, over the study's seeds (the baseline: study.seed)."""
         seeds = [self.cfg.study.seed] if label == BASELINE else list(self.cfg.study.seeds)
         cells = {}
@@ -125,14 +130,14 @@ class Builder:
             mean = statistics.fmean(values) if values else None
             std = statistics.stdev(values) if len(values) > 1 else None
             cells[column] = Cell(mean, std, tuple(ids))
-        return Row(name or label, "baseline" if label == BASELINE else "ours", cells)
+        return Row(label, "baseline" if label == BASELINE else "ours", cells)
 
     def check_run(self, run: pd.Series, column: Column, value: float) -> None:
         if not 0.0 <= value <= 1.0:
             self.problems.append(f"run {run['run_id']}: {column.mlflow} = {value} is outside [0, 1]")
         if column.mlflow == "vot_longterm/f_score":
             pr, re_ = run.get("metrics.vot_longterm/precision"), run.get("metrics.vot_longterm/recall")
-            expected = 2 * pr * re_ / (pr + re_) if pr + re_ else 0.0
+            expected = f_measure(pr, re_)
             if abs(value - expected) > 1e-9:
                 self.problems.append(f"run {run['run_id']}: F {value} is not 2PrRe/(Pr+Re) = {expected} "
                                      f"(Pr {pr}, Re {re_})")
@@ -165,7 +170,7 @@ class Builder:
     def main_tables(self) -> list[Table]:
         tables = []
         for modality in tuned_modalities(self.cfg):
-            benchmarks = [b for b in LAYOUTS if b in eval_datasets(self.cfg, modality)]
+            benchmarks = self.benchmarks(modality)
             labels = [m for m in tuned_methods(self.cfg, modality) if m in self.cfg.study.methods]
             if not benchmarks or not labels:
                 continue
@@ -185,7 +190,7 @@ class Builder:
             labels = tuned_methods(self.cfg, modality)
             ordered = [m for m in ABLATION_ORDER if m in labels] + [m for m in labels if m in extra
                                                                     and m not in ABLATION_ORDER]
-            benchmarks = [b for b in LAYOUTS if b in eval_datasets(self.cfg, modality)]
+            benchmarks = self.benchmarks(modality)
             name = MODALITY_NAMES[modality]
             tables.append(self.table(
                 f"ablation_{modality}", f"{name}: ablation", f"Ablation of SRFT's components on {name} "
@@ -222,7 +227,7 @@ class Builder:
         labels = [m for m in PARADIGMS if m in self.cfg.study.methods]
         if len(labels) < 2:
             return []
-        benchmarks = [b for b in LAYOUTS if any(b in eval_datasets(self.cfg, m) for m in tuned_modalities(self.cfg))]
+        benchmarks = self.benchmarks(*tuned_modalities(self.cfg))
         columns = self.columns(benchmarks, headline_only=True)
         table = self.table("paradigms", "Fine-tuning paradigms", "Full fine-tuning, prompt tuning (ViPT-style), "
                            "LoRA and SRFT: headline score per benchmark (percent) and trainable parameters "
@@ -249,7 +254,7 @@ class Builder:
         if not labels:
             return []
         modalities = [m for m in tuned_modalities(self.cfg) if set(labels) <= set(tuned_methods(self.cfg, m))]
-        benchmarks = [b for b in LAYOUTS if any(b in eval_datasets(self.cfg, m) for m in modalities)]
+        benchmarks = self.benchmarks(*modalities)
         if not benchmarks:
             self.problems.append(f"compatibility: no modality tunes all of {labels}")
             return []
@@ -267,7 +272,7 @@ class Builder:
             return []
         tables = []
         for modality in tuned_modalities(self.cfg):
-            benchmarks = [b for b in LAYOUTS if b in eval_datasets(self.cfg, modality)]
+            benchmarks = self.benchmarks(modality)
             if not benchmarks:
                 continue
             name = MODALITY_NAMES[modality]
@@ -316,8 +321,6 @@ def mark_best(table: Table) -> None:
 
 def build_tables(cfg: Config, runs: StudyRuns, published: pd.DataFrame) -> tuple[list[Table], list[str]]:
     """Every table the study supports, and the notes; raises ReportError listing every problem."""
-    from srtrack.report.published import check_published
-
     builder = Builder(cfg, runs, published)
     tables = (builder.main_tables() + builder.ablation_tables() + builder.paradigm_table()
               + builder.compatibility_table() + builder.plasticity_tables())
