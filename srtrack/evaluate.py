@@ -89,10 +89,14 @@ def run(args: argparse.Namespace) -> int:
         results = read_results(raw, sequences)
         sizes = {s.name: image_size(s) for s in sequences}
         scores = score(benchmark, sequences, results, sizes, cfg.evaluate.profiles.get(benchmark))
+        toolkit = toolkit_scores(cfg, scores, sequences, Path(index["root"]), results, args.out)
         document = {"benchmark": benchmark, "modality": modality, "tracker": args.name, "sequences": len(sequences),
                     "frames": int(sum(len(s) for s in sequences)), "raw_results": str(raw),
                     "profiles": {p: {k: v[k] for k in ("summary", "curves", "attributes") if k in v}
                                  for p, v in scores.items()}}
+        if toolkit:
+            document["vot_toolkit"] = toolkit
+            run_.log_metrics({f"vot_toolkit/{p}/{k}": v for p, values in toolkit.items() for k, v in values.items()})
         args.out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.out / METRICS_FILE, document)
         write_text_atomic(args.out / TABLE_FILE, per_sequence_csv(scores))
@@ -102,12 +106,27 @@ def run(args: argparse.Namespace) -> int:
                                                                                          args.out)
         for profile, values in scores.items():
             run_.log_metrics({f"{profile}/{k}": v for k, v in values["summary"].items() if isinstance(v, float)})
-        for path in [args.out / METRICS_FILE, args.out / TABLE_FILE, *plots]:
+        reports = [args.out / "vot-toolkit" / p / "analysis" / "srtrack.json" for p in toolkit]
+        for path in [args.out / METRICS_FILE, args.out / TABLE_FILE, *plots, *reports]:
             run_.log_artifact(path, "evaluate")
     headline = "; ".join(f"{p}: " + ", ".join(f"{k} {v:.3f}" for k, v in s["summary"].items() if isinstance(v, float))
                          for p, s in scores.items())
     print(f"evaluate {benchmark} {args.name}: {len(sequences)} sequences; {headline} -> {args.out}", file=sys.stderr)
     return 0
+
+
+def toolkit_scores(cfg: Config, scores: dict, sequences, dataset_root: Path, results: dict, out: Path) -> dict:
+    """With `evaluate.vot_toolkit`, the real vot-toolkit's numbers for the VOT profiles beside ours
+    (its workspace in `<out>/vot-toolkit/<profile>/`, reusable with `vot report`)."""
+    if not cfg.evaluate.vot_toolkit:
+        return {}
+    from srtrack.metrics import vot_toolkit
+
+    vot_toolkit.require()
+    if not any(p in vot_toolkit.STACKS for p in scores):
+        log.warning("evaluate.vot_toolkit: no VOT measure among %s; nothing for the toolkit to check", list(scores))
+        return {}
+    return vot_toolkit.cross_check(scores, sequences, dataset_root, results, out / "vot-toolkit")
 
 
 def image_size(seq) -> tuple[int, int]:

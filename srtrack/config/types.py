@@ -241,6 +241,7 @@ class EvaluateConfig:
     workers: int
     profiles: dict[str, tuple[str, ...]]
     retention: RetentionConfig
+    vot_toolkit: bool
 
 
 @dataclass(frozen=True)

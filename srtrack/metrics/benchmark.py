@@ -102,10 +102,15 @@ def by_attribute(profile: str, sequences: list[Sequence], boxes: list[SequenceBo
 
 
 def _vot_gt(seq: Sequence) -> np.ndarray:
-    """VOT ground truth: absent frames as NaN rows (how the toolkit reads them)."""
-    gt = seq.boxes.astype(float).copy()
-    gt[seq.absent] = np.nan
-    return gt
+    """VOT ground truth as the toolkit reads the file: NaN rows (special regions) stay NaN, rows
+    without area (`0,0,0,0`) stay boxes (visible but empty), whatever our absent flag says."""
+    return seq.boxes.astype(float)
+
+
+def _vot_gt_empty(gt: np.ndarray) -> np.ndarray:
+    """The toolkit's `region.is_empty()`: a special region, or w <= 0 or h <= 0."""
+    with np.errstate(invalid="ignore"):
+        return np.isnan(gt).any(axis=1) | (gt[:, 2] <= 0) | (gt[:, 3] <= 0)
 
 
 def _multistart(sequences: list[Sequence], results: dict, image_sizes: dict) -> dict:
@@ -117,8 +122,8 @@ def _multistart(sequences: list[Sequence], results: dict, image_sizes: dict) -> 
         gt = _vot_gt(seq)
         runs = []
         for name, _, idx in anchor_runs(seq):
-            overlaps = iou_raster(results[name][0][: len(idx)], gt[idx], image_sizes[seq.name])
-            overlaps[0] = 0.0  # the initialisation frame
-            runs.append(Run(overlaps, np.isnan(gt[idx]).any(axis=1)))
+            pred = results[name][0][: len(idx)].astype(float)
+            pred[0] = np.nan  # the initialisation frame: the toolkit's `1`, an empty region
+            runs.append(Run(iou_raster(pred, gt[idx], image_sizes[seq.name]), _vot_gt_empty(gt[idx])))
         table[seq.name] = (len(seq), runs)
     return evaluate_multistart(table)

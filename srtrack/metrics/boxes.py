@@ -35,26 +35,39 @@ def iou_continuous(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 
 def iou_raster(pred: np.ndarray, gt: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """vot-toolkit's overlap of two rectangles: x, y, w, h rounded half to even, pixels x .. x + w - 1
-    filled, both clipped to the image (width, height); NaN rows are empty. Two empty regions: 1.0
-    (vot-toolkit 0.9), an empty and a non-empty one: 0.0."""
+    """vot-toolkit 0.9.0's bounded overlap of two rectangles (`calculate_overlap`, vot/region/raster.py),
+    vectorised. x, y, w, h are rounded half to even; a box covers pixels x .. x + w - 1. A NaN row is
+    the toolkit's empty region, whose bounds count as (0, 0, 0, 0). When the union of the two bounds
+    [left, top, right, bottom] has no extent (left >= right or top >= bottom) the overlap is 1.0 ("two
+    empty regions are identical"); when that union clipped to the image [0, W - 1] x [0, H - 1] has
+    none, 0.0; otherwise the pixel IoU inside the clipped union (0.0 when no pixel is set)."""
     width, height = size
 
-    def pixels(boxes: np.ndarray) -> tuple[np.ndarray, ...]:
-        r = np.round(np.nan_to_num(boxes, nan=0.0))
-        empty = np.isnan(boxes).any(axis=1) | (r[:, 2] <= 0) | (r[:, 3] <= 0)
-        left, top = np.clip(r[:, 0], 0, width), np.clip(r[:, 1], 0, height)
-        right, bottom = np.clip(r[:, 0] + r[:, 2], 0, width), np.clip(r[:, 1] + r[:, 3], 0, height)
-        right, bottom = np.where(empty, left, right), np.where(empty, top, bottom)
-        return left, top, np.maximum(right, left), np.maximum(bottom, top)
+    def bounds(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        empty = np.isnan(boxes).any(axis=1)
+        r = np.round(np.where(empty[:, None], 0.0, boxes))
+        edges = np.stack([r[:, 0], r[:, 1], r[:, 0] + r[:, 2] - 1, r[:, 1] + r[:, 3] - 1], axis=1)
+        return np.where(empty[:, None], 0.0, edges), empty
 
-    pl, pt, pr, pb = pixels(pred)
-    gl, gt_, gr, gb = pixels(gt)
-    inter = np.maximum(0, np.minimum(pr, gr) - np.maximum(pl, gl)) * np.maximum(0, np.minimum(pb, gb) - np.maximum(pt, gt_))
-    area_p, area_g = (pr - pl) * (pb - pt), (gr - gl) * (gb - gt_)
-    union = area_p + area_g - inter
+    (p, p_empty), (g, g_empty) = bounds(np.asarray(pred, float)), bounds(np.asarray(gt, float))
+    union = np.concatenate([np.minimum(p[:, :2], g[:, :2]), np.maximum(p[:, 2:], g[:, 2:])], axis=1)
+    identical = (union[:, 0] >= union[:, 2]) | (union[:, 1] >= union[:, 3])
+    clip = np.stack([np.maximum(union[:, 0], 0), np.maximum(union[:, 1], 0),
+                     np.minimum(union[:, 2], width - 1), np.minimum(union[:, 3], height - 1)], axis=1)
+    outside = (clip[:, 0] >= clip[:, 2]) | (clip[:, 1] >= clip[:, 3])
+
+    def pixels(*rects: np.ndarray) -> np.ndarray:
+        """Pixels inside every rectangle and the clipped union (inclusive edges)."""
+        lo, hi = np.maximum.reduce([r[:, :2] for r in (*rects, clip)]), np.minimum.reduce([r[:, 2:] for r in (*rects, clip)])
+        extent = np.maximum(hi - lo + 1, 0)
+        return extent[:, 0] * extent[:, 1]
+
+    area_p, area_g = np.where(p_empty, 0.0, pixels(p)), np.where(g_empty, 0.0, pixels(g))
+    inter = np.where(p_empty | g_empty, 0.0, pixels(p, g))
+    union_area = area_p + area_g - inter
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, inter / np.where(union > 0, union, 1), 1.0)
+        overlap = np.where(union_area > 0, inter / np.where(union_area > 0, union_area, 1), 0.0)
+    return np.where(identical, 1.0, np.where(outside, 0.0, overlap))
 
 
 def centers(boxes: np.ndarray, inclusive: bool = True) -> np.ndarray:

@@ -7,9 +7,12 @@ vot-toolkit's `average_tpr` computes them (../shared/reference/benchmarks.md sec
    is empty), Re = sum over S / the number of frames whose GT is not absent (NaN);
 3. Pr and Re averaged over sequences; F = 2 Pr Re / (Pr + Re); report the threshold with the best F.
 
-Overlaps are rasterised and bounded by the image (srtrack.metrics.boxes.iou_raster); frame 0 is
-vot's initialisation marker (overlap 0, confidence 0, as a result file from the toolkit has it),
-unless `score_first_frame` is set (result files that put the GT box there score 1).
+Overlaps are rasterised and bounded by the image (srtrack.metrics.boxes.iou_raster); a NaN ground
+truth row is the toolkit's special region (absent: not counted in Re's denominator), a `0,0,0,0` row
+a visible region without pixels (counted, as the toolkit counts it). Frame 0 is vot's
+initialisation marker (an empty region with confidence 0, as a result file from the toolkit has
+it), unless `score_first_frame` is set (result files that put the GT box there score it).
+Equal to vot-toolkit 0.9.0 itself to 1e-12 (tests/metrics/test_vot_toolkit.py).
 """
 
 from __future__ import annotations
@@ -42,11 +45,11 @@ def thresholds(confidences: np.ndarray, resolution: int = RESOLUTION) -> np.ndar
 
 
 def _overlaps_and_confidence(seq: LongTermSequence, score_first_frame: bool) -> tuple[np.ndarray, np.ndarray]:
-    overlaps = iou_raster(np.asarray(seq.pred, float), np.asarray(seq.gt, float), seq.size)
+    pred = np.asarray(seq.pred, float).copy()
     confidence = np.asarray(seq.confidence, float).copy()
-    if not score_first_frame:
-        overlaps[0], confidence[0] = 0.0, 0.0
-    return overlaps, confidence
+    if not score_first_frame:  # the toolkit's `1` row: an empty region, and no confidence (read as 0)
+        pred[0], confidence[0] = np.nan, 0.0
+    return iou_raster(pred, np.asarray(seq.gt, float), seq.size), confidence
 
 
 def evaluate_longterm(sequences: list[LongTermSequence], score_first_frame: bool = False) -> dict:
