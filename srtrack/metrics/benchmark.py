@@ -108,7 +108,9 @@ def _vot_gt(seq: Sequence) -> np.ndarray:
 
 
 def _vot_gt_empty(gt: np.ndarray) -> np.ndarray:
-    """The toolkit's `region.is_empty()`: a special region, or w <= 0 or h <= 0."""
+    """The toolkit's `region.is_empty()`: a special region, or w <= 0 or h <= 0 (in float32, as it
+    stores rectangles)."""
+    gt = gt.astype(np.float32)
     with np.errstate(invalid="ignore"):
         return np.isnan(gt).any(axis=1) | (gt[:, 2] <= 0) | (gt[:, 3] <= 0)
 

@@ -27,16 +27,26 @@ def iou_inclusive(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 def iou_continuous(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Continuous IoU clipped to [0, 1] with got10k's eps in the denominator (got10k `rect_iou`)."""
     x1, y1 = np.maximum(pred[:, 0], gt[:, 0]), np.maximum(pred[:, 1], gt[:, 1])
-    x2 = np.minimum(pred[:, 0] + pred[:, 2], gt[:, 0] + gt[:, 2])
-    y2 = np.minimum(pred[:, 1] + pred[:, 3], gt[:, 1] + gt[:, 3])
-    inter = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
-    union = pred[:, 2] * pred[:, 3] + gt[:, 2] * gt[:, 3] - inter
-    return np.clip(inter / (union + EPS), 0.0, 1.0)
+    x2 = pred[:, 0] + pred[:, 2]
+    np.minimum(x2, gt[:, 0] + gt[:, 2], out=x2)
+    y2 = pred[:, 1] + pred[:, 3]
+    np.minimum(y2, gt[:, 1] + gt[:, 3], out=y2)
+    x2 -= x1
+    y2 -= y1
+    inter = np.maximum(x2, 0, out=x2)
+    inter *= np.maximum(y2, 0, out=y2)
+    union = pred[:, 2] * pred[:, 3]  # the same operations in the same order as rect_iou, in place
+    union += gt[:, 2] * gt[:, 3]
+    union -= inter
+    union += EPS
+    inter /= union
+    return np.clip(inter, 0.0, 1.0, out=inter)
 
 
 def iou_raster(pred: np.ndarray, gt: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """vot-toolkit 0.9.0's bounded overlap of two rectangles (`calculate_overlap`, vot/region/raster.py),
-    vectorised. x, y, w, h are rounded half to even; a box covers pixels x .. x + w - 1. A NaN row is
+    vectorised. x, y, w, h are taken to float32 and rounded half to even, as the toolkit does; a box
+    covers pixels x .. x + w - 1. A NaN row is
     the toolkit's empty region, whose bounds count as (0, 0, 0, 0). When the union of the two bounds
     [left, top, right, bottom] has no extent (left >= right or top >= bottom) the overlap is 1.0 ("two
     empty regions are identical"); when that union clipped to the image [0, W - 1] x [0, H - 1] has
@@ -45,7 +55,8 @@ def iou_raster(pred: np.ndarray, gt: np.ndarray, size: tuple[int, int]) -> np.nd
 
     def bounds(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         empty = np.isnan(boxes).any(axis=1)
-        r = np.round(np.where(empty[:, None], 0.0, boxes))
+        # the toolkit keeps rectangles in float32: 20.5 + 1e-9 is 20.5 there, rounded to 20
+        r = np.round(np.where(empty[:, None], 0.0, boxes).astype(np.float32)).astype(float)
         edges = np.stack([r[:, 0], r[:, 1], r[:, 0] + r[:, 2] - 1, r[:, 1] + r[:, 3] - 1], axis=1)
         return np.where(empty[:, None], 0.0, edges), empty
 
@@ -72,17 +83,30 @@ def iou_raster(pred: np.ndarray, gt: np.ndarray, size: tuple[int, int]) -> np.nd
 
 def centers(boxes: np.ndarray, inclusive: bool = True) -> np.ndarray:
     """(N, 2) centres: x + (w - 1) / 2 (inclusive) or x + w / 2."""
-    offset = (boxes[:, 2:] - 1) / 2.0 if inclusive else boxes[:, 2:] / 2.0
-    return offset + boxes[:, :2]
+    return np.stack([_centre(boxes, 0, inclusive), _centre(boxes, 1, inclusive)], axis=1)
+
+
+def _centre(boxes: np.ndarray, axis: int, inclusive: bool) -> np.ndarray:
+    """One centre coordinate, computed as the evaluators do: (size - 1) / 2 + corner."""
+    size = boxes[:, axis + 2]
+    return ((size - 1) / 2.0 if inclusive else size / 2.0) + boxes[:, axis]
 
 
 def center_errors(pred: np.ndarray, gt: np.ndarray, *, inclusive: bool = True,
                   power_root: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Centre distance in pixels, and with both centres divided by the GT size + 1e-8 (rgbt,
-    pytracking), in the arrays' dtype; `power_root` takes `(.) ** 0.5` as rgbt does instead of sqrt."""
-    c_pred, c_gt = centers(pred, inclusive), centers(gt, inclusive)
-    d = c_pred - c_gt
-    scale = gt[:, 2:] + np.asarray(1e-8, dtype=gt.dtype)
-    dn = c_pred / scale - c_gt / scale
+    pytracking), in the arrays' dtype; `power_root` takes `(.) ** 0.5` as rgbt does instead of sqrt.
+    Coordinate by coordinate, so column-major boxes are read contiguously."""
+    eps = np.asarray(1e-8, dtype=gt.dtype)
+    squared, squared_norm = [], []
+    for axis in (0, 1):
+        c_pred, c_gt = _centre(pred, axis, inclusive), _centre(gt, axis, inclusive)
+        d = c_pred - c_gt
+        squared.append(d * d)
+        scale = gt[:, axis + 2] + eps
+        c_pred /= scale
+        c_gt /= scale
+        c_pred -= c_gt
+        squared_norm.append(c_pred * c_pred)
     root = (lambda x: x ** 0.5) if power_root else np.sqrt
-    return root(d[:, 0] ** 2 + d[:, 1] ** 2), root(dn[:, 0] ** 2 + dn[:, 1] ** 2)
+    return root(squared[0] + squared[1]), root(squared_norm[0] + squared_norm[1])

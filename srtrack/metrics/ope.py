@@ -100,9 +100,13 @@ class OpeResult:
                 "norm_precision": self.norm_precision, "success_rate_50": float(self.success_curve[10])}
 
 
+BLOCK_FRAMES = 8192  # frames scored together: a block's arrays stay in the CPU cache (benchmarks/metrics_speed.py)
+
+
 @dataclass
 class _Frames:
-    """All sequences concatenated: boxes, which sequence each frame belongs to, where each starts."""
+    """Consecutive sequences concatenated: boxes as (N, 4) views of column-major (4, N) arrays (so
+    every coordinate is contiguous), absent flags, where each sequence starts and its length."""
 
     gt: np.ndarray
     gt_x: np.ndarray | None
@@ -112,30 +116,36 @@ class _Frames:
     lengths: np.ndarray
 
 
+def _columns(rows: list[np.ndarray], dtype: type) -> np.ndarray:
+    """Stack (n_i, 4) arrays into one new (N, 4) array stored column by column."""
+    return np.concatenate([r.T for r in rows], axis=1, dtype=dtype).T
+
+
 def _concatenate(profile: Profile, sequences: list[SequenceBoxes]) -> _Frames:
     """Align every result to its GT (a short file is padded with NaN rows: misses) and stack them."""
     dtype = np.float32 if profile.float32 else np.float64
     gts, preds, gts_x, absents = [], [], [], []
     for seq in sequences:
-        gt = np.asarray(seq.gt, dtype=dtype).reshape(-1, 4)
-        pred = np.asarray(seq.pred, dtype=dtype).reshape(-1, 4)[: len(gt)]
+        gt = np.asarray(seq.gt).reshape(-1, 4)
+        pred = np.asarray(seq.pred).reshape(-1, 4)[: len(gt)]
         if len(pred) < len(gt):
-            pred = np.vstack([pred, np.full((len(gt) - len(pred), 4), np.nan, dtype=dtype)])
+            pred = np.vstack([pred, np.full((len(gt) - len(pred), 4), np.nan)])
         gts.append(gt), preds.append(pred)
-        gts_x.append(None if seq.gt_x is None else np.asarray(seq.gt_x, dtype=dtype).reshape(-1, 4))
+        gts_x.append(None if seq.gt_x is None else np.asarray(seq.gt_x).reshape(-1, 4))
         absents.append(np.zeros(len(gt), bool) if seq.absent is None else np.asarray(seq.absent, bool)[: len(gt)])
     lengths = np.array([len(g) for g in gts])
     if (lengths == 0).any():
         raise ValueError(f"empty ground truth: {[s.name for s, n in zip(sequences, lengths) if n == 0]}")
     two = profile.two_gt and all(g is not None for g in gts_x)
-    return _Frames(np.concatenate(gts), np.concatenate(gts_x) if two else None, np.concatenate(preds),
+    return _Frames(_columns(gts, dtype), _columns(gts_x, dtype) if two else None, _columns(preds, dtype),
                    np.concatenate(absents) if any(s.absent is not None for s in sequences) else None,
                    np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
 
 
 def _clean_predictions(profile: Profile, frames: _Frames) -> np.ndarray:
-    """Rounding, frame 0 := GT, and w/h <= 0 rows replaced by the previous row of the same sequence."""
-    pred = frames.pred.round(0) if profile.round_boxes else frames.pred.copy()
+    """Rounding, frame 0 := GT, and w/h <= 0 rows replaced by the previous row of the same sequence
+    (in place: `frames.pred` is the block's own copy)."""
+    pred = frames.pred.round(0) if profile.round_boxes else frames.pred
     if profile.first_frame_gt:
         pred[frames.starts] = frames.gt[frames.starts]
     if profile.repair_predictions:
@@ -144,7 +154,7 @@ def _clean_predictions(profile: Profile, frames: _Frames) -> np.ndarray:
         if bad.any():  # forward fill: each bad row takes the last good row before it
             index = np.where(bad, 0, np.arange(len(pred)))
             np.maximum.accumulate(index, out=index)
-            pred = pred[index]
+            pred = pred.T[:, index].T
     return pred
 
 
@@ -180,24 +190,90 @@ def frame_measures(profile: Profile, frames: _Frames) -> tuple[np.ndarray, np.nd
     return iou, err, nerr
 
 
-def _hit_counts(values: np.ndarray, grid: np.ndarray, seq_id: np.ndarray, n_seq: int, *, above: bool,
-                strict: bool) -> np.ndarray:
-    """(n_seq, len(grid)) counts of frames with value > grid[j] (above) or value <= / < grid[j].
+class Thresholds:
+    """A sorted threshold grid and fast, exact `np.searchsorted` into it.
 
-    O(frames): each value's position in the sorted grid, one bincount per sequence and position,
-    then a cumulative sum. NaN values are never hits."""
-    k = len(grid)
-    nan = np.isnan(values)
-    filled = np.where(nan, 0.0, values)
-    if above:  # hits for thresholds j < position, position = #thresholds < value
-        pos = np.searchsorted(grid, filled, side="left")
-    else:      # hits for j >= position, position = #thresholds < value (<=) or <= value (<)
-        pos = np.searchsorted(grid, filled, side="right" if strict else "left")
-    pos = np.where(nan, 0 if above else k + 1, pos)  # a bin that no threshold counts
-    table = np.bincount(seq_id * (k + 2) + pos, minlength=n_seq * (k + 2)).reshape(n_seq, k + 2)
-    if above:
-        return np.cumsum(table[:, ::-1], axis=1)[:, ::-1][:, 1:k + 1]
-    return np.cumsum(table[:, :k], axis=1)
+    For an evenly spaced grid (all of ours are) the position guessed from (v - g0) / step is off by
+    at most one; it is corrected by comparing with the grid itself, so the result is exact (tested
+    against searchsorted at and next to every grid point). Other grids use searchsorted."""
+
+    def __init__(self, grid: np.ndarray):
+        self.grid = np.asarray(grid, float)
+        k = len(self.grid)
+        self.step = (self.grid[-1] - self.grid[0]) / (k - 1) if k > 1 else 0.0
+        self.uniform = k > 1 and bool(np.allclose(np.diff(self.grid), self.step, rtol=1e-9, atol=0))
+        self.padded = np.concatenate([[-np.inf], self.grid, [np.inf]])  # padded[p] = grid[p - 1]
+
+    def positions(self, values: np.ndarray, *, side: str) -> np.ndarray:
+        """#(grid < v) (side "left") or #(grid <= v) ("right") for every finite or infinite value."""
+        k = len(self.grid)
+        if not self.uniform:
+            return np.searchsorted(self.grid, values, side=side)
+        guess = values - self.grid[0]
+        guess /= self.step
+        if side == "left":
+            np.ceil(guess, out=guess)
+        else:
+            guess += 1
+            np.floor(guess, out=guess)
+        np.clip(guess, 0, k, out=guess)
+        pos = guess.astype(np.intp)
+        if side == "left":
+            pos -= self.padded[pos] >= values
+            pos += self.padded[pos + 1] < values
+        else:
+            pos -= self.padded[pos] > values
+            pos += self.padded[pos + 1] <= values
+        return np.clip(pos, 0, k, out=pos)  # -inf values
+
+    def hit_counts(self, values: np.ndarray, seq_id: np.ndarray, n_seq: int, *, above: bool,
+                   strict: bool) -> np.ndarray:
+        """(n_seq, len(grid)) counts of frames with value > grid[j] (above) or value <= / < grid[j].
+
+        O(frames): each value's position in the grid, one bincount per sequence and position, then
+        a cumulative sum. NaN values are never hits."""
+        k = len(self.grid)
+        nan = np.isnan(values)
+        has_nan = bool(nan.any())
+        # above: hits for thresholds j < position; below: hits for j >= position;
+        # position = #thresholds < value, or <= value for a strict "below"
+        pos = self.positions(np.where(nan, 0.0, values) if has_nan else values,
+                             side="right" if strict and not above else "left")
+        if has_nan:
+            pos[nan] = 0 if above else k + 1  # a bin that no threshold counts
+        pos += seq_id * (k + 2)
+        table = np.bincount(pos, minlength=n_seq * (k + 2)).reshape(n_seq, k + 2)
+        if above:
+            return np.cumsum(table[:, ::-1], axis=1)[:, ::-1][:, 1:k + 1]
+        return np.cumsum(table[:, :k], axis=1)
+
+
+def _blocks(lengths: np.ndarray, frames: int) -> list[tuple[int, int]]:
+    """Consecutive sequence ranges [lo, hi) of about `frames` frames each (at least one sequence)."""
+    bounds, lo, total = [], 0, 0
+    for i, n in enumerate(lengths):
+        total += int(n)
+        if total >= frames:
+            bounds.append((lo, i + 1))
+            lo, total = i + 1, 0
+    if lo < len(lengths):
+        bounds.append((lo, len(lengths)))
+    return bounds
+
+
+def _sequence_counts(profile: Profile, sequences: list[SequenceBoxes]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per-sequence lengths and hit counts (success, precision, normalised precision), block by block."""
+    grids = (Thresholds(SUCCESS_THRESHOLDS), Thresholds(profile.precision_thresholds), Thresholds(NORM_THRESHOLDS))
+    rules = ({"above": True, "strict": True}, {"above": False, "strict": profile.precision_strict},
+             {"above": False, "strict": False})
+    lengths = np.array([len(np.asarray(s.gt).reshape(-1, 4)) for s in sequences])
+    counts = [np.zeros((len(sequences), len(g.grid)), np.int64) for g in grids]
+    for lo, hi in _blocks(lengths, BLOCK_FRAMES):
+        frames = _concatenate(profile, sequences[lo:hi])
+        seq_id = np.repeat(np.arange(hi - lo), frames.lengths)
+        for table, grid, rule, values in zip(counts, grids, rules, frame_measures(profile, frames)):
+            table[lo:hi] = grid.hit_counts(values.astype(float, copy=False), seq_id, hi - lo, **rule)
+    return lengths, counts
 
 
 def evaluate(profile: Profile | str, sequences: list[SequenceBoxes]) -> OpeResult:
@@ -205,14 +281,7 @@ def evaluate(profile: Profile | str, sequences: list[SequenceBoxes]) -> OpeResul
     profile = PROFILES[profile] if isinstance(profile, str) else profile
     if not sequences:
         raise ValueError("no sequences to evaluate")
-    frames = _concatenate(profile, sequences)
-    iou, err, nerr = frame_measures(profile, frames)
-    lengths, n_seq = frames.lengths, len(sequences)
-    seq_id = np.repeat(np.arange(n_seq), lengths)
-    counts = [_hit_counts(iou.astype(float), SUCCESS_THRESHOLDS, seq_id, n_seq, above=True, strict=True),
-              _hit_counts(err.astype(float), profile.precision_thresholds, seq_id, n_seq, above=False,
-                          strict=profile.precision_strict),
-              _hit_counts(nerr.astype(float), NORM_THRESHOLDS, seq_id, n_seq, above=False, strict=False)]
+    lengths, counts = _sequence_counts(profile, sequences)
     per_seq_curves = [c / lengths[:, None] for c in counts]
     if profile.pooled:
         total = lengths.sum()

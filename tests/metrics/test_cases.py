@@ -9,6 +9,7 @@ import pytest
 
 from srtrack.metrics.boxes import iou_continuous, iou_inclusive, iou_raster
 from srtrack.metrics.longterm import LongTermSequence, evaluate_longterm, thresholds
+from srtrack.metrics import ope
 from srtrack.metrics.ope import PROFILES, SequenceBoxes, evaluate
 
 BOX = [10.0, 10.0, 20.0, 20.0]
@@ -87,6 +88,38 @@ def test_threshold_ties() -> None:
     half = [10.0, 10.0, 20.0, 10.0]  # IoU exactly 0.5: a miss at the 0.5 threshold (strict >), a hit at 0.45
     result = evaluate("got10k_otb", one([BOX, BOX], [BOX, half]))
     assert result.success_curve[10] == 0.5 and result.success_curve[9] == 1.0
+
+
+@pytest.mark.parametrize("grid", [ope.SUCCESS_THRESHOLDS, ope.PRECISION_THRESHOLDS, ope.NORM_THRESHOLDS,
+                                  np.linspace(0, 25, 51), np.array([0.0, 0.1, 0.5, 2.0])],
+                         ids=["success", "precision", "norm", "gtot", "uneven"])
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_threshold_positions_equal_searchsorted(grid: np.ndarray, side: str) -> None:
+    """The arithmetic position (evenly spaced grids) at, just below and just above every threshold."""
+    rng = np.random.default_rng(0)
+    values = np.concatenate([grid, np.nextafter(grid, -np.inf), np.nextafter(grid, np.inf),
+                             rng.uniform(-1, grid[-1] * 1.5, 5000), [-1.0, -np.inf, np.inf, 1e300]])
+    positions = ope.Thresholds(grid).positions(values, side=side)
+    assert positions.tolist() == np.searchsorted(grid, values, side=side).tolist()
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_blocks_do_not_change_the_numbers(profile: str, monkeypatch) -> None:
+    """Sequences are scored in blocks of frames; tiny blocks give the numbers of one block."""
+    rng = np.random.default_rng(3)
+    seqs = []
+    for i in range(9):
+        n = int(rng.integers(1, 30))
+        gt = np.abs(rng.normal(50, 20, (n, 4))).round()
+        pred = gt + rng.normal(0, 5, (n, 4))
+        pred[rng.random(n) < 0.1, 2] = -1.0
+        seqs.append(SequenceBoxes(f"s{i}", gt, pred, gt_x=gt + 1, absent=rng.random(n) < 0.1))
+    whole = evaluate(profile, seqs)
+    monkeypatch.setattr(ope, "BLOCK_FRAMES", 7)
+    blocked = evaluate(profile, seqs)
+    assert blocked.per_sequence == whole.per_sequence
+    assert (blocked.success_auc, blocked.precision, blocked.norm_precision) == \
+        (whole.success_auc, whole.precision, whole.norm_precision)
 
 
 def test_vot_longterm_by_hand() -> None:

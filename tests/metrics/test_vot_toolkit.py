@@ -61,7 +61,9 @@ def random_prediction(rng: np.random.Generator, gt: np.ndarray) -> np.ndarray:
     pred[start:start + int(rng.integers(5, 25))] = [200.0, 200.0, 10.0, 10.0]
     for i in rng.choice(n, size=max(1, n // 10), replace=False):
         pred[i] = rng.choice([[5.0, 5.0, 0.0, 8.0], [-40.0, -40.0, 10.0, 10.0], [60.0, 40.0, 30.0, 30.0],
-                              [np.nan] * 4, [3.5, 2.5, 1.0, 1.0]])
+                              [np.nan] * 4, [3.5, 2.5, 1.0, 1.0],
+                              # x.5 + 1e-9: rounds up in float64 but to even in the toolkit's float32
+                              [20.5 + 1e-9, 13.5 + 1e-9, 6.5 + 1e-9, 10.5 + 1e-9]])
     return pred
 
 
@@ -146,3 +148,37 @@ def test_evaluate_records_the_toolkit_beside_ours(vot_dataset, tmp_path: Path) -
         ours = metrics["profiles"][profile]["summary"]
         assert all(ours[k] == pytest.approx(v, abs=TOLERANCE) for k, v in theirs.items() if k != "max_abs_diff")
         assert (out / "vot-toolkit" / profile / "analysis" / "srtrack.json").is_file()
+
+
+def test_raster_overlap_equals_the_toolkit_frame_by_frame() -> None:
+    """iou_raster against vot.region.raster.calculate_overlaps on random and adversarial pairs:
+    empty (NaN) regions, 0,0,0,0, negative and one-pixel sizes, boxes outside the image, and
+    coordinates at x.5 +- 1e-9 (the toolkit stores rectangles in float32 before rounding)."""
+    from vot.region import Special
+    from vot.region.raster import calculate_overlaps
+    from vot.region.shapes import Rectangle
+
+    from srtrack.metrics.boxes import iou_raster
+
+    rng = np.random.default_rng(0)
+    n, size = 4000, (layouts.WIDTH, layouts.HEIGHT)
+
+    def boxes() -> np.ndarray:
+        b = np.column_stack([rng.uniform(-20, 70, (n, 2)), rng.uniform(-3, 40, (n, 2))])
+        kind = rng.integers(0, 6, n)
+        b[kind == 0] = np.nan
+        b[kind == 1] = 0.0
+        half = kind == 2
+        b[half] = np.floor(b[half]) + 0.5 + rng.choice([-1e-9, 0.0, 1e-9], (int(half.sum()), 4))
+        b[kind == 3, 2:] = 1.0
+        return b
+
+    pred, gt = boxes(), boxes()
+
+    def regions(b: np.ndarray) -> list:
+        return [Special(0) if np.isnan(row).any() else Rectangle(*row) for row in b]
+
+    theirs = np.array(calculate_overlaps(regions(pred), regions(gt), size))
+    ours = iou_raster(pred, gt, size)
+    mismatch = np.flatnonzero(ours != theirs)
+    assert mismatch.size == 0, [(pred[i], gt[i], ours[i], theirs[i]) for i in mismatch[:5]]
