@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_sequences is not None:
         sequences = sequences[:args.max_sequences]
     benchmark, modality = index["benchmark"], index["modality"]
+    rewards = boc_rewards(cfg, benchmark)  # before tracking: a bad reference fails now, not in an hour
     with stage_run(cfg, "evaluate", parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
                    method=args.label or args.name, label=args.label or args.name, tuned_on=args.tuned_on) as run_:
         if args.checkpoint is not None:
@@ -90,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         sizes = {s.name: image_size(s) for s in sequences}
         scores = score(benchmark, sequences, results, sizes, cfg.evaluate.profiles.get(benchmark))
         toolkit = toolkit_scores(cfg, scores, sequences, Path(index["root"]), results, args.out)
+        if rewards is not None:
+            add_boc(scores, rewards)
         document = {"benchmark": benchmark, "modality": modality, "tracker": args.name, "sequences": len(sequences),
                     "frames": int(sum(len(s) for s in sequences)), "raw_results": str(raw),
                     "profiles": {p: {k: v[k] for k in ("summary", "curves", "attributes") if k in v}
@@ -113,6 +116,27 @@ def run(args: argparse.Namespace) -> int:
                          for p, s in scores.items())
     print(f"evaluate {benchmark} {args.name}: {len(sequences)} sequences; {headline} -> {args.out}", file=sys.stderr)
     return 0
+
+
+def boc_rewards(cfg: Config, benchmark: str) -> dict[str, float] | None:
+    """COESOT's per-video BOC rewards when `evaluate.boc.reference` is set (srtrack.metrics.boc)."""
+    from srtrack.metrics.boc import BOC_BENCHMARKS, load_rewards
+
+    if benchmark not in BOC_BENCHMARKS or cfg.evaluate.boc.reference is None:
+        return None
+    return load_rewards(cfg.evaluate.boc.reference, cfg.evaluate.boc.sequences)
+
+
+def add_boc(scores: dict, rewards: dict[str, float]) -> None:
+    """The BOC score into the summary of the profile whose per-video AUC the COESOT toolkit uses."""
+    from srtrack.metrics.boc import BOC_PROFILE, boc_score
+
+    if BOC_PROFILE not in scores:
+        log.warning("evaluate.boc: BOC uses the %s profile's per-video AUC, which is not among %s; no BOC",
+                    BOC_PROFILE, list(scores))
+        return
+    per_video = {name: values["success_auc"] for name, values in scores[BOC_PROFILE]["per_sequence"].items()}
+    scores[BOC_PROFILE]["summary"]["boc"] = boc_score(per_video, rewards)
 
 
 def toolkit_scores(cfg: Config, scores: dict, sequences, dataset_root: Path, results: dict, out: Path) -> dict:

@@ -236,12 +236,21 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class BocConfig:
+    """Where COESOT's BOC rewards come from (srtrack.metrics.boc); no reference = no BOC."""
+
+    reference: Path | None
+    sequences: Path | None
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     batch: int
     workers: int
     profiles: dict[str, tuple[str, ...]]
     retention: RetentionConfig
     vot_toolkit: bool
+    boc: BocConfig
 
 
 @dataclass(frozen=True)
