@@ -92,4 +92,24 @@ def plot_attributes(trackers: dict[str, dict[str, dict]], benchmark: str, out_di
         ax.legend(fontsize=8)
         fig.tight_layout()
         written += _save(fig, out_dir / f"attributes_{profile}")
+        if len(attributes) >= 3:
+            written += _radar(plt, trackers, profile, attributes, counts, benchmark, out_dir)
     return written
+
+
+def _radar(plt, trackers: dict[str, dict[str, dict]], profile: str, attributes: list[str], counts: dict[str, int],
+           benchmark: str, out_dir: Path) -> list[Path]:
+    """The same per-attribute success AUCs as a radar chart (the layout of the LasHeR and COESOT
+    papers): one closed polygon per tracker, one spoke per attribute."""
+    angles = np.linspace(0, 2 * np.pi, len(attributes), endpoint=False)
+    fig, ax = plt.subplots(figsize=(6, 6), subplot_kw={"projection": "polar"})
+    for name, scores in trackers.items():
+        values = [scores[profile]["attributes"].get(a, {}).get("success_auc", np.nan) for a in attributes]
+        ax.plot(np.append(angles, angles[0]), np.append(values, values[0]), marker="o", markersize=3, label=name)
+    ax.set_xticks(angles, [f"{a} ({counts[a]})" for a in attributes], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_title(f"{benchmark}: success AUC by attribute ({profile})", fontsize=10)
+    ax.legend(fontsize=8, loc="upper right", bbox_to_anchor=(1.25, 1.1))
+    fig.tight_layout()
+    return _save(fig, out_dir / f"attributes_radar_{profile}")

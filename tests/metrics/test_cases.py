@@ -169,3 +169,19 @@ def test_results_that_start_at_the_first_present_frame_are_aligned() -> None:
     assert none == 0 and same.shape == (5, 4)
     _, _, other = align_to_first_present(np.ones((4, 4)), np.ones(4), absent)   # another length: untouched
     assert other == 0
+
+
+def test_attribute_plots_bars_and_radar(tmp_path) -> None:
+    from srtrack.metrics.plots import plot_attributes
+
+    def scores(shift: float) -> dict:
+        attributes = {a: {"success_auc": 0.2 + shift + 0.1 * i, "sequences": i + 1} for i, a in enumerate("ABCD")}
+        return {"lasher_rgbt": {"attributes": attributes}}
+
+    written = plot_attributes({"one": scores(0.0), "two": scores(0.1)}, "lasher", tmp_path)
+    assert sorted(p.name for p in written) == ["attributes_lasher_rgbt.pdf", "attributes_lasher_rgbt.png",
+                                               "attributes_radar_lasher_rgbt.pdf", "attributes_radar_lasher_rgbt.png"]
+    assert all(p.stat().st_size > 1000 for p in written)
+    two = plot_attributes({"one": {"lasher_rgbt": {"attributes": {a: scores(0)["lasher_rgbt"]["attributes"][a]
+                                                                  for a in "AB"}}}}, "lasher", tmp_path / "two")
+    assert [p.name for p in two if "radar" in p.name] == []  # two spokes make no radar

@@ -44,6 +44,7 @@ def test_evaluate_tracks_scores_resumes_and_keys_results_by_checkpoint(smoke_dat
     attributes = metrics["profiles"]["lasher_rgbt"]["attributes"]  # the synthetic LasHeR writes AttriSeqsTxt
     assert attributes and all(1 <= a["sequences"] <= 2 for a in attributes.values())
     assert (out / "attributes_lasher_rgbt.png").is_file()
+    assert (out / "attributes_radar_lasher_rgbt.png").is_file() == (len(attributes) >= 3)
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'evaluate'")
     assert run.data.metrics["lasher_rgbt/success_auc"] == pytest.approx(summary["success_auc"])
