@@ -34,6 +34,7 @@ from srtrack.io import file_sha256, write_json_atomic, write_text_atomic
 
 log = logging.getLogger("srtrack.evaluate")
 METRICS_FILE, TABLE_FILE = "metrics.json", "per_sequence.csv"
+TOOLKIT_DIR = "vot-toolkit"  # evaluate.vot_toolkit's workspaces, one per VOT profile
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +65,7 @@ def main(argv: Seq[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from srtrack.datasets.index import load_index, load_sequences
+    from srtrack.metrics import vot_toolkit
     from srtrack.metrics.benchmark import score
     from srtrack.tracking import stage_run
 
@@ -75,7 +77,10 @@ def run(args: argparse.Namespace) -> int:
     if args.max_sequences is not None:
         sequences = sequences[:args.max_sequences]
     benchmark, modality = index["benchmark"], index["modality"]
-    rewards = boc_rewards(cfg, benchmark)  # before tracking: a bad reference fails now, not in an hour
+    # before tracking: a bad BOC reference or a missing vot-toolkit fails now, not in an hour
+    rewards = boc_rewards(cfg, benchmark)
+    if cfg.evaluate.vot_toolkit:
+        vot_toolkit.require()
     with stage_run(cfg, "evaluate", parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
                    method=args.label or args.name, label=args.label or args.name, tuned_on=args.tuned_on) as run_:
         if args.checkpoint is not None:
@@ -90,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         results = read_results(raw, sequences)
         sizes = {s.name: image_size(s) for s in sequences}
         scores = score(benchmark, sequences, results, sizes, cfg.evaluate.profiles.get(benchmark))
-        toolkit = toolkit_scores(cfg, scores, sequences, Path(index["root"]), results, args.out)
+        toolkit = toolkit_scores(cfg, scores, sequences, Path(index["root"]), results, args.out / TOOLKIT_DIR)
         if rewards is not None:
             add_boc(scores, rewards)
         document = {"benchmark": benchmark, "modality": modality, "tracker": args.name, "sequences": len(sequences),
@@ -109,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                                                                                          args.out)
         for profile, values in scores.items():
             run_.log_metrics({f"{profile}/{k}": v for k, v in values["summary"].items() if isinstance(v, float)})
-        reports = [args.out / "vot-toolkit" / p / "analysis" / "srtrack.json" for p in toolkit]
+        reports = [vot_toolkit.report_path(args.out / TOOLKIT_DIR / p) for p in toolkit]
         for path in [args.out / METRICS_FILE, args.out / TABLE_FILE, *plots, *reports]:
             run_.log_artifact(path, "evaluate")
     headline = "; ".join(f"{p}: " + ", ".join(f"{k} {v:.3f}" for k, v in s["summary"].items() if isinstance(v, float))
@@ -139,18 +144,17 @@ def add_boc(scores: dict, rewards: dict[str, float]) -> None:
     scores[BOC_PROFILE]["summary"]["boc"] = boc_score(per_video, rewards)
 
 
-def toolkit_scores(cfg: Config, scores: dict, sequences, dataset_root: Path, results: dict, out: Path) -> dict:
+def toolkit_scores(cfg: Config, scores: dict, sequences, dataset_root: Path, results: dict, workdir: Path) -> dict:
     """With `evaluate.vot_toolkit`, the real vot-toolkit's numbers for the VOT profiles beside ours
-    (its workspace in `<out>/vot-toolkit/<profile>/`, reusable with `vot report`)."""
+    (its workspace in `<workdir>/<profile>/`, reusable with `vot report`)."""
     if not cfg.evaluate.vot_toolkit:
         return {}
     from srtrack.metrics import vot_toolkit
 
-    vot_toolkit.require()
     if not any(p in vot_toolkit.STACKS for p in scores):
         log.warning("evaluate.vot_toolkit: no VOT measure among %s; nothing for the toolkit to check", list(scores))
         return {}
-    return vot_toolkit.cross_check(scores, sequences, dataset_root, results, out / "vot-toolkit")
+    return vot_toolkit.cross_check(scores, sequences, dataset_root, results, workdir)
 
 
 def image_size(seq) -> tuple[int, int]:

@@ -81,11 +81,6 @@ def iou_raster(pred: np.ndarray, gt: np.ndarray, size: tuple[int, int]) -> np.nd
     return np.where(identical, 1.0, np.where(outside, 0.0, overlap))
 
 
-def centers(boxes: np.ndarray, inclusive: bool = True) -> np.ndarray:
-    """(N, 2) centres: x + (w - 1) / 2 (inclusive) or x + w / 2."""
-    return np.stack([_centre(boxes, 0, inclusive), _centre(boxes, 1, inclusive)], axis=1)
-
-
 def _centre(boxes: np.ndarray, axis: int, inclusive: bool) -> np.ndarray:
     """One centre coordinate, computed as the evaluators do: (size - 1) / 2 + corner."""
     size = boxes[:, axis + 2]

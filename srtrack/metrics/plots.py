@@ -83,7 +83,7 @@ def plot_attributes(trackers: dict[str, dict[str, dict]], benchmark: str, out_di
         fig, ax = plt.subplots(figsize=(6, 0.35 * len(attributes) * max(1, len(trackers)) + 1.2))
         height = 0.8 / len(trackers)
         for i, (name, scores) in enumerate(trackers.items()):
-            values = [scores[profile]["attributes"].get(a, {}).get("success_auc", np.nan) for a in attributes]
+            values = _attribute_auc(scores[profile], attributes)
             ax.barh(np.arange(len(attributes)) + i * height, values, height=height, label=name)
         counts = {a: next(s[profile]["attributes"][a]["sequences"] for s in trackers.values()
                           if a in s[profile].get("attributes", {})) for a in attributes}
@@ -97,6 +97,11 @@ def plot_attributes(trackers: dict[str, dict[str, dict]], benchmark: str, out_di
     return written
 
 
+def _attribute_auc(profile_scores: dict, attributes: list[str]) -> list[float]:
+    """One tracker's success AUC per attribute (NaN where it has no result for one)."""
+    return [profile_scores["attributes"].get(a, {}).get("success_auc", np.nan) for a in attributes]
+
+
 def _radar(plt, trackers: dict[str, dict[str, dict]], profile: str, attributes: list[str], counts: dict[str, int],
            benchmark: str, out_dir: Path) -> list[Path]:
     """The same per-attribute success AUCs as a radar chart (the layout of the LasHeR and COESOT
@@ -104,7 +109,7 @@ def _radar(plt, trackers: dict[str, dict[str, dict]], profile: str, attributes: 
     angles = np.linspace(0, 2 * np.pi, len(attributes), endpoint=False)
     fig, ax = plt.subplots(figsize=(6, 6), subplot_kw={"projection": "polar"})
     for name, scores in trackers.items():
-        values = [scores[profile]["attributes"].get(a, {}).get("success_auc", np.nan) for a in attributes]
+        values = _attribute_auc(scores[profile], attributes)
         ax.plot(np.append(angles, angles[0]), np.append(values, values[0]), marker="o", markersize=3, label=name)
     ax.set_xticks(angles, [f"{a} ({counts[a]})" for a in attributes], fontsize=8)
     ax.set_ylim(0, 1)

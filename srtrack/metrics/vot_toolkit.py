@@ -133,13 +133,18 @@ def build_workspace(workspace: Path, profile: str, sequences: list[Sequence], da
     return workspace
 
 
+def report_path(workspace: Path) -> Path:
+    """Where `vot analysis` writes its JSON report in a workspace from build_workspace."""
+    return workspace / "analysis" / f"{REPORT}.json"
+
+
 def run_analysis(workspace: Path, profile: str, timeout_s: int = 1800) -> dict[str, float]:
     """`python -m vot analysis` on a workspace from build_workspace; the summary in our keys."""
     command = [sys.executable, "-m", "vot", "analysis", "--workspace", str(workspace), "--format", "json",
                "--name", REPORT, TRACKER]
     env = {**os.environ, "MPLBACKEND": "Agg"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
-    report = workspace / "analysis" / f"{REPORT}.json"
+    report = report_path(workspace)
     if done.returncode != 0 or not report.is_file():
         raise RuntimeError(f"vot analysis failed (exit {done.returncode}) in {workspace}:\n{done.stderr[-3000:]}")
     return parse_report(json.loads(report.read_text()), profile)
