@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from srtrack.metrics.boxes import center_errors, iou_continuous, iou_inclusive
+from srtrack.metrics.repair import RULES, repair_rows
 
 SUCCESS_THRESHOLDS = np.linspace(0, 1, 21)
 PRECISION_THRESHOLDS = np.arange(0, 51, dtype=float)
@@ -31,12 +32,15 @@ class Profile:
     iou: str = "inclusive"                 # inclusive (+1) or continuous (got10k)
     inclusive_centers: bool = True         # x + (w-1)/2; False: x + w/2
     first_frame_gt: bool = True            # score frame 0 as the GT box
-    invalid_gt: str = "none"               # none, any_nonpositive (x,y,w,h <= 0), wh_nonpositive
+    invalid_gt: str = "none"               # none; any_nonpositive (a value <= 0; NaN is not: rgbt);
+                                           # not_all_positive (a value not > 0, NaN too: MATLAB, pytracking);
+                                           # wh_nonpositive (w or h not > 0: OSTrack)
     invalid_precision_hit: bool = False    # an invalid GT row counts as a precision hit (MATLAB, rgbt)
     invalid_norm_precision_hit: bool = True
     absent_is_miss: bool = True            # frames flagged absent: misses in every measure
-    repair_predictions: bool = False       # w or h <= 0 -> previous prediction
-    round_boxes: bool = False              # predictions (and single-file GT) rounded half to even
+    repair: str | None = None              # the reference's broken-row rule (srtrack/metrics/repair.py)
+    round_predictions: bool = False        # predictions rounded half to even (rgbt's result loader)
+    round_gt: bool = False                 # ground truth rounded too (rgbt's single-file GT loader: LasHeR)
     float32: bool = False                  # compute in float32 (rgbt loads files as float32)
     power_root: bool = False               # distance as (.)**0.5 (rgbt) instead of np.sqrt
     pooled: bool = False                   # GTOT: frames pooled over sequences, trapezoid AUC
@@ -50,26 +54,31 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("got10k_otb", "got10k toolkit ExperimentOTB: continuous IoU, NaN rows miss, frame 0 := GT",
             iou="continuous"),
     Profile("lasher_rgbt", "LasHeR (rgbt PR_LasHeR/NPR/SR_LasHeR): any coordinate <= 0 is invalid (miss in SR, hit in PR "
-            "and NPR), w/h <= 0 predictions repeat the previous one, boxes rounded, float32",
-            invalid_gt="any_nonpositive", invalid_precision_hit=True, repair_predictions=True, round_boxes=True,
-            float32=True, power_root=True),
+            "and NPR); frame 0 := GT, then w/h <= 0 predictions repeat the previous row (NaN rows stay misses); "
+            "predictions and GT rounded, float32",
+            invalid_gt="any_nonpositive", invalid_precision_hit=True, repair="lasher_rgbt", round_predictions=True,
+            round_gt=True, float32=True, power_root=True),
     Profile("rgbt210", "RGBT210 (rgbt PR/SR): boxes as they are, predictions rounded, float32",
-            round_boxes=True, float32=True, power_root=True),
+            round_predictions=True, float32=True, power_root=True),
     Profile("rgbt234", "RGBT234 (rgbt MPR/MSR): best of visible/thermal GT per frame, first frame not replaced, "
             "predictions rounded, float32",
-            first_frame_gt=False, two_gt=True, round_boxes=True, float32=True, power_root=True),
+            first_frame_gt=False, two_gt=True, round_predictions=True, float32=True, power_root=True),
     Profile("gtot", "GTOT (rgbt MPR_GTOT/MSR_GTOT): two GTs, frames pooled, 5 px (strict) on a 0.5 px grid, "
             "trapezoid AUC, centres x + w/2",
-            first_frame_gt=False, two_gt=True, round_boxes=True, float32=True, power_root=True, pooled=True,
+            first_frame_gt=False, two_gt=True, round_predictions=True, float32=True, power_root=True, pooled=True,
             precision_thresholds=np.linspace(0, 25, 51), precision_index=10, precision_strict=True,
             inclusive_centers=False),
     Profile("otb_matlab", "OTB/LaSOT MATLAB as shipped with VisEvent and COESOT: any coordinate <= 0 invalid (miss "
-            "in SR, hit in PR/NPR), absent frames misses, w/h <= 0 predictions repeat the previous one",
-            invalid_gt="any_nonpositive", invalid_precision_hit=True, repair_predictions=True),
-    Profile("pytracking", "pytracking: any coordinate <= 0 invalid (miss in SR and PR, hit in NPR)",
-            invalid_gt="any_nonpositive", repair_predictions=True),
-    Profile("ostrack", "OSTrack/CEUTrack/FE108 analysis: w or h <= 0 invalid (miss in SR and PR, hit in NPR)",
-            invalid_gt="wh_nonpositive", repair_predictions=True),
+            "in SR, hit in PR/NPR), absent frames misses; rows with a NaN or w/h <= 0 repeat the previous row "
+            "(GT row without NaN), then frame 1 := GT",
+            invalid_gt="not_all_positive", invalid_precision_hit=True, repair="otb_matlab"),
+    Profile("pytracking", "pytracking: any coordinate <= 0 invalid (miss in SR and PR, hit in NPR); w/h == 0 rows "
+            "repeat the previous row, NaN or negative-size rows (refused by pytracking) are misses, a short file "
+            "is padded with 0,0,0,0 rows",
+            invalid_gt="not_all_positive", repair="pytracking"),
+    Profile("ostrack", "OSTrack/CEUTrack/FE108 analysis: w or h <= 0 invalid (miss in SR and PR, hit in NPR); "
+            "rows as pytracking",
+            invalid_gt="wh_nonpositive", repair="pytracking"),
 )}
 
 
@@ -112,6 +121,7 @@ class _Frames:
     gt_x: np.ndarray | None
     pred: np.ndarray
     absent: np.ndarray | None
+    missing: np.ndarray
     starts: np.ndarray
     lengths: np.ndarray
 
@@ -122,14 +132,17 @@ def _columns(rows: list[np.ndarray], dtype: type) -> np.ndarray:
 
 
 def _concatenate(profile: Profile, sequences: list[SequenceBoxes]) -> _Frames:
-    """Align every result to its GT (a short file is padded with NaN rows: misses) and stack them."""
+    """Align every result to its GT and stack them. A short file is completed with rows that are
+    never repaired: NaN (misses), or `0,0,0,0` where the reference pads so (pytracking)."""
     dtype = np.float32 if profile.float32 else np.float64
-    gts, preds, gts_x, absents = [], [], [], []
+    pad = 0.0 if profile.repair is not None and RULES[profile.repair].pad_with_zeros else np.nan
+    gts, preds, gts_x, absents, missing = [], [], [], [], []
     for seq in sequences:
         gt = np.asarray(seq.gt).reshape(-1, 4)
         pred = np.asarray(seq.pred).reshape(-1, 4)[: len(gt)]
+        missing.append(np.arange(len(gt)) >= len(pred))
         if len(pred) < len(gt):
-            pred = np.vstack([pred, np.full((len(gt) - len(pred), 4), np.nan)])
+            pred = np.vstack([pred, np.full((len(gt) - len(pred), 4), pad)])
         gts.append(gt), preds.append(pred)
         gts_x.append(None if seq.gt_x is None else np.asarray(seq.gt_x).reshape(-1, 4))
         absents.append(np.zeros(len(gt), bool) if seq.absent is None else np.asarray(seq.absent, bool)[: len(gt)])
@@ -139,23 +152,32 @@ def _concatenate(profile: Profile, sequences: list[SequenceBoxes]) -> _Frames:
     two = profile.two_gt and all(g is not None for g in gts_x)
     return _Frames(_columns(gts, dtype), _columns(gts_x, dtype) if two else None, _columns(preds, dtype),
                    np.concatenate(absents) if any(s.absent is not None for s in sequences) else None,
-                   np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+                   np.concatenate(missing), np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
 
 
 def _clean_predictions(profile: Profile, frames: _Frames) -> np.ndarray:
-    """Rounding, frame 0 := GT, and w/h <= 0 rows replaced by the previous row of the same sequence
-    (in place: `frames.pred` is the block's own copy)."""
-    pred = frames.pred.round(0) if profile.round_boxes else frames.pred
+    """Rounding, the reference's broken-row repair and frame 0 := GT, in the reference's order (in
+    place: `frames.pred` is the block's own copy)."""
+    pred = frames.pred.round(0) if profile.round_predictions else frames.pred
+    rule = RULES[profile.repair] if profile.repair is not None else None
+    if rule is not None and rule.before_first_frame:
+        pred = repair_rows(rule, pred, frames.gt, frames.starts, frames.missing)
     if profile.first_frame_gt:
         pred[frames.starts] = frames.gt[frames.starts]
-    if profile.repair_predictions:
-        bad = ~((pred[:, 2] > 0) & (pred[:, 3] > 0))
-        bad[frames.starts] = False  # a sequence's first row is never replaced
-        if bad.any():  # forward fill: each bad row takes the last good row before it
-            index = np.where(bad, 0, np.arange(len(pred)))
-            np.maximum.accumulate(index, out=index)
-            pred = pred.T[:, index].T
+    if rule is not None and not rule.before_first_frame:
+        pred = repair_rows(rule, pred, frames.gt, frames.starts, frames.missing)
     return pred
+
+
+def _refused(profile: Profile, frames: _Frames) -> np.ndarray | None:
+    """Rows the reference refuses to score (it raises): misses in every measure here."""
+    rule = RULES[profile.repair] if profile.repair is not None else None
+    if rule is None or rule.refused is None:
+        return None
+    refused = rule.refused(frames.pred) & ~frames.missing
+    if profile.first_frame_gt:
+        refused[frames.starts] = False
+    return refused if refused.any() else None
 
 
 def _measures(profile: Profile, gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -167,6 +189,8 @@ def _measures(profile: Profile, gt: np.ndarray, pred: np.ndarray) -> tuple[np.nd
 def _invalid(profile: Profile, gt: np.ndarray) -> np.ndarray:
     if profile.invalid_gt == "any_nonpositive":
         return (gt <= 0).any(axis=1)
+    if profile.invalid_gt == "not_all_positive":
+        return ~(gt > 0).all(axis=1)
     if profile.invalid_gt == "wh_nonpositive":
         return ~((gt[:, 2] > 0) & (gt[:, 3] > 0))
     return np.zeros(len(gt), dtype=bool)
@@ -175,6 +199,9 @@ def _invalid(profile: Profile, gt: np.ndarray) -> np.ndarray:
 def frame_measures(profile: Profile, frames: _Frames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame IoU, centre error and normalised centre error after the profile's rules; invalid
     rows carry -1 (a miss in success; a hit or, as +inf, a miss in the precisions), absent rows NaN."""
+    refused = _refused(profile, frames)
+    if profile.round_gt:
+        frames.gt = frames.gt.round(0)
     pred = _clean_predictions(profile, frames)
     iou, err, nerr = _measures(profile, frames.gt, pred)
     if frames.gt_x is not None:
@@ -187,6 +214,8 @@ def frame_measures(profile: Profile, frames: _Frames) -> tuple[np.ndarray, np.nd
     nerr = np.where(invalid, -1.0 if profile.invalid_norm_precision_hit else np.inf, nerr)
     if frames.absent is not None and profile.absent_is_miss:
         iou, err, nerr = (np.where(frames.absent, np.nan, a) for a in (iou, err, nerr))
+    if refused is not None:
+        iou, err, nerr = (np.where(refused, np.nan, a) for a in (iou, err, nerr))
     return iou, err, nerr
 
 

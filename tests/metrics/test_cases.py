@@ -72,7 +72,11 @@ def test_absent_frames_are_misses_everywhere_for_the_visevent_toolkit() -> None:
 def test_bad_predictions_repeat_the_previous_one_or_miss() -> None:
     gt = [BOX, BOX, BOX]
     repaired = evaluate("ostrack", one(gt, [BOX, [10, 10, 0, 20], [10, 10, 20, -1]]))
-    assert repaired.precision == 1.0  # both bad rows replaced by frame 0's box
+    # pytracking's rule: the zero-size row repeats frame 0's box, the negative one (which pytracking
+    # refuses with an exception) is a miss
+    assert repaired.precision == pytest.approx(2 / 3)
+    matlab = evaluate("otb_matlab", one(gt, [BOX, [10, 10, 0, 20], [10, 10, 20, -1]]))
+    assert matlab.precision == 1.0  # MATLAB: both rows repeat the previous one
     nan = evaluate("got10k_otb", one(gt, [BOX, [np.nan] * 4, BOX]))
     assert nan.precision == pytest.approx(2 / 3) and nan.success_auc == pytest.approx(2 / 3 * 20 / 21)
     short = evaluate("got10k_otb", one(gt, [BOX, BOX]))  # a result file one row short

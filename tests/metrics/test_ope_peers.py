@@ -101,7 +101,7 @@ def rgbt_call(metric, seqs: list[SequenceBoxes], two_gt: bool) -> float:
 def test_rgbt_profiles_equal_the_rgbt_toolkit(seed: int, adversarial: bool) -> None:
     from rgbt import utils as rgbt_utils
 
-    seqs = sequences(100 + seed, 10, integer=True, adversarial=adversarial)
+    seqs = sequences(100 + seed, 10, integer=True, adversarial=adversarial, nan_pred=adversarial)
     lasher = evaluate("lasher_rgbt", seqs)
     assert lasher.precision == pytest.approx(rgbt_call(rgbt_metrics.PR_LasHeR(), seqs, False), abs=1e-12)
     assert lasher.norm_precision == pytest.approx(rgbt_call(rgbt_metrics.NPR(), seqs, False), abs=1e-12)
