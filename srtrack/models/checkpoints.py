@@ -1,32 +1,37 @@
-"""Load pretrained weights (OSTrack, DropTrack, timm/MAE ViT) into the trackers, with a report.
+"""Load tracker weights (ours, OSTrack, DropTrack, ViPT, SRTrack, timm/MAE ViT) into a tracker, with a report.
 
-Sources, detected by key signature:
+Layouts, detected by key signature (files read by srtrack/models/files.py):
 
-* `ostrack`: pytracking-style `.pth.tar` of OSTrack (`OSTrack_ep0300.pth.tar`) or DropTrack
-  (`DropTrack_k700_800E_alldata.pth.tar`), weights under `net`, keys `backbone.*` and `box_head.*`.
-  `backbone.cls_token`, `backbone.pos_embed` and DropTrack's temporal embeddings are documented
-  extras: the trackers use `pos_embed_z` / `pos_embed_x` instead.
-* `vit`: a timm or MAE/DropMAE ViT (`model` or top-level keys `patch_embed.*`, `blocks.*`,
-  `pos_embed` with a class token). The template/search position embeddings are resampled from
-  `pos_embed` (as OSTrack's `finetune_track` does); the head is not in the file and stays freshly
-  initialised; classifier and MAE decoder weights are documented extras.
+| layout | files | keys | into |
+|---|---|---|---|
+| `srtrack` | our `model.pth` (older ones without the network record too) | our two-stream names (`blocks_x`, `blocks_fusion`) or exactly the model's | as they are |
+| `ostrack` | OSTrack, DropTrack and ViPT `.pth.tar` (`net`) | `backbone.blocks.*`, `box_head.*` (ViPT: + `backbone.prompt_*`, `patch_embed_prompt`) | one-stream trackers as they are; two-stream ones by the official mapping below |
+| `srtrack_release` | SRTrack-trained `.pth.tar` | `backbone.patch_embed_rgb/_event`, `blocks_rgb/_event.*`, `blocks_cross.*`, `norm_rgb/_event` | two-stream trackers: `event` -> `x`, `cross` -> `fusion` |
+| `vit` | timm / MAE / DropMAE ViT | `patch_embed.*`, `blocks.*`, `pos_embed` with a class token | position embeddings resampled from `pos_embed`; the head stays initialised |
 
-LoRA matrices and ViPT prompt modules are not in any pretrained file: they are reported missing and
-keep their initialisation (LoRA's zero B makes the model start equal to the pretrained one).
+Documented extras, ignored and listed: `cls_token`, a ViT's `pos_embed` (the trackers use
+`pos_embed_z` / `pos_embed_x`), classifier and MAE decoder weights, and DropTrack's
+`temporal_pos_embed_z/x` when the network was built without them (`model.temporal_pos_embed:
+ignore`). LoRA matrices and ViPT prompt modules missing from a file keep their initialisation (LoRA's
+zero B makes the model start equal to the pretrained one).
 
-Mapping into the two-stream SRTrack backbone follows the official code (method notes section 2):
-`patch_embed` -> `patch_embed_rgb` and `patch_embed_x`; `blocks.i` -> `blocks_rgb.i` and `blocks_x.i`;
-blocks 2/5/8/11 (`fusion_layers`) -> `blocks_fusion.0..3`; `norm` -> `norm_rgb` and `norm_x`.
-Position embeddings of another size are resampled with timm's `resample_abs_pos_embed` and reported.
-Files load with `torch.load(weights_only=True)` only; any key outside the documented sets is an
-error unless `strict=False`, and every loaded, missing, unexpected and resampled key is reported.
+One stream into two (the official `build_siamtrack*`, method notes section 2): `patch_embed` ->
+`patch_embed_rgb` and `patch_embed_x`; `blocks.i` -> `blocks_rgb.i` and `blocks_x.i`; blocks
+2/5/8/11 (`fusion_layers`) -> `blocks_fusion.0..3`; `norm` -> `norm_rgb` and `norm_x`.
+
+Position embeddings: `pos_embed_from` (a second file) replaces the first file's `pos_embed_z/x`, as
+the released OSTrack-384 takes DropTrack-384's. Embeddings of another grid size are resampled:
+`ostrack` (default) with plain bicubic interpolation, `align_corners=False`, no antialiasing, as
+OSTrack's `finetune_track`; `timm` with timm's `resample_abs_pos_embed` (antialiased when shrinking).
+Any key outside the documented sets is an error unless `strict=False`; every loaded, renamed,
+missing, unexpected, ignored and resampled key is reported.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,84 +40,79 @@ from timm.layers import resample_abs_pos_embed
 from torch import Tensor, nn
 
 from srtrack.errors import CheckpointError
-from srtrack.models.peft import LoRALinear
 from srtrack.models.backbones import TwoStreamViT, fusion_layers
+from srtrack.models.files import CheckpointFile, read_checkpoint
+from srtrack.models.peft import LoRALinear
 from srtrack.models.trackers import Tracker
 
 DOCUMENTED_EXTRAS = re.compile(
-    r"^(backbone\.)?(cls_token|pos_embed|temporal_pos_embed.*|pos_embed_t.*|head\..*|fc_norm\..*|decoder.*|mask_token)$")
-
-
+    r"^(backbone\.)?(cls_token|pos_embed|head\..*|fc_norm\..*|decoder.*|mask_token)$")
+TEMPORAL = re.compile(r"^backbone\.temporal_pos_embed_[zx]$")
 PEFT_KEYS = re.compile(r"\.lora_[AB]$|^backbone\.(prompt_|patch_embed_prompt\.)")
+POSITION_KEYS = ("backbone.pos_embed_z", "backbone.pos_embed_x")
+# the released two-stream names -> ours
+RELEASE_NAMES = (("backbone.patch_embed_event.", "backbone.patch_embed_x."), ("backbone.blocks_event.", "backbone.blocks_x."),
+                 ("backbone.blocks_cross.", "backbone.blocks_fusion."), ("backbone.norm_event.", "backbone.norm_x."))
 
 
 @dataclass
 class LoadReport:
-    """What a load did; written next to the run and logged to MLflow."""
+    """What a load did; printed, written next to the run and logged to MLflow."""
 
     source: str
     source_format: str
     loaded: list[str] = field(default_factory=list)
+    renamed: dict[str, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     resampled: list[str] = field(default_factory=list)
+    placeholders: list[str] = field(default_factory=list)
+    pos_embed_from: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 
-
-def read_state_dict(path: Path) -> dict[str, Tensor]:
-    """The weights of a checkpoint file, safely (no arbitrary unpickling)."""
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as exc:
-        raise CheckpointError(
-            f"{path}: cannot be read with torch.load(weights_only=True): it stores Python objects beyond "
-            f"tensors ({type(exc).__name__}: {str(exc).splitlines()[0]}). If you trust the file, re-save its "
-            f"weights once: torch.save(torch.load(p, weights_only=False)['net'], 'weights.pth')") from None
-    for key in ("net", "model", "state_dict"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-            break
-    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise CheckpointError(f"{path}: expected a state dict (optionally under 'net', 'model' or 'state_dict')")
-    return obj
+    def summary(self) -> str:
+        """One paragraph for the log: counts, the renaming and everything that was not a plain load."""
+        parts = [f"{self.source} ({self.source_format}): {len(self.loaded)} tensors loaded"]
+        parts += [f"{pattern} ({n})" for pattern, n in self.renamed.items()]
+        for what in ("missing", "unexpected", "ignored", "resampled"):
+            keys = getattr(self, what)
+            if keys:
+                parts.append(f"{what}: " + ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else ""))
+        if self.pos_embed_from:
+            parts.append(f"pos_embed_z/x from {self.pos_embed_from}")
+        if self.placeholders:
+            parts.append(f"{len(self.placeholders)} Python object(s) in the file read as inert placeholders: "
+                         + ", ".join(self.placeholders[:4]) + (" ..." if len(self.placeholders) > 4 else ""))
+        return "; ".join(parts)
 
 
 def detect_format(state: dict[str, Tensor], path: Path) -> str:
+    if any(k.startswith(("backbone.blocks_x.", "backbone.blocks_fusion.")) for k in state):
+        return "srtrack"
+    if any(k.startswith(("backbone.blocks_event.", "backbone.patch_embed_event.")) for k in state):
+        return "srtrack_release"
     if any(k.startswith("backbone.blocks.") for k in state):
         return "ostrack"
     if "patch_embed.proj.weight" in state and any(k.startswith("blocks.") for k in state):
         return "vit"
-    raise CheckpointError(f"{path}: unknown checkpoint layout (expected OSTrack/DropTrack `backbone.blocks.*` "
-                          f"or ViT `blocks.*` keys; first keys: {sorted(state)[:5]})")
+    raise CheckpointError(f"{path}: unknown checkpoint layout (expected OSTrack/DropTrack/ViPT `backbone.blocks.*`, "
+                          f"SRTrack `backbone.blocks_rgb.*` / `blocks_event.*`, or ViT `blocks.*` keys; first keys: "
+                          f"{sorted(state)[:5]})")
 
 
-def _one_stream_names(state: dict[str, Tensor], fmt: str, model: Tracker) -> tuple[dict[str, Tensor], list[str], list[str]]:
-    """Bring a source to one-stream tracker names; returns (weights, ignored keys, resampled keys)."""
-    prefixed = state if fmt == "ostrack" else {f"backbone.{k}": v for k, v in state.items()}
-    backbone = model.backbone
-    weights, ignored, resampled = {}, [], []
-    for key, value in prefixed.items():
-        if DOCUMENTED_EXTRAS.match(key) and key not in ("backbone.pos_embed_z", "backbone.pos_embed_x"):
-            ignored.append(key)
-        else:
-            weights[key] = value
-    grids = {"backbone.pos_embed_z": backbone.template_grid, "backbone.pos_embed_x": backbone.search_grid}
-    for key, grid in grids.items():
-        if key not in weights and "backbone.pos_embed" in prefixed:  # MAE/timm: resample the ViT's own
-            source = prefixed["backbone.pos_embed"]
-            prefix = 1 if _has_class_token(source) else 0
-            weights[key] = resample_abs_pos_embed(source, [grid, grid], num_prefix_tokens=prefix)[:, prefix:]
-            resampled.append(key)
-        elif key in weights and weights[key].shape[1] != grid * grid:
-            old = int(round(weights[key].shape[1] ** 0.5))
-            weights[key] = resample_abs_pos_embed(weights[key], [grid, grid], [old, old], num_prefix_tokens=0)
-            resampled.append(key)
-    return weights, ignored, resampled
+def resample(pos: Tensor, grid: int, mode: str, prefix: int = 0) -> Tensor:
+    """(1, prefix + g0 * g0, C) position embeddings -> (1, grid * grid, C), without the prefix tokens."""
+    if mode == "timm":
+        old = int(round((pos.shape[1] - prefix) ** 0.5))
+        return resample_abs_pos_embed(pos, [grid, grid], [old, old], num_prefix_tokens=prefix)[:, prefix:]
+    patches = pos[:, prefix:]
+    old = int(round(patches.shape[1] ** 0.5))
+    as_map = patches.transpose(1, 2).reshape(1, -1, old, old)
+    out = torch.nn.functional.interpolate(as_map.float(), size=(grid, grid), mode="bicubic", align_corners=False)
+    return out.to(pos.dtype).flatten(2).transpose(1, 2)
 
 
 def _has_class_token(pos_embed: Tensor) -> bool:
@@ -120,14 +120,88 @@ def _has_class_token(pos_embed: Tensor) -> bool:
     return int(round((n - 1) ** 0.5)) ** 2 == n - 1
 
 
-def checkpoint_filter_fn(state: dict[str, Tensor], model: Tracker, fmt: str) -> tuple[dict[str, Tensor], list[str], list[str]]:
-    """Map a source state dict onto `model`'s names (one- or two-stream); see the module docstring."""
-    weights, ignored, resampled = _one_stream_names(state, fmt, model)
-    if not isinstance(model.backbone, TwoStreamViT):
-        return weights, ignored, resampled
-    depth = model.backbone.depth
-    mapped = {target: value for key, value in weights.items() for target in two_stream_names(key, depth)}
-    return mapped, ignored, resampled
+class _Mapping:
+    """The source's weights under the model's names, with what happened to each key."""
+
+    def __init__(self, model: Tracker, fmt: str, resample_mode: str):
+        self.model, self.fmt, self.mode = model, fmt, resample_mode
+        self.weights: dict[str, Tensor] = {}
+        self.ignored: list[str] = []
+        self.resampled: list[str] = []
+        self.renamed: Counter[str] = Counter()
+
+    def add(self, state: dict[str, Tensor]) -> None:
+        has_temporal = getattr(self.model.backbone, "temporal_pos_embed", False)
+        for key, value in state.items():
+            key = key if self.fmt != "vit" else f"backbone.{key}"
+            if (DOCUMENTED_EXTRAS.match(key) or (TEMPORAL.match(key) and not has_temporal)) \
+                    and key not in POSITION_KEYS:
+                self.ignored.append(key)
+                continue
+            self.weights[key] = value
+        if self.fmt == "vit":
+            self._positions_from_vit(state)
+
+    def _positions_from_vit(self, state: dict[str, Tensor]) -> None:
+        source = state.get("pos_embed")
+        if source is None:
+            return
+        prefix = 1 if _has_class_token(source) else 0
+        for key, grid in self._grids().items():
+            if key not in self.weights:
+                self.weights[key] = resample(source, grid, self.mode, prefix)
+                self.resampled.append(key)
+
+    def _grids(self) -> dict[str, int]:
+        backbone = self.model.backbone
+        return {"backbone.pos_embed_z": backbone.template_grid, "backbone.pos_embed_x": backbone.search_grid}
+
+    def replace_positions(self, other: dict[str, Tensor], path: Path) -> None:
+        """`pos_embed_z/x` from a second file (the released OSTrack-384 initialisation)."""
+        for key in POSITION_KEYS:
+            if key not in other:
+                raise CheckpointError(f"{path}: model.pos_embed_from has no {key} (expected an OSTrack/DropTrack file)")
+            self.weights[key] = other[key]
+
+    def fit_positions(self) -> None:
+        for key, grid in self._grids().items():
+            if key in self.weights and self.weights[key].shape[1] != grid * grid:
+                self.weights[key] = resample(self.weights[key], grid, self.mode)
+                self.resampled.append(key)
+
+    def to_model_names(self) -> dict[str, Tensor]:
+        """Rename to the model's layout (two-stream mapping, released two-stream names)."""
+        two_stream = isinstance(self.model.backbone, TwoStreamViT)
+        if self.fmt == "srtrack" and two_stream:
+            return dict(self.weights)
+        if self.fmt in ("srtrack", "srtrack_release"):
+            if not two_stream:
+                raise CheckpointError("a two-stream SRTrack checkpoint cannot initialise the one-stream "
+                                      f"{type(self.model.backbone).__name__}; use an srtrack_* model")
+            return {self._release_name(k): v for k, v in self.weights.items()}
+        if not two_stream:
+            return dict(self.weights)
+        depth = self.model.backbone.depth
+        out = {}
+        for key, value in self.weights.items():
+            targets = two_stream_names(key, depth)
+            if targets != [key]:
+                self.renamed[f"{_group(key)} -> {' + '.join(_group(t) for t in targets)}"] += 1
+            out.update({target: value for target in targets})
+        return out
+
+    def _release_name(self, key: str) -> str:
+        for old, new in RELEASE_NAMES:
+            if key.startswith(old):
+                self.renamed[f"{old}* -> {new}*"] += 1
+                return new + key[len(old):]
+        return key
+
+
+def _group(key: str) -> str:
+    """`backbone.blocks_rgb.3.attn.qkv.weight` -> `backbone.blocks_rgb.N.*` (for the renaming report)."""
+    m = re.match(r"^(backbone\.[A-Za-z_]+\.)(\d+\.)?", key)
+    return (m[1] + ("N." if m[2] else "") if m else key) + "*"
 
 
 def two_stream_names(key: str, depth: int) -> list[str]:
@@ -149,18 +223,27 @@ def two_stream_names(key: str, depth: int) -> list[str]:
     return [key]
 
 
-def load_pretrained(model: Tracker, path: Path, *, strict: bool = True) -> LoadReport:
-    """Load `path` into `model` in place and report what happened.
+def load_pretrained(model: Tracker, source: Path | CheckpointFile, *, strict: bool = True,
+                    pos_embed_from: Path | None = None, resample_mode: str = "ostrack") -> LoadReport:
+    """Map a file's weights onto `model` in place and report what happened (see the module docstring).
 
     Raises:
         CheckpointError: unreadable file, unknown layout, a shape that cannot be adapted, or (with
             `strict`) keys missing or unexpected beyond the documented ones.
     """
-    state = read_state_dict(path)
+    checkpoint = source if isinstance(source, CheckpointFile) else read_checkpoint(source)
+    path, state = checkpoint.path, checkpoint.state
     fmt = detect_format(state, path)
-    weights, ignored, resampled = checkpoint_filter_fn(state, model, fmt)
+    mapping = _Mapping(model, fmt, resample_mode)
+    mapping.add(state)
+    if pos_embed_from is not None:
+        mapping.replace_positions(read_checkpoint(pos_embed_from).state, pos_embed_from)
+    mapping.fit_positions()
+    weights = mapping.to_model_names()
     target = model.state_dict()
-    report = LoadReport(str(path), fmt, ignored=sorted(ignored), resampled=sorted(resampled))
+    report = LoadReport(str(path), fmt, renamed=dict(mapping.renamed), ignored=sorted(mapping.ignored),
+                        resampled=sorted(mapping.resampled), placeholders=checkpoint.placeholders,
+                        pos_embed_from=str(pos_embed_from) if pos_embed_from else None)
     report.unexpected = sorted(k for k in weights if k not in target)
     missing = sorted(k for k in target if k not in weights)
     # documented: a ViT file has no tracking head, and PEFT modules (LoRA, prompts) start fresh
@@ -177,10 +260,22 @@ def load_pretrained(model: Tracker, path: Path, *, strict: bool = True) -> LoadR
         raise CheckpointError(f"{path}: {len(report.unexpected)} unexpected and {len(missing) - len(allowed_missing)} "
                               f"missing key(s) beyond the documented ones (pass strict=False to load anyway):\n  "
                               + "\n  ".join(undocumented[:40]))
-    merged = {**target, **{k: v for k, v in weights.items() if k in target}}
+    merged = {**target, **{k: v.to(target[k].dtype) for k, v in weights.items() if k in target}}
     model.load_state_dict(merged, strict=True)
     report.loaded = sorted(k for k in weights if k in target)
     return report
+
+
+def load_own(model: Tracker, checkpoint: CheckpointFile) -> LoadReport:
+    """Our own file of exactly this network: every key, as it is."""
+    if set(checkpoint.state) != set(model.state_dict()):
+        extra, lacking = sorted(set(checkpoint.state) - set(model.state_dict())), \
+            sorted(set(model.state_dict()) - set(checkpoint.state))
+        raise CheckpointError(f"{checkpoint.path}: its weights do not fit the network it names (extra {extra[:5]}, "
+                              f"missing {lacking[:5]})")
+    model.load_state_dict(checkpoint.state, strict=True)
+    return LoadReport(str(checkpoint.path), "srtrack", loaded=sorted(checkpoint.state),
+                      placeholders=checkpoint.placeholders)
 
 
 def prior_for_model(prior: dict[str, Tensor], model: Tracker) -> dict[str, Tensor]:
@@ -221,14 +316,3 @@ def with_lora_prior(prior: dict[str, Tensor], model: nn.Module) -> dict[str, Ten
                     f"{name}.lora_A.in_vectors": prior[f"{weight}.in_vectors"],
                     f"{name}.lora_A.in_values": prior[f"{weight}.in_values"]})
     return out
-
-
-def load_tracker_weights(model: Tracker, path: Path) -> LoadReport:
-    """Weights saved from this very architecture (srtrack.tune's model.pth) load as they are; anything
-    else (an OSTrack/DropTrack or ViT file, a one-stream tracker into a two-stream one) goes through
-    `load_pretrained`'s mapping."""
-    state = read_state_dict(path)
-    if set(state) == set(model.state_dict()):
-        model.load_state_dict(state, strict=True)
-        return LoadReport(str(path), "srtrack", loaded=sorted(state))
-    return load_pretrained(model, path)
