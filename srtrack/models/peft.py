@@ -1,7 +1,8 @@
 """LoRA on attention `qkv` and `proj` (Hu et al., ICLR 2022), as SRTrack's LoRA compatibility variant.
 
-The official `vit_siam_lora.py` uses loralib with rank 8 on `qkv` and rank 16 on `proj` in all RGB, X
-and fusion blocks, and trains only the LoRA matrices. `LoRALinear` subclasses `nn.Linear` so the
+The official `vit_siam_lora.py` uses loralib's `lora.Linear(..., r=8)` on `qkv` and `r=16` on `proj` in
+all RGB, X and fusion blocks, with loralib's default `lora_alpha=1`, i.e. a scale alpha / r of 1/8 on
+qkv and 1/16 on proj (`model.lora.alpha`; alpha = r gives scale 1), and trains only the LoRA matrices. `LoRALinear` subclasses `nn.Linear` so the
 frozen weight keeps its name (`attn.qkv.weight`) and pretrained checkpoints load unchanged; the
 low-rank update adds `lora_A` / `lora_B`. A small own module rather than `peft`: it has to keep
 timm's module names and our parameter groups, which `peft`'s wrapping would rename.
@@ -39,11 +40,9 @@ class LoRALinear(nn.Linear):
         return super().forward(x) + (x @ self.lora_A.T @ self.lora_B.T) * self.scaling
 
 
-def apply_lora(model: nn.Module, *, rank_qkv: int = 8, rank_proj: int = 16, alpha: float | None = None) -> int:
-    """Replace every attention `qkv` / `proj` Linear by a LoRALinear; returns how many were replaced.
-
-    `alpha` defaults to the rank (scaling 1), loralib's default.
-    """
+def apply_lora(model: nn.Module, *, rank_qkv: int = 8, rank_proj: int = 16, alpha: float = 1.0) -> int:
+    """Replace every attention `qkv` / `proj` Linear by a LoRALinear (scale alpha / rank); returns how
+    many were replaced. alpha 1 is loralib's default and the released setting."""
     replaced = 0
     for module in list(model.modules()):
         attn_like = hasattr(module, "qkv") and hasattr(module, "proj")
@@ -52,6 +51,6 @@ def apply_lora(model: nn.Module, *, rank_qkv: int = 8, rank_proj: int = 16, alph
         for name, rank in (("qkv", rank_qkv), ("proj", rank_proj)):
             layer = getattr(module, name)
             if isinstance(layer, nn.Linear) and not isinstance(layer, LoRALinear):
-                setattr(module, name, LoRALinear.from_linear(layer, rank=rank, alpha=alpha or float(rank)))
+                setattr(module, name, LoRALinear.from_linear(layer, rank=rank, alpha=alpha))
                 replaced += 1
     return replaced

@@ -7,11 +7,13 @@
 | `srtrack_tiny` | two-stream | 6 | 192 / 4 / 3 | 64 | head, position embeddings |
 | `srtrack_base` | two-stream (SRTrack ViT-B/16) | 6 | 768 / 12 / 12 | 256 | head, position embeddings |
 | `vipt_tiny`, `vipt_base` | one-stream + deep modality prompts (ViPT) | 6 | as above | as above | all but the prompts |
-| `srtrack_lora_tiny`, `srtrack_lora_base` | two-stream + LoRA (qkv rank 8, proj rank 16) | 6 | as above | as above | all but LoRA |
+| `srtrack_lora_tiny`, `srtrack_lora_base` | two-stream + LoRA (qkv rank 8, proj rank 16, alpha 1) | 6 | as above | as above | all but LoRA |
+
+One-stream trackers (`ostrack_*`, `vipt_*`) take `ce_layers` / `ce_keep_ratio` (candidate
+elimination); every tracker takes `temporal_pos_embed` (DropTrack's temporal embeddings).
 
 Template/search sizes come from the config (paper: 128 / 256 or 192 / 384; embedded default
-64 / 128, chosen from the CPU budget in ../shared/reference/cpu-budget.md: tiny4 at 64/128 trains at
-about 75 samples/s on 2 cores).
+64 / 128, chosen for the CPU budget: tiny4 at 64/128 trains at about 75 samples/s on 2 cores).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from srtrack.models.peft import apply_lora
 from srtrack.models.vipt import PromptedViT
 
 TRACKERS: dict[str, Callable[..., "Tracker"]] = {}
+ONE_STREAM: set[str] = set()  # trackers on the one-stream backbone (candidate elimination applies)
 TINY = {"embed_dim": 192, "depth": 4, "num_heads": 3, "head_channels": 64}
 BASE = {"embed_dim": 768, "depth": 12, "num_heads": 12, "head_channels": 256}
 
@@ -35,7 +38,7 @@ PARAM_GROUPS = (
     ("lora", r".*\.lora_[AB]$"),
     ("prompt", r"^backbone\.(prompt_|patch_embed_prompt\.)"),
     ("head", r"^box_head\."),
-    ("pos_embed", r"^backbone\.pos_embed_"),
+    ("pos_embed", r"^backbone\.(temporal_)?pos_embed_"),
     ("embeddings", r"^backbone\.patch_embed"),
     ("fusion", r"^backbone\.blocks_fusion\."),
     ("norms", r"^backbone\.norm"),
@@ -93,9 +96,11 @@ class Tracker(nn.Module):
         return {"total": total, "trainable": trainable}
 
 
-def register_tracker(name: str) -> Callable[[Callable[..., Tracker]], Callable[..., Tracker]]:
+def register_tracker(name: str, *, one_stream: bool = False) -> Callable[[Callable[..., Tracker]], Callable[..., Tracker]]:
     def decorate(factory: Callable[..., Tracker]) -> Callable[..., Tracker]:
         TRACKERS[name] = factory
+        if one_stream:
+            ONE_STREAM.add(name)
         return factory
 
     return decorate
@@ -115,12 +120,12 @@ def _build(backbone_cls: type[TrackingViTBase], defaults: dict, in_chans: int, f
     return Tracker(backbone_cls(**args), head_channels=head_channels, in_chans=in_chans, freeze=freeze)
 
 
-@register_tracker("ostrack_tiny")
+@register_tracker("ostrack_tiny", one_stream=True)
 def ostrack_tiny(**kwargs: Any) -> Tracker:
     return _build(OneStreamViT, TINY, 3, (), **kwargs)
 
 
-@register_tracker("ostrack_base")
+@register_tracker("ostrack_base", one_stream=True)
 def ostrack_base(**kwargs: Any) -> Tracker:
     return _build(OneStreamViT, BASE, 3, (), **kwargs)
 
@@ -135,31 +140,31 @@ def srtrack_base(**kwargs: Any) -> Tracker:
     return _build(TwoStreamViT, BASE, 6, ("head", "pos_embed"), **kwargs)
 
 
-@register_tracker("vipt_tiny")
+@register_tracker("vipt_tiny", one_stream=True)
 def vipt_tiny(**kwargs: Any) -> Tracker:
     tracker = _build(PromptedViT, TINY, 6, (), **kwargs)
     tracker.train_only(("prompt",))
     return tracker
 
 
-@register_tracker("vipt_base")
+@register_tracker("vipt_base", one_stream=True)
 def vipt_base(**kwargs: Any) -> Tracker:
     tracker = _build(PromptedViT, BASE, 6, (), **kwargs)
     tracker.train_only(("prompt",))
     return tracker
 
 
-def _with_lora(tracker: Tracker, rank_qkv: int, rank_proj: int) -> Tracker:
-    apply_lora(tracker.backbone, rank_qkv=rank_qkv, rank_proj=rank_proj)
+def _with_lora(tracker: Tracker, rank_qkv: int, rank_proj: int, alpha: float) -> Tracker:
+    apply_lora(tracker.backbone, rank_qkv=rank_qkv, rank_proj=rank_proj, alpha=alpha)
     tracker.train_only(("lora",))
     return tracker
 
 
 @register_tracker("srtrack_lora_tiny")
-def srtrack_lora_tiny(*, rank_qkv: int = 8, rank_proj: int = 16, **kwargs: Any) -> Tracker:
-    return _with_lora(_build(TwoStreamViT, TINY, 6, (), **kwargs), rank_qkv, rank_proj)
+def srtrack_lora_tiny(*, rank_qkv: int = 8, rank_proj: int = 16, alpha: float = 1.0, **kwargs: Any) -> Tracker:
+    return _with_lora(_build(TwoStreamViT, TINY, 6, (), **kwargs), rank_qkv, rank_proj, alpha)
 
 
 @register_tracker("srtrack_lora_base")
-def srtrack_lora_base(*, rank_qkv: int = 8, rank_proj: int = 16, **kwargs: Any) -> Tracker:
-    return _with_lora(_build(TwoStreamViT, BASE, 6, (), **kwargs), rank_qkv, rank_proj)
+def srtrack_lora_base(*, rank_qkv: int = 8, rank_proj: int = 16, alpha: float = 1.0, **kwargs: Any) -> Tracker:
+    return _with_lora(_build(TwoStreamViT, BASE, 6, (), **kwargs), rank_qkv, rank_proj, alpha)

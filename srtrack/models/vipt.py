@@ -1,11 +1,15 @@
-"""ViPT-style visual prompt tuning on the one-stream tracker (Zhu et al., CVPR 2023, arXiv 2303.10826;
-github.com/jiawen-zhu/ViPT `lib/models/vipt/vit_ce_prompt.py`, `vipt_deep`).
+"""ViPT visual prompt tuning on the one-stream tracker (Zhu et al., CVPR 2023, arXiv 2303.10826;
+github.com/jiawen-zhu/ViPT `lib/models/vipt/vit_ce_prompt.py`, `vipt_deep`), as released.
 
-The X image gets its own patch embedding; before every block a prompt block (two 1x1 convs to 8
-channels, a spatial-softmax "fovea" on the RGB half, a 1x1 conv back) turns the current tokens and
-the previous prompt into a new prompt that is added to the tokens. Only the prompt modules train
-(`if "prompt" not in name: requires_grad = False` in ViPT). The exact placement of the norms in ViPT
-differs by one layer index in places; this reconstruction keeps one LayerNorm per prompt block.
+The X image gets its own patch embedding (`patch_embed_prompt`). Before the first block a prompt
+block (two 1x1 convs to 8 channels, a spatial-softmax "fovea" with a learned sharpness `smooth`,
+init 10, on the RGB half, a 1x1 conv back) turns the RGB tokens and the X tokens, both normalised by
+`prompt_norms[0]`, into a prompt that is added to the RGB tokens; then the position embeddings. Before
+every later block i the current tokens (search tokens back on their full grid, zeros where candidate
+elimination removed them) are normalised by `prompt_norms[i - 1]`, the previous prompt by
+`prompt_norms[i]`, block i's prompt block makes the new prompt, and the prompt of the tokens still in
+the sequence is added. Only the prompt modules train (`if "prompt" not in name: requires_grad =
+False` in ViPT). Parameter names are ViPT's, so its released weights load as they are.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ PROMPT_CHANNELS = 8
 
 
 class Fovea(nn.Module):
-    """Spatial softmax per channel, used as a mask on its input."""
+    """Spatial softmax of `smooth` x the input per channel, used as a mask on the input."""
+
+    def __init__(self):
+        super().__init__()
+        self.smooth = nn.Parameter(torch.zeros(1) + 10.0)
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
-        mask = torch.softmax(x.reshape(b, c, h * w), dim=-1).reshape(b, c, h, w)
-        return mask * x
+        flat = x.reshape(b, c, h * w)
+        return (torch.softmax(flat * self.smooth, dim=-1) * flat).reshape(b, c, h, w)
 
 
 class PromptBlock(nn.Module):
@@ -38,11 +46,21 @@ class PromptBlock(nn.Module):
         self.fovea = Fovea()
         for conv in (self.conv0_0, self.conv0_1, self.conv1x1):
             nn.init.xavier_uniform_(conv.weight)
-            nn.init.zeros_(conv.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         half = x.shape[1] // 2
         return self.conv1x1(self.fovea(self.conv0_0(x[:, :half])) + self.conv0_1(x[:, half:]))
+
+
+def as_map(tokens: Tensor) -> Tensor:
+    """(B, g * g, C) -> (B, C, g, g)."""
+    grid = int(round(tokens.shape[1] ** 0.5))
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, grid, grid)
+
+
+def as_tokens(feature: Tensor) -> Tensor:
+    """(B, C, g, g) -> (B, g * g, C)."""
+    return feature.flatten(2).transpose(1, 2)
 
 
 class PromptedViT(OneStreamViT):
@@ -54,25 +72,24 @@ class PromptedViT(OneStreamViT):
         self.prompt_blocks = nn.ModuleList(PromptBlock(self.embed_dim) for _ in range(self.depth))
         self.prompt_norms = nn.ModuleList(LayerNorm(self.embed_dim) for _ in range(self.depth))
 
-    def _prompt(self, i: int, tokens: Tensor, prompt: Tensor, grid: int) -> Tensor:
-        def as_map(t: Tensor) -> Tensor:
-            return self.prompt_norms[i](t).transpose(1, 2).reshape(t.shape[0], -1, grid, grid)  # (B, C, g, g)
-
-        out = self.prompt_blocks[i](torch.cat([as_map(tokens), as_map(prompt)], dim=1))  # (B, C, g, g)
-        return out.flatten(2).transpose(1, 2)  # (B, g * g, C)
+    def _prompt(self, i: int, tokens: Tensor, prompt: Tensor) -> Tensor:
+        """Prompt block i on the (normalised) tokens and the (normalised) previous prompt."""
+        return as_tokens(self.prompt_blocks[i](torch.cat([as_map(tokens), as_map(prompt)], dim=1)))
 
     def forward(self, template: Tensor, search: Tensor) -> Tensor:
         """(B, 6, Hz, Wz), (B, 6, Hx, Wx) -> normalised tokens (B, N_z + N_x, C)."""
-        gz, gx = self.template_grid, self.search_grid
         z, x = self.patch_embed(template[:, :3]), self.patch_embed(search[:, :3])  # (B, N_z, C), (B, N_x, C)
-        prompt_z = self._prompt(0, z, self.patch_embed_prompt(template[:, 3:]), gz)
-        prompt_x = self._prompt(0, x, self.patch_embed_prompt(search[:, 3:]), gx)
-        tokens = torch.cat([z + prompt_z + self.pos_embed_z, x + prompt_x + self.pos_embed_x], dim=1)
+        norm = self.prompt_norms[0]
+        prompt_z = self._prompt(0, norm(z), norm(self.patch_embed_prompt(template[:, 3:])))
+        prompt_x = self._prompt(0, norm(x), norm(self.patch_embed_prompt(search[:, 3:])))
+        tokens = self.positions(z + prompt_z, x + prompt_x)
+        ce = self.eliminator(tokens)
         n_z = z.shape[1]
-        for i, block in enumerate(self.blocks):
+        for i in range(self.depth):
             if i > 0:
-                prompt_z = self._prompt(i, tokens[:, :n_z], prompt_z, gz)
-                prompt_x = self._prompt(i, tokens[:, n_z:], prompt_x, gx)
-                tokens = tokens + torch.cat([prompt_z, prompt_x], dim=1)
-            tokens = block(tokens)
-        return self.norm(tokens)
+                full = self.prompt_norms[i - 1](ce.restore(tokens))
+                prompt_z = self._prompt(i, full[:, :n_z], self.prompt_norms[i](prompt_z))
+                prompt_x = self._prompt(i, full[:, n_z:], self.prompt_norms[i](prompt_x))
+                tokens = tokens + torch.cat([prompt_z, ce.kept(prompt_x)], dim=1)
+            tokens = self.run_block(i, tokens, ce)
+        return ce.restore(self.norm(tokens))
