@@ -5,16 +5,22 @@
     python -m srtrack.evaluate --config config/config.yaml --data results/data/lasher-test \
         --results published/ViPT/lasher --name ViPT --out results/eval/lasher/ViPT
 
-With `--checkpoint`, the tracker (`--model`, default `model.name`, or its RGB counterpart on RGB
-data) runs over the split's sequences in batches of `evaluate.batch` (lockstep, one forward per
-frame for the batch), over `evaluate.workers` processes (GPUs when present). Raw results go to
-`raw/<checkpoint sha256[:16]>-<tracker variant>/<sequence>.txt` (+ `_confidence.value`), one file pair per sequence
-written atomically, so a rerun resumes where it stopped and another checkpoint never reuses them.
+With `--checkpoint`, the tracker runs over the split's sequences in batches of `evaluate.batch`
+(lockstep, one forward per frame for the batch), over `evaluate.workers` processes (GPUs when
+present). The network is the one our `model.pth` names; `--model` maps the file into another one
+(the RGB tracker as the RGB-X baseline); a file that names none (released weights) runs as
+`model.name`, or its RGB counterpart on RGB data (srtrack/models/networks.py). Raw results go to
+`raw/<checkpoint sha256[:16]>-<network>-<settings hash>/<sequence>.txt` (+ `_confidence.value`), one
+file pair per sequence written atomically, so a rerun resumes where it stopped and another
+checkpoint, network or tracking setting (crops, encodings, precision) never reuses them.
 With `--results`, another tracker's raw results (`<sequence>.txt`, comma/space/tab separated
-x,y,w,h; optional `<sequence>_confidence.value`) are scored by the same code.
+x,y,w,h; optional `<sequence>_confidence.value`) are scored by the same code, reading only the
+annotations (and, for the VOT measures, the image sizes).
 
-Scores: every profile of srtrack/metrics/benchmark.py; `metrics.json` (summaries and curves),
-`per_sequence.csv`, `success.png/.pdf` and `precision.png/.pdf`, all logged to MLflow.
+Scores: every profile of srtrack/metrics/benchmark.py; `metrics.json` (summaries, curves,
+per-attribute values and `result_warnings`: short, long, aligned files and NaN rows),
+`per_sequence.csv`, `success.png/.pdf`, `precision.png/.pdf` and the attribute plots, all logged
+to MLflow.
 """
 
 from __future__ import annotations
@@ -66,12 +72,15 @@ def main(argv: Seq[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     from srtrack.datasets.index import load_index, load_sequences
     from srtrack.metrics import vot_toolkit
-    from srtrack.metrics.benchmark import score
+    from srtrack.metrics.benchmark import IMAGE_SIZE_PROFILES, profiles_for, score
     from srtrack.tracking import stage_run
 
     cfg = config_from_args(args)
     index = load_index(args.data)
-    sequences = load_sequences(args.data, cfg.datasets)
+    profiles = profiles_for(index["benchmark"], cfg.evaluate.profiles.get(index["benchmark"]))
+    needs_images = bool(IMAGE_SIZE_PROFILES & set(profiles))
+    # scoring result files reads only annotations, unless a profile needs the images (VOT)
+    sequences = load_sequences(args.data, cfg.datasets, frames=args.checkpoint is not None or needs_images)
     if not sequences:
         raise ConfigError(f"{args.data}: the split has no sequences")
     if args.max_sequences is not None:
@@ -84,24 +93,28 @@ def run(args: argparse.Namespace) -> int:
     with stage_run(cfg, "evaluate", parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
                    method=args.label or args.name, label=args.label or args.name, tuned_on=args.tuned_on) as run_:
         if args.checkpoint is not None:
+            from srtrack.models.networks import resolve_network
+
             digest = file_sha256(args.checkpoint)
-            model = tracker_model(cfg, args, modality)
-            # keyed by weights and network: the same checkpoint in another variant tracks differently
-            raw = args.out / "raw" / f"{digest[:16]}-{model}"
-            track(cfg, args, sequences, raw, model)
-            run_.set_tags({"checkpoint_sha256": digest})
+            network = network_choice(cfg, args, modality)
+            spec = resolve_network(cfg.model, args.checkpoint, name=network.name, default=network.default)
+            raw = args.out / "raw" / f"{digest[:16]}-{spec.name}-{tracking_settings_hash(cfg, spec)}"
+            track(cfg, args, sequences, raw, network)
+            run_.set_tags({"checkpoint_sha256": digest, "network": spec.name})
         else:
             raw = args.results
-        results = read_results(raw, sequences)
-        sizes = {s.name: image_size(s) for s in sequences}
-        scores = score(benchmark, sequences, results, sizes, cfg.evaluate.profiles.get(benchmark))
+        results, notes = read_results(raw, sequences, cfg.evaluate.short_results)
+        sizes = image_sizes(index, sequences) if needs_images else {}
+        scores = score(benchmark, sequences, results, sizes, profiles)
         toolkit = toolkit_scores(cfg, scores, sequences, Path(index["root"]), results, args.out / TOOLKIT_DIR)
         if rewards is not None:
             add_boc(scores, rewards)
         document = {"benchmark": benchmark, "modality": modality, "tracker": args.name, "sequences": len(sequences),
                     "frames": int(sum(len(s) for s in sequences)), "raw_results": str(raw),
                     "profiles": {p: {k: v[k] for k in ("summary", "curves", "attributes") if k in v}
-                                 for p, v in scores.items()}}
+                                 for p, v in scores.items()},
+                    "result_warnings": notes}
+        run_.log_metrics(note_counts(notes))
         if toolkit:
             document["vot_toolkit"] = toolkit
             run_.log_metrics({f"vot_toolkit/{p}/{k}": v for p, values in toolkit.items() for k, v in values.items()})
@@ -157,6 +170,13 @@ def toolkit_scores(cfg: Config, scores: dict, sequences, dataset_root: Path, res
     return vot_toolkit.cross_check(scores, sequences, dataset_root, results, workdir)
 
 
+def image_sizes(index: dict, sequences) -> dict[str, tuple[int, int]]:
+    """(width, height) of every sequence's RGB frames: from the index where prepare recorded it, else
+    from its first frame."""
+    recorded = {s["name"]: (s.get("resolution") or {}).get("rgb") for s in index["sequences"]}
+    return {s.name: tuple(recorded[s.name]) if recorded.get(s.name) else image_size(s) for s in sequences}
+
+
 def image_size(seq) -> tuple[int, int]:
     """(width, height) of the sequence's first RGB frame (VOT bounds overlaps by the image)."""
     import cv2
@@ -167,12 +187,17 @@ def image_size(seq) -> tuple[int, int]:
     return int(image.shape[1]), int(image.shape[0])
 
 
-def read_results(folder: Path, sequences) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{name: (boxes (N, 4), confidences (N,))}; every sequence (and, for VOT multistart, every anchor
-    run `<seq>_<anchor:08d>`) must have a box file."""
+def read_results(folder: Path, sequences, short: str = "warn") -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[dict]]:
+    """{name: (boxes (N, 4), confidences (N,))} and the notes on files that do not fit their sequence.
+
+    Every sequence (and, for VOT multistart, every anchor run `<seq>_<anchor:08d>`) must have a box
+    file. A file with fewer rows than frames (an empty one too) is noted, its missing frames are
+    scored as each profile's reference does (srtrack/metrics/repair.py); with `short="error"` it
+    is an error. Longer files, files aligned to the first present frame and NaN rows are noted too.
+    """
     from srtrack.metrics.benchmark import with_anchor_runs
 
-    problems, out = ProblemLog(), {}
+    problems, out, notes = ProblemLog(), {}, []
     for seq in with_anchor_runs(sequences):
         path = folder / f"{seq.name}.txt"
         if not path.is_file():
@@ -183,17 +208,38 @@ def read_results(folder: Path, sequences) -> dict[str, tuple[np.ndarray, np.ndar
             continue
         conf_path = folder / f"{seq.name}_confidence.value"
         confidence = np.loadtxt(conf_path, ndmin=1) if conf_path.is_file() else np.ones(len(boxes))
-        if len(boxes) > len(seq):
-            log.warning("%s: %d rows for %d frames; the extra rows are ignored", path, len(boxes), len(seq))
+        rows = len(boxes)
         boxes, confidence, aligned = align_to_first_present(boxes, confidence, seq.absent)
+        note = {"file": str(path), "rows": rows, "expected": len(seq)}
         if aligned:
+            notes.append({**note, "kind": "aligned", "first_present": aligned})
             log.warning("%s: %d rows for %d frames, the target first present at frame %d: the file is taken to "
                         "start there (as SRTrack/ViPT-style scripts write it); the %d frames before count as misses",
-                        path, len(boxes) - aligned, len(seq), aligned, aligned)
+                        path, rows, len(seq), aligned, aligned)
+        elif rows < len(seq):
+            notes.append({**note, "kind": "short"})
+            if short == "error":
+                problems.error(path, f"{rows} rows, expected {len(seq)} (one per frame; evaluate.short_results: error)")
+            else:
+                log.warning("%s: %d rows, expected %d: the missing frames are scored as each evaluator scores them "
+                            "(misses; pytracking pads 0,0,0,0)", path, rows, len(seq))
+        elif rows > len(seq):
+            notes.append({**note, "kind": "long"})
+            log.warning("%s: %d rows for %d frames; the extra rows are ignored", path, rows, len(seq))
+        nan_rows = int(np.isnan(boxes[:len(seq)]).any(axis=1).sum()) - aligned
+        if nan_rows:
+            notes.append({**note, "kind": "nan_rows", "nan_rows": nan_rows})
         out[seq.name] = (boxes, confidence)
     if problems.items:
         raise DatasetFormatError(problems.items)
-    return out
+    return out, notes
+
+
+def note_counts(notes: list[dict]) -> dict[str, float]:
+    """MLflow metrics of the result-file notes: how many files were short, long, aligned; NaN rows."""
+    counts = {f"results/{kind}_files": float(sum(n["kind"] == kind for n in notes)) for kind in ("short", "long", "aligned")}
+    counts["results/nan_rows"] = float(sum(n.get("nan_rows", 0) for n in notes))
+    return counts
 
 
 def align_to_first_present(boxes: np.ndarray, confidence: np.ndarray,
@@ -241,14 +287,27 @@ def per_sequence_csv(scores: dict[str, dict]) -> str:
     return pd.concat(frames).to_csv(index=False, float_format="%.6f")
 
 
-def tracker_model(cfg: Config, args: argparse.Namespace, modality: str) -> str:
-    """--model, else model.name (on RGB data: its one-stream RGB counterpart)."""
+def network_choice(cfg: Config, args: argparse.Namespace, modality: str):
+    """--model forces a network; else the file's own, or model.name (on RGB data: its one-stream RGB
+    counterpart) for files that name none."""
+    from srtrack.evaluation.runner import NetworkChoice
     from srtrack.naming import rgb_counterpart
 
-    return args.model or (rgb_counterpart(cfg.model.name) if modality == "rgb" else cfg.model.name)
+    return NetworkChoice(args.model, rgb_counterpart(cfg.model.name) if modality == "rgb" else cfg.model.name)
 
 
-def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, model: str) -> None:
+def tracking_settings_hash(cfg: Config, spec) -> str:
+    """What raw results depend on besides the weights: the network and the test-time settings."""
+    from srtrack.config import config_to_dict
+    from srtrack.io import json_sha256
+
+    data = config_to_dict(cfg)
+    return json_sha256({"network": spec.to_dict(), "sampler": {k: data["sampler"][k] for k in
+                                                               ("template_factor", "search_factor", "crop")},
+                        "encoding": data["encoding"], "precision": data["evaluate"]["precision"]})[:8]
+
+
+def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, model) -> None:
     """Run the tracker over every sequence without results in `raw` (resumable per sequence)."""
     from tqdm import tqdm
 

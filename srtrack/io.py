@@ -26,6 +26,13 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def json_sha256(data: Any) -> str:
+    """SHA-256 of data's canonical JSON (sorted keys; non-JSON values by str)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over `path`.
 

@@ -37,8 +37,9 @@ PRIOR_FILE, SUMMARY_FILE = "prior.safetensors", "summary.json"
 
 def cache_key(cfg: Config, checkpoint_hash: str, data_index: dict, model_name: str) -> str:
     """Everything the artifact depends on, hashed."""
+    model = config_to_dict(cfg)["model"]
     parts = {"checkpoint": checkpoint_hash, "data": [s["boxes_sha256"] for s in data_index["sequences"]],
-             "model": model_name, "sizes": [cfg.model.template_size, cfg.model.search_size],
+             "model": [model_name, {k: v for k, v in model.items() if k not in ("name", "pretrained")}],
              "sensitivity": config_to_dict(cfg)["sensitivity"], "sampler": config_to_dict(cfg)["sampler"],
              "loss": "ostrack focal/giou/l1 1/2/5", "seed": cfg.study.seed}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
@@ -62,13 +63,13 @@ def compute(cfg: Config, data: Path, checkpoint: Path | None, model_name: str) -
     from srtrack.datasets.index import load_sequences
     from srtrack.datasets.loader import PairDataset, make_loader
     from srtrack.method.prior import extract_prior
-    from srtrack.models import create_tracker
-    from srtrack.models.checkpoints import load_pretrained
     from srtrack.models.losses import objective
+    from srtrack.models.networks import announce, network_for
 
     torch.manual_seed(cfg.study.seed)
-    model = create_tracker(model_name, template_size=cfg.model.template_size, search_size=cfg.model.search_size)
-    report = load_pretrained(model, checkpoint).to_json() if checkpoint else None
+    model, spec, loaded = network_for(cfg.model, checkpoint, name=model_name)
+    announce("sensitivity", spec, loaded)
+    report = loaded.to_json() if loaded else None
     sequences = load_sequences(data, cfg.datasets)
     dataset = PairDataset([sequences], [1.0], cfg.sampler, template_size=cfg.model.template_size,
                           search_size=cfg.model.search_size, encoding=cfg.encoding, seed=cfg.study.seed,

@@ -12,8 +12,9 @@ counterpart of `model.name`, from random weights, on the RGB set, with the `pret
 Distributed: start it with `torchrun --nproc-per-node N`, with `srun` (one task per GPU) or through
 submitit; the launcher is read from the environment (srtrack/train/distributed.py). Started again
 in the same `--out`, a run resumes from `checkpoints/last.pt`; a finished one is not redone.
-Outputs: `model.pth` (OSTrack layout, `{"net": state_dict}`), `metrics.json`, `train.log`,
-`loss.png`; all of them and the metrics go to MLflow (rank 0). Exit codes: 0 done, 1 data or
+Outputs: `model.pth` (OSTrack layout, `{"net": state_dict}`, plus the network it holds under
+`"srtrack"`: srtrack/models/files.py), `load_report.json` (how the starting weights were mapped),
+`metrics.json`, `train.log`, `loss.png`; all of them and the metrics go to MLflow (rank 0). Exit codes: 0 done, 1 data or
 training error (e.g. divergence), 2 config error, 75 stopped by SIGTERM/SIGUSR1/SIGUSR2 with a checkpoint.
 """
 
@@ -37,6 +38,7 @@ from srtrack.io import file_sha256, write_json_atomic, write_text_atomic
 log = logging.getLogger("srtrack.tune")
 MODALITIES = ("rgb", "rgbt", "rgbd", "rgbe")
 MODEL_FILE, METRICS_FILE, LOG_FILE, RUN_ID_FILE = "model.pth", "metrics.json", "train.log", "mlflow_run_id"
+LOAD_REPORT_FILE = "load_report.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,12 +73,12 @@ def default_data(cfg: Config, modality: str) -> list[Path]:
     return [Path(cfg.study.output_dir) / "data" / f"{name}-train" for name in names]
 
 
-def run_key(cfg: Config, *, model_name: str, method: str, modality: str, indexes: list[dict],
+def run_key(cfg: Config, *, network: dict, method: str, modality: str, indexes: list[dict],
             init: Path | None, prior: Path | None) -> str:
     """Everything the trained weights depend on (not the number of ranks: see srtrack/train/data.py)."""
     data = config_to_dict(cfg)
     schedule = data["pretrain" if modality == "rgb" else "train"]
-    parts = {"model": [model_name, data["model"]["template_size"], data["model"]["search_size"]],
+    parts = {"model": network, "pos_embed": [data["model"]["pos_embed_from"], data["model"]["pos_embed_resample"]],
              "method": [method, data["method"]], "modality": modality, "schedule": schedule, "seed": cfg.study.seed,
              "sampler": data["sampler"], "encoding": data["encoding"],
              "data": [[s["boxes_sha256"] for s in index["sequences"]] for index in indexes],
@@ -155,11 +157,10 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
                 folders: list[Path], init: Path | None):
     """Model (seeded, initialised), regularizer (theta_0, prior) and data of the run."""
     import torch
-    from safetensors.torch import load_file
 
     from srtrack.method.regularizers import create_regularizer, settings_from_config
-    from srtrack.models import create_tracker
-    from srtrack.models.checkpoints import load_pretrained, prior_for_model
+    from srtrack.models.checkpoints import prior_for_model
+    from srtrack.models.networks import announce, network_for
     from srtrack.train.data import open_datasets, probe_batch, steps_per_epoch
     from srtrack.train.loop import TrainerSetup
 
@@ -169,10 +170,8 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
     if found != modality:
         raise ConfigError(f"--modality {modality}, but {folders[0]} holds {found} data ({indexes[0]['benchmark']})")
     torch.manual_seed(cfg.study.seed)  # the same initial weights on every rank
-    model = create_tracker(model_name, template_size=cfg.model.template_size, search_size=cfg.model.search_size,
-                           drop_path_rate=cfg.model.drop_path_rate)
-    if init is not None:
-        load_pretrained(model, init)
+    model, spec, report = network_for(cfg.model, init, name=model_name)
+    announce("tune", spec, report)
     total_steps = schedule.epochs * steps_per_epoch(schedule)
     regularizer = create_regularizer(method, settings_from_config(cfg.method), total_steps)
     regularizer.configure_model(model)
@@ -181,18 +180,35 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
         if args.prior is None:
             raise ConfigError(f"method {method!r} needs the prior sensitivity: pass --prior prior.safetensors "
                               "(python -m srtrack.sensitivity)")
-        prior = prior_for_model(load_file(str(args.prior)), model)
+        prior = prior_for_model(read_prior(args.prior), model)
         names = {n for n, p in model.named_parameters() if p.requires_grad}
         if not any(key.rsplit(".", 1)[0] in names for key in prior):
             raise ConfigError(f"{args.prior}: none of its statistics belongs to a trainable parameter of {model_name} "
                               "(computed for another model?)")
     regularizer.attach({n: p for n, p in model.named_parameters() if p.requires_grad}, prior)
-    key = run_key(cfg, model_name=model_name, method=method, modality=modality, indexes=indexes, init=init,
+    key = run_key(cfg, network=spec.to_dict(), method=method, modality=modality, indexes=indexes, init=init,
                   prior=args.prior if regularizer.uses_prior else None)
     setup = TrainerSetup(model=model, regularizer=regularizer, schedule=schedule, dataset=dataset, out=args.out,
                          run_key=key, seed=cfg.study.seed, workers=cfg.sampler.workers if args.workers is None else args.workers,
-                         probe=probe_batch(dataset, schedule.probe_samples))
+                         probe=probe_batch(dataset, schedule.probe_samples), network=spec,
+                         load_report=report.to_json() if report else None)
     return setup, indexes
+
+
+def read_prior(path: Path) -> dict:
+    """The prior's tensors; a file that is not safetensors is refused (its parser never runs code)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from srtrack.errors import CheckpointError
+
+    if not path.is_file():
+        raise ConfigError(f"--prior {path}: file not found (python -m srtrack.sensitivity writes prior.safetensors)")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a safetensors prior ({exc}); pass the prior.safetensors that "
+                              "python -m srtrack.sensitivity writes") from None
 
 
 def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop, *, model_name: str, method: str,
@@ -201,7 +217,7 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
 
     from srtrack.train.loop import Trainer, score_probe
     from srtrack.train.optim import lr_scale
-    from srtrack.tracking import stage_run, system_metrics
+    from srtrack.tracking import config_hash, stage_run, system_metrics
 
     stage = "pretrain" if modality == "rgb" else "tune"
     run_id_file = args.out / RUN_ID_FILE
@@ -216,7 +232,8 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
         resumed = trainer.resume()
         if not resumed:
             schedule = setup.schedule
-            run.log_params({"run/model": model_name, "run/world_size": env.world_size, "run/launcher": env.launcher,
+            run.log_params({"run/model": model_name, "run/network": setup.network.describe()[:500],
+                            "run/world_size": env.world_size, "run/launcher": env.launcher,
                             "run/per_rank_batch": schedule.global_batch // env.world_size,
                             "run/lr_scale": lr_scale(schedule), "run/lr_rule": "linear (lr x B / reference)"
                             if schedule.lr_reference_batch else "none (LRs as configured)",
@@ -234,7 +251,7 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
             summary = trainer.run(stop)
         after = score_probe(setup.model, setup.probe, setup.loss_weights, device) if setup.probe else None
         if env.is_main:
-            write_outputs(args.out, run, trainer, summary, after, setup.run_key)
+            write_outputs(args.out, run, trainer, summary, after, setup.run_key, config_hash(cfg))
     return 0
 
 
@@ -247,19 +264,19 @@ def trainer_rates(trainer) -> dict[str, float]:
     return {f"lr/{g['name']}": g["initial_lr"] for g in trainer.optimizer.param_groups}
 
 
-def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[str, float] | None, key: str) -> None:
-    """model.pth, metrics.json and loss.png, then the same to MLflow with the model's hash as a tag."""
-    import io
-
-    import torch
-
+def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[str, float] | None, key: str,
+                  config_sha256: str) -> None:
+    """model.pth (self-describing), metrics.json, load_report.json and loss.png, then the same to
+    MLflow with the model's hash as a tag."""
     from srtrack.io import write_bytes_atomic
+    from srtrack.models.files import save_tracker
     from srtrack.train.plots import plot_history
 
-    buffer = io.BytesIO()
-    torch.save({"net": trainer.model.state_dict()}, buffer)
-    write_bytes_atomic(out / MODEL_FILE, buffer.getvalue())
-    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    data = save_tracker(trainer.model, trainer.setup.network.to_dict(), config_sha256)
+    write_bytes_atomic(out / MODEL_FILE, data)
+    digest = hashlib.sha256(data).hexdigest()
+    if trainer.setup.load_report:
+        write_text_atomic(out / LOAD_REPORT_FILE, trainer.setup.load_report + "\n")
     history = summary.pop("history")
     before = next((h for h in history if "probe_before/loss" in h), None)
     steps = [h for h in history if "step" in h]
@@ -272,7 +289,7 @@ def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[
     if after:
         run.log_metrics({f"probe/{k}_after": v for k, v in after.items()}, trainer.progress.step)
     run.set_tags({"model_sha256": digest, "run_key": key})
-    for path in [out / MODEL_FILE, out / METRICS_FILE, out / LOG_FILE, *plots]:
+    for path in [out / MODEL_FILE, out / METRICS_FILE, out / LOAD_REPORT_FILE, out / LOG_FILE, *plots]:
         if path.is_file():
             run.log_artifact(path, "train")
     print(f"tune: {summary['steps']} steps -> {out / MODEL_FILE} (sha256 {digest[:12]})"

@@ -18,7 +18,7 @@ from srtrack.config import Config, config_to_dict, variant_overrides
 from srtrack.datasets import READERS
 from srtrack.errors import ConfigError
 from srtrack.io import write_text_atomic
-from srtrack.naming import rgb_counterpart, tracker_for_method
+from srtrack.naming import rgb_counterpart
 
 RESOLVED_CONFIG = "config.resolved.yaml"
 
@@ -193,13 +193,10 @@ def eval_checkpoint(cfg: Config, dataset: str, tracker: str, seed: int | str) ->
     return tune_path(cfg, READERS[dataset].modality, tracker, seed)
 
 
-def eval_model(cfg: Config, tracker: str) -> str:
-    """The tracker variant a result was trained as (the baseline runs in model.name)."""
-    if tracker == BASELINE:
-        return cfg.model.name
-    variant = cfg.study.variants.get(tracker)
-    model = variant.set.get("model.name", cfg.model.name) if variant else cfg.model.name
-    return tracker_for_method(model, base_method(cfg, tracker))
+def eval_model_option(cfg: Config, tracker: str) -> str:
+    """evaluate's `--model`: only for the baseline, whose RGB weights run as the RGB-X model.name;
+    a tuned tracker's model.pth names its own network."""
+    return f"--model {cfg.model.name}" if tracker == BASELINE else ""
 
 
 def eval_name(cfg: Config, tracker: str, seed: int | str) -> str:
@@ -280,9 +277,10 @@ def retention_options(cfg: Config, retained: str, seed: int | str) -> str:
     """The evaluate CLI options of one retention run: names, the tracker variant, the sequence cap."""
     modality, label = split_retained(retained)
     # the baseline is the RGB tracker itself (one-stream): what there is to retain
-    model = rgb_counterpart(cfg.model.name) if modality is None else eval_model(cfg, label)
-    options = [f"--name {label}", f"--label {label}", f"--model {model}",
-               f"--max-sequences {cfg.evaluate.retention.sequences}", f"--set study.seed={seed}"]
+    options = [f"--name {label}", f"--label {label}", f"--max-sequences {cfg.evaluate.retention.sequences}",
+               f"--set study.seed={seed}"]
+    if modality is None:  # a tuned tracker's model.pth names its own network
+        options.append(f"--model {rgb_counterpart(cfg.model.name)}")
     if modality is not None:
         options.append(f"--tuned-on {modality}")
     return " ".join(options)

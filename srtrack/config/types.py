@@ -116,6 +116,7 @@ class SamplerConfig:
     brightness_jitter: float
     cache_mb: int
     workers: int
+    crop: Literal["official", "continuous"]
 
 
 @dataclass(frozen=True)
@@ -143,12 +144,34 @@ class PrepareConfig:
 
 
 @dataclass(frozen=True)
+class CandidateEliminationConfig:
+    """OSTrack's candidate elimination on one-stream backbones (srtrack/models/elimination.py)."""
+
+    layers: tuple[int, ...]
+    keep_ratio: float
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    rank_qkv: int
+    rank_proj: int
+    alpha: float
+
+
+@dataclass(frozen=True)
 class ModelConfig:
+    """The tracker network and where its weights come from (srtrack/models/spec.py)."""
+
     name: str
     template_size: int
     search_size: int
     drop_path_rate: float
     pretrained: Path | None
+    pos_embed_from: Path | None
+    pos_embed_resample: Literal["ostrack", "timm"]
+    temporal_pos_embed: Literal["from_checkpoint", "ignore"]
+    candidate_elimination: CandidateEliminationConfig
+    lora: LoraConfig
 
 
 @dataclass(frozen=True)
@@ -211,6 +234,15 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class CandidateEliminationSchedule:
+    """CE in training (OSTrack `adjust_keep_rate`): keep 1 before `start_epoch`, cosine to the model's
+    keep ratio over `warm_epochs`; null start = no elimination in training."""
+
+    start_epoch: int | None
+    warm_epochs: int
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """One training run's schedule (the `train` section for tuning, `pretrain` for RGB pre-training)."""
 
@@ -227,6 +259,7 @@ class TrainConfig:
     checkpoint_every: int
     log_every: int
     probe_samples: int
+    candidate_elimination: CandidateEliminationSchedule
 
 
 @dataclass(frozen=True)
@@ -251,6 +284,8 @@ class EvaluateConfig:
     retention: RetentionConfig
     vot_toolkit: bool
     boc: BocConfig
+    precision: Literal["fp32", "bf16"]
+    short_results: Literal["warn", "error"]
 
 
 @dataclass(frozen=True)

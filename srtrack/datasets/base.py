@@ -29,11 +29,12 @@ def register_reader(cls: R) -> R:
     return cls
 
 
-def create_reader(name: str, datasets: DatasetsConfig) -> "BenchmarkReader":
-    """The reader for benchmark `name`, configured from `datasets.<name>`."""
+def create_reader(name: str, datasets: DatasetsConfig, *, list_frames: bool = True) -> "BenchmarkReader":
+    """The reader for benchmark `name`, configured from `datasets.<name>` (`list_frames=False`: ground
+    truth and flags only)."""
     if name not in READERS:
         raise ConfigError(f"unknown dataset {name!r}; known: {sorted(READERS)}")
-    return READERS[name](getattr(datasets, name))
+    return READERS[name](getattr(datasets, name), list_frames=list_frames)
 
 
 class BenchmarkReader(Generic[C]):
@@ -49,8 +50,10 @@ class BenchmarkReader(Generic[C]):
     # splits the benchmark defines (RGBT234, GTOT and VOT-RGBD2022 are test-only)
     splits: ClassVar[tuple[Split, ...]] = ("train", "test")
 
-    def __init__(self, cfg: C):
+    def __init__(self, cfg: C, *, list_frames: bool = True):
         self.cfg = cfg
+        # False: annotations only (scoring result files needs no frame paths); frame counts are not checked
+        self.list_frames = list_frames
 
     @property
     def x_name(self) -> str | None:
@@ -102,11 +105,20 @@ class BenchmarkReader(Generic[C]):
 
     # helpers shared by the readers
 
+    def _list(self, folder: Path, log: ProblemLog, what: str) -> tuple[Path, ...]:
+        """The frames of one modality folder, or none when the reader reads annotations only."""
+        return list_frames(folder, log, what=what) if self.list_frames else ()
+
     def _frames(self, seq_dir: Path, rgb_folder: str, x_folder: str, log: ProblemLog) -> dict[str, tuple[Path, ...]]:
-        return {
-            "rgb": list_frames(seq_dir / rgb_folder, log, what="RGB"),
-            self.x_name: list_frames(seq_dir / x_folder, log, what=self.x_name),
-        }
+        return {"rgb": self._list(seq_dir / rgb_folder, log, "RGB"),
+                self.x_name: self._list(seq_dir / x_folder, log, self.x_name)}
+
+    def check_lengths(self, seq_dir: Path, counts: dict[str, int], log: ProblemLog) -> bool:
+        """`check_lengths`, leaving out the frame folders (keys ending in `/`, or `frames`) when they
+        were not listed."""
+        if not self.list_frames:
+            counts = {k: v for k, v in counts.items() if not (k.endswith("/") or k == "frames")}
+        return check_lengths(seq_dir, counts, log)
 
     def _sequence(self, name: str, frames: dict[str, tuple[Path, ...]], boxes: np.ndarray, absent: np.ndarray, *,
                   quirks: list[str], **extra) -> Sequence:

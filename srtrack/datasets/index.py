@@ -133,8 +133,9 @@ def load_index(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_sequences(path: Path, datasets: DatasetsConfig) -> list[Sequence]:
-    """Read back every sequence of a prepared split, checking that the data did not change since.
+def load_sequences(path: Path, datasets: DatasetsConfig, *, frames: bool = True) -> list[Sequence]:
+    """Read back every sequence of a prepared split, checking that the data did not change since
+    (`frames=False`: ground truth, flags and tags only, for scoring result files).
 
     Raises:
         ConfigError: the index is missing or was made from another root than the config's.
@@ -144,7 +145,7 @@ def load_sequences(path: Path, datasets: DatasetsConfig) -> list[Sequence]:
     from srtrack.errors import DatasetFormatError
 
     index = load_index(path)
-    reader = create_reader(index["benchmark"], datasets)
+    reader = create_reader(index["benchmark"], datasets, list_frames=frames)
     if str(reader.root.resolve()) != index["root"]:
         raise ConfigError(f"{path}: prepared from {index['root']}, but datasets.{reader.name}.root is "
                           f"{reader.root.resolve()}; re-run prepare")

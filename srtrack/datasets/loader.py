@@ -94,9 +94,9 @@ class PairDataset(Dataset):
         seq = self.datasets[pair.dataset][pair.sequence]
         cfg = self.cfg
         t_box, s_box = seq.boxes[pair.template], seq.boxes[pair.search]
-        t_window = crop_window(t_box, cfg.template_factor, self.template_size)
+        t_window = crop_window(t_box, cfg.template_factor, self.template_size, cfg.crop)
         s_window = crop_window(jitter_box(s_box, rng, cfg.center_jitter, cfg.scale_jitter), cfg.search_factor,
-                               self.search_size)
+                               self.search_size, cfg.crop)
         template = [crop(image, t_window) for image in frame_images(seq, pair.template, self.cache.get)]
         search = [crop(image, s_window) for image in frame_images(seq, pair.search, self.cache.get)]
         t_crop_box, s_crop_box = t_window.box_to_crop(t_box), s_window.box_to_crop(s_box)

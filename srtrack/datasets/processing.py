@@ -1,10 +1,19 @@
 """Turn a template/search frame pair into network inputs, with the OSTrack conventions.
 
-* Crop (OSTrack `sample_target`): a square of side sqrt(w * h) * factor centred on the (jittered)
-  box, resized to the output size, zero padding outside the image. We keep the crop side and
-  centre continuous (OSTrack rounds both to pixels), so the box maps into the crop exactly; the
-  difference is below one pixel. Every modality of a frame is cropped with the same affine map, so
+* Crop (`sampler.crop`), a square of side sqrt(w * h) * factor centred on the (jittered) box, resized
+  to the output size, zero outside the image; every modality of a frame is cropped the same way, so
   RGB and X stay aligned pixel for pixel.
+  * `official` (default): OSTrack's `sample_target` (`lib/train/data/processing_utils.py`): the side
+    is rounded up (ceil), the corner rounded (Python's round, half to even), the image sliced with
+    zero padding where the square leaves it, then `cv2.resize` (bilinear). Its padding rule
+    `x2_pad = max(x2 - W + 1, 0)` means that a square reaching the right (bottom) edge never holds
+    the image's last column (row), and a square entirely left of (above) the image slices with a
+    negative end, i.e. from the other side, as numpy does; both are kept. Boxes map into the crop
+    as OSTrack's `transform_image_to_crop` (centre at (output - 1) / 2 + offset x scale: 0.5 px left
+    of the exact map) and back as its tracker's `map_box_back` (the square taken to start at the
+    unrounded centre - side / 2).
+  * `continuous`: side and corner kept continuous and one affine warp (`cv2.warpAffine`), so a box
+    maps into the crop exactly.
 * Jitter (OSTrack `_get_jittered_box`, search frame only): size * exp(N(0, scale_jitter)), with the
   normal truncated at +-2 sigma (OSTrack leaves it untruncated) so that crops stay bounded, and
   centre + sqrt(jittered area) * center_jitter * U(-0.5, 0.5) per axis.
@@ -30,12 +39,17 @@ FEATURE_STRIDE = 16
 
 @dataclass(frozen=True)
 class CropWindow:
-    """A square window in image coordinates (continuous: pixel i covers [i, i + 1))."""
+    """A square window in image coordinates (continuous: pixel i covers [i, i + 1)).
+
+    `x0, y0, side` are the geometry boxes are mapped with; `pixels` (x1, y1, side as integers) is
+    the official crop's pixel square, None for the continuous warp.
+    """
 
     x0: float
     y0: float
     side: float
     output: int
+    pixels: tuple[int, int, int] | None = None
 
     @property
     def scale(self) -> float:
@@ -47,24 +61,46 @@ class CropWindow:
         return np.array([[s, 0, s * (0.5 - self.x0) - 0.5], [0, s, s * (0.5 - self.y0) - 0.5]], np.float32)
 
     def box_to_crop(self, box: np.ndarray) -> np.ndarray:
-        """An image box (x, y, w, h) in crop pixels."""
+        """An image box (x, y, w, h) in crop pixels (official: `transform_image_to_crop`)."""
         s = self.scale
-        return np.array([(box[0] - self.x0) * s, (box[1] - self.y0) * s, box[2] * s, box[3] * s])
+        shift = 0.5 if self.pixels is not None else 0.0
+        return np.array([(box[0] - self.x0) * s - shift, (box[1] - self.y0) * s - shift, box[2] * s, box[3] * s])
 
 
-def crop_window(box: np.ndarray, factor: float, output: int) -> CropWindow:
-    """The window of side sqrt(w * h) * factor centred on the box."""
+def crop_window(box: np.ndarray, factor: float, output: int, convention: str = "official") -> CropWindow:
+    """The window of side sqrt(w * h) * factor centred on the box, in the `sampler.crop` convention."""
     side = math.sqrt(float(box[2]) * float(box[3])) * factor
-    if side < 1:
+    cx, cy = float(box[0]) + float(box[2]) / 2, float(box[1]) + float(box[3]) / 2
+    if convention == "official":
+        side = math.ceil(side) if math.isfinite(side) else side
+    if not side >= 1:
         raise ValueError(f"box {box.tolist()} is too small to crop (side {side:.2f} px)")
-    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
-    return CropWindow(cx - side / 2, cy - side / 2, side, output)
+    if convention == "continuous":
+        return CropWindow(cx - side / 2, cy - side / 2, side, output)
+    if convention != "official":
+        raise ValueError(f"unknown crop convention {convention!r} (official, continuous)")
+    pixels = (round(cx - side * 0.5), round(cy - side * 0.5), int(side))
+    return CropWindow(cx - side / 2, cy - side / 2, float(side), output, pixels)
 
 
 def crop(image: np.ndarray, window: CropWindow) -> np.ndarray:
     """Crop and resize with zero padding outside the image."""
+    if window.pixels is not None:
+        return crop_pixels(image, window.pixels, window.output)
     return cv2.warpAffine(image, window.matrix(), (window.output, window.output), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def crop_pixels(image: np.ndarray, pixels: tuple[int, int, int], output: int) -> np.ndarray:
+    """OSTrack's `sample_target` on an integer square (x1, y1, side); see the module docstring."""
+    x1, y1, side = pixels
+    x2, y2 = x1 + side, y1 + side
+    height, width = image.shape[:2]
+    left, right = max(0, -x1), max(x2 - width + 1, 0)
+    top, bottom = max(0, -y1), max(y2 - height + 1, 0)
+    inside = image[y1 + top:y2 - bottom, x1 + left:x2 - right]  # numpy slicing, negative ends included
+    padded = cv2.copyMakeBorder(inside, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
+    return cv2.resize(padded, (output, output))
 
 
 def jitter_box(box: np.ndarray, rng: np.random.Generator, center_jitter: float, scale_jitter: float) -> np.ndarray:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from srtrack.config.types import DatasetConfig
 from srtrack.datasets.annotations import read_boxes
-from srtrack.datasets.base import BenchmarkReader, absent_from_flags, check_lengths, check_nan_rows, register_reader
-from srtrack.datasets.frames import list_frames
+from srtrack.datasets.base import BenchmarkReader, absent_from_flags, check_nan_rows, register_reader
 from srtrack.datasets.sequence import Sequence
 from srtrack.errors import ProblemLog
 
@@ -34,14 +33,14 @@ class Got10kReader(BenchmarkReader[DatasetConfig]):
         return super().discover()
 
     def _read(self, seq_dir: Path, name: str, log: ProblemLog) -> Sequence | None:
-        frames = {"rgb": list_frames(seq_dir, log, what="RGB")}
+        frames = {"rgb": self._list(seq_dir, log, "RGB")}
         gt_path = seq_dir / "groundtruth.txt"
         boxes = read_boxes(gt_path, log)
         absent = absent_from_flags(seq_dir / "absence.label", log, one_means_present=False,
                                    what="absence.label (1 = absent, 0 = present)")
         if absent is None:
             return None
-        check_lengths(seq_dir, {"frames": len(frames["rgb"]), "groundtruth.txt": len(boxes),
+        self.check_lengths(seq_dir, {"frames": len(frames["rgb"]), "groundtruth.txt": len(boxes),
                                 "absence.label": len(absent)}, log)
         check_nan_rows(boxes[: len(absent)], absent[: len(boxes)], gt_path, log, flag_hint="absence.label")
         return self._sequence(name, frames, boxes, absent, quirks=["RGB only"])

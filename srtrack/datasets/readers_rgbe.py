@@ -23,7 +23,6 @@ from srtrack.datasets.annotations import read_boxes
 from srtrack.datasets.base import (
     BenchmarkReader,
     absent_without_flag,
-    check_lengths,
     check_nan_rows,
     absent_from_flags,
     register_reader,
@@ -52,7 +51,7 @@ class FlaggedEventReader(BenchmarkReader[DatasetConfig]):
                                     what=f"{self.flag_file} (1 = present, 0 = absent)")
         if absent is None:
             return None
-        check_lengths(seq_dir, {f"{rgb_folder}/": len(frames["rgb"]), f"{event_folder}/": len(frames["event"]),
+        self.check_lengths(seq_dir, {f"{rgb_folder}/": len(frames["rgb"]), f"{event_folder}/": len(frames["event"]),
                                 "groundtruth.txt": len(boxes), self.flag_file: len(absent)}, log)
         n = min(len(boxes), len(absent))
         check_nan_rows(boxes[:n], absent[:n], gt_path, log, flag_hint=self.flag_file)
@@ -94,6 +93,6 @@ class Fe108Reader(BenchmarkReader[DatasetConfig]):
         gt_path = seq_dir / "groundtruth_rect.txt"
         boxes = read_boxes(gt_path, log)
         absent = absent_without_flag(boxes, gt_path, log, self.title)
-        check_lengths(seq_dir, {"img/": len(frames["rgb"]), "evimg/": len(frames["event"]),
+        self.check_lengths(seq_dir, {"img/": len(frames["rgb"]), "evimg/": len(frames["event"]),
                                 "groundtruth_rect.txt": len(boxes)}, log)
         return self._sequence(name, frames, boxes, absent, quirks=["absent = box without area (w or h <= 0)"])

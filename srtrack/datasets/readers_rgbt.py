@@ -20,7 +20,7 @@ import numpy as np
 
 from srtrack.config.types import DatasetConfig, GtotConfig, LasherConfig
 from srtrack.datasets.annotations import corners_to_xywh, read_boxes
-from srtrack.datasets.base import BenchmarkReader, absent_without_flag, check_lengths, register_reader
+from srtrack.datasets.base import BenchmarkReader, absent_without_flag, register_reader
 from srtrack.datasets.sequence import Sequence
 from srtrack.errors import ProblemLog
 
@@ -81,7 +81,7 @@ class LasherReader(BenchmarkReader[LasherConfig]):
         counts = {"visible/": len(frames["rgb"]), "infrared/": len(frames["thermal"]), gt_path.name: len(boxes)}
         if "thermal" in extra:
             counts["infrared.txt"] = len(extra["thermal"])
-        check_lengths(seq_dir, counts, log)
+        self.check_lengths(seq_dir, counts, log)
         attributes, tags = _read_lasher_attributes(self.root / "AttriSeqsTxt" / f"{name}.txt", len(boxes), log)
         return self._sequence(name, frames, boxes, absent, quirks=quirks, extra_boxes=extra,
                               attributes=attributes, frame_tags=tags)
@@ -99,7 +99,7 @@ class Rgbt234Reader(BenchmarkReader[DatasetConfig]):
         boxes = read_boxes(seq_dir / "visible.txt", log)
         thermal = read_boxes(seq_dir / "infrared.txt", log)
         absent = absent_without_flag(boxes, seq_dir / "visible.txt", log, self.title)
-        check_lengths(seq_dir, {"visible/": len(frames["rgb"]), "infrared/": len(frames["thermal"]),
+        self.check_lengths(seq_dir, {"visible/": len(frames["rgb"]), "infrared/": len(frames["thermal"]),
                                 "visible.txt": len(boxes), "infrared.txt": len(thermal)}, log)
         return self._sequence(name, frames, boxes, absent, quirks=["two ground truths: visible.txt, infrared.txt"],
                               extra_boxes={"thermal": thermal})
@@ -118,7 +118,7 @@ class GtotReader(BenchmarkReader[GtotConfig]):
         visible = corners_to_xywh(read_boxes(seq_dir / "groundTruth_v.txt", log, what=corner_format), self.cfg.corner_width)
         thermal = corners_to_xywh(read_boxes(seq_dir / "groundTruth_i.txt", log, what=corner_format), self.cfg.corner_width)
         absent = absent_without_flag(visible, seq_dir / "groundTruth_v.txt", log, self.title)
-        check_lengths(seq_dir, {"v/": len(frames["rgb"]), "i/": len(frames["thermal"]),
+        self.check_lengths(seq_dir, {"v/": len(frames["rgb"]), "i/": len(frames["thermal"]),
                                 "groundTruth_v.txt": len(visible), "groundTruth_i.txt": len(thermal)}, log)
         return self._sequence(name, frames, visible, absent, extra_boxes={"thermal": thermal},
                               quirks=[f"corner ground truth converted with w = {self.cfg.corner_width}"])

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from srtrack.config.types import DatasetConfig
 from srtrack.datasets.annotations import read_frame_values, read_vot_regions
-from srtrack.datasets.base import BenchmarkReader, absent_by_size, check_lengths, register_reader
+from srtrack.datasets.base import BenchmarkReader, absent_by_size, register_reader
 from srtrack.datasets.frames import frame_naming
 from srtrack.datasets.sequence import Sequence
 from srtrack.errors import ProblemLog
@@ -84,7 +84,7 @@ class VotRgbdReader(BenchmarkReader[DatasetConfig]):
                   f"{Path(channels['depth']).parent}/": len(frames["depth"]), "groundtruth.txt": len(boxes)}
         if "length" in meta:
             counts["sequence length="] = int(meta["length"]) if meta["length"].isdigit() else -1
-        check_lengths(seq_dir, counts, log)
+        self.check_lengths(seq_dir, counts, log)
         tags = {}
         for tag_file in sorted([*seq_dir.glob("*.tag"), *seq_dir.glob("*.value")]):
             values = read_frame_values(tag_file, len(boxes), log)

@@ -9,6 +9,7 @@ written atomically, so an interrupted evaluation resumes with the sequences stil
 from __future__ import annotations
 
 import multiprocessing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -17,19 +18,27 @@ from srtrack.config import Config
 _WORKER: dict = {}
 
 
-def build_tracker(cfg: Config, model_name: str, checkpoint: Path, device: str):
-    """The SequenceTracker of `model_name` with the checkpoint's weights on `device`."""
+@dataclass(frozen=True)
+class NetworkChoice:
+    """Which network tracks: `name` forces one (the file is mapped into it); else the file's own
+    network, or `default` for files that do not describe theirs (srtrack.models.networks)."""
+
+    name: str | None
+    default: str
+
+
+def build_tracker(cfg: Config, network: NetworkChoice, checkpoint: Path, device: str):
+    """The SequenceTracker of the chosen network with the checkpoint's weights on `device`."""
     import torch
 
     from srtrack.inference import SequenceTracker
-    from srtrack.models import create_tracker
-    from srtrack.models.checkpoints import load_tracker_weights
+    from srtrack.models.networks import announce, network_for
 
     torch.manual_seed(cfg.study.seed)
-    net = create_tracker(model_name, template_size=cfg.model.template_size, search_size=cfg.model.search_size)
-    load_tracker_weights(net, checkpoint)
-    return SequenceTracker(net, cfg.sampler, cfg.encoding, template_size=cfg.model.template_size,
-                           search_size=cfg.model.search_size, device=device)
+    net, spec, report = network_for(cfg.model, checkpoint, name=network.name, default=network.default)
+    announce("evaluate", spec, report)
+    return SequenceTracker(net, cfg.sampler, cfg.encoding, template_size=spec.template_size,
+                           search_size=spec.search_size, device=device, precision=cfg.evaluate.precision)
 
 
 def track_batch(tracker, sequences, raw: Path) -> int:
@@ -47,14 +56,14 @@ def _device(worker: int) -> str:
     return f"cuda:{worker % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
 
 
-def _init_worker(cfg: Config, model_name: str, checkpoint: Path, counter, threads: int) -> None:
+def _init_worker(cfg: Config, network: NetworkChoice, checkpoint: Path, counter, threads: int) -> None:
     import torch
 
     with counter.get_lock():
         worker = counter.value
         counter.value += 1
     torch.set_num_threads(threads)
-    _WORKER["tracker"] = build_tracker(cfg, model_name, checkpoint, _device(worker))
+    _WORKER["tracker"] = build_tracker(cfg, network, checkpoint, _device(worker))
 
 
 def _work(job: tuple[list, Path]) -> int:
@@ -62,12 +71,12 @@ def _work(job: tuple[list, Path]) -> int:
     return track_batch(_WORKER["tracker"], sequences, raw)
 
 
-def run_batches(cfg: Config, model_name: str, checkpoint: Path, sequences: list, raw: Path, workers: int,
+def run_batches(cfg: Config, network: NetworkChoice, checkpoint: Path, sequences: list, raw: Path, workers: int,
                 on_done: Callable[[int], object] = lambda n: None) -> None:
     """Track every sequence (see the module docstring); `on_done(n)` after each batch."""
     batches = [sequences[i:i + cfg.evaluate.batch] for i in range(0, len(sequences), cfg.evaluate.batch)]
     if workers <= 1 or len(batches) == 1:
-        tracker = build_tracker(cfg, model_name, checkpoint, _device(0))
+        tracker = build_tracker(cfg, network, checkpoint, _device(0))
         for batch in batches:
             on_done(track_batch(tracker, batch, raw))
         return
@@ -77,6 +86,6 @@ def run_batches(cfg: Config, model_name: str, checkpoint: Path, sequences: list,
     counter = context.Value("i", 0)
     threads = max(1, (os.cpu_count() or 1) // workers)
     with context.Pool(min(workers, len(batches)), initializer=_init_worker,
-                      initargs=(cfg, model_name, checkpoint, counter, threads)) as pool:
+                      initargs=(cfg, network, checkpoint, counter, threads)) as pool:
         for done in pool.imap_unordered(_work, [(batch, raw) for batch in batches]):
             on_done(done)

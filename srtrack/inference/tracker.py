@@ -4,8 +4,9 @@ OSTrack `lib/test/tracker/ostrack.py`: the template is cropped once on the initi
 on every later frame a search region (factor 4) is cropped around the previous box, the score map
 is multiplied by a Hann window, the arg-max cell's size and offset give the box, which is mapped
 back to the image and clipped (10 px margin). The confidence is the peak of the windowed score map.
-Crops use the training crop geometry (srtrack/datasets/processing.py), so training and inference
-agree to the pixel.
+Crops and the map back follow `sampler.crop` (srtrack/datasets/processing.py: OSTrack's
+`sample_target` and `map_box_back` by default), as in training. The network runs in fp32 as the
+official trackers do; `evaluate.precision: bf16` runs it under bf16 autocast on CUDA.
 
 First-frame-absent sequences (VisEvent/COESOT) start at the first present frame; the frames before
 it get the row `0,0,0,0` with confidence 0 (the evaluator counts them as misses), the initial frame
@@ -36,6 +37,11 @@ def hann2d(size: int) -> Tensor:
     return (hann[:, None] * hann[None, :])[None, None]
 
 
+def uses_bf16(precision: str, device: torch.device) -> bool:
+    """bf16 autocast only when asked for (`evaluate.precision: bf16`) and on CUDA; the official trackers run fp32."""
+    return precision == "bf16" and device.type == "cuda"
+
+
 def clip_box(box: np.ndarray, width: int, height: int, margin: int = CLIP_MARGIN) -> np.ndarray:
     """OSTrack's `clip_box`: keep at least `margin` pixels of the box inside the image."""
     x1, y1, x2, y2 = box[0], box[1], box[0] + box[2], box[1] + box[3]
@@ -60,9 +66,10 @@ class SequenceTracker:
     """Tracks several sequences in lockstep with one network (batched forward passes)."""
 
     def __init__(self, net: nn.Module, sampler: SamplerConfig, encoding: EncodingConfig, *, template_size: int,
-                 search_size: int, device: str | torch.device = "cpu"):
+                 search_size: int, device: str | torch.device = "cpu", precision: str = "fp32"):
         self.net = net.eval().to(device)
         self.sampler, self.encoding, self.device = sampler, encoding, torch.device(device)
+        self.bf16 = uses_bf16(precision, self.device)
         self.template_size, self.search_size = template_size, search_size
         self.window = hann2d(search_size // 16).to(self.device)
 
@@ -81,7 +88,7 @@ class SequenceTracker:
             raise ValueError(f"{seq.benchmark}/{seq.name}: the target is never present; nothing to initialise on")
         start = int(present[0])
         box = seq.boxes[start].astype(np.float64)
-        window = crop_window(box, self.sampler.template_factor, self.template_size)
+        window = crop_window(box, self.sampler.template_factor, self.template_size, self.sampler.crop)
         template = torch.from_numpy(to_tensor_layout([crop(im, window) for im in self.frames(seq, start)], 1.0))
         state = TrackState(seq, start, template, box)
         state.boxes = [np.zeros(4)] * start + [box.copy()]
@@ -97,13 +104,13 @@ class SequenceTracker:
         windows, searches, sizes = [], [], []
         for state in active:
             images = self.frames(state.seq, index)
-            window = crop_window(state.box, self.sampler.search_factor, self.search_size)
+            window = crop_window(state.box, self.sampler.search_factor, self.search_size, self.sampler.crop)
             windows.append(window)
             sizes.append(images[0].shape[:2])
             searches.append(torch.from_numpy(to_tensor_layout([crop(im, window) for im in images], 1.0)))
         template = torch.stack([s.template for s in active]).to(self.device)  # (B, C, Tz, Tz)
         search = torch.stack(searches).to(self.device)  # (B, C, Sx, Sx)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.net(template, search)
         score = out["score_map"].float()
         windowed = score * self.window

@@ -24,6 +24,12 @@ PROFILES_BY_BENCHMARK: dict[str, tuple[str, ...]] = {
     "depthtrack": ("vot_longterm",), "vot_rgbd22": ("vot_multistart", "vot_longterm"),
 }
 MULTISTART_BENCHMARKS = frozenset({"vot_rgbd22"})
+IMAGE_SIZE_PROFILES = frozenset({"vot_longterm", "vot_multistart"})  # VOT bounds overlaps by the image
+
+
+def profiles_for(benchmark: str, configured: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The evaluator profiles a benchmark is scored with: the configured ones, else its defaults."""
+    return tuple(configured) if configured else PROFILES_BY_BENCHMARK[benchmark]
 
 
 def with_anchor_runs(sequences: list[Sequence]) -> list[Sequence]:
@@ -64,7 +70,7 @@ def score(benchmark: str, sequences: list[Sequence], results: dict[str, tuple[np
     Returns {profile: {"summary": {...}, "per_sequence": {...}, "curves": {...}}}.
     """
     out: dict[str, dict] = {}
-    for profile in profiles or PROFILES_BY_BENCHMARK[benchmark]:
+    for profile in profiles_for(benchmark, profiles):
         if profile == "vot_multistart":
             r = _multistart(sequences, results, image_sizes)
             out[profile] = {"summary": {"profile": profile, "eao": r["eao"], "accuracy": r["accuracy"],

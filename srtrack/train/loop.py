@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from srtrack.config.types import TrainConfig
 from srtrack.errors import SrtrackError
 from srtrack.method.regularizers import NonFiniteGradientError, Regularizer, apply_update
+from srtrack.models.elimination import keep_rate
 from srtrack.models.losses import LossWeights, loss_terms
 from srtrack.train import distributed
 from srtrack.train.data import TENSOR_KEYS, epoch_loader, micro_batches, per_rank_batch, steps_per_epoch
@@ -65,6 +66,8 @@ class TrainerSetup:
     workers: int = 0
     probe: dict[str, Tensor] | None = None
     loss_weights: LossWeights = field(default_factory=LossWeights)
+    network: Any = None  # srtrack.models.spec.NetworkSpec of `model` (written into model.pth)
+    load_report: str | None = None  # how the starting weights were mapped (JSON)
 
 
 @dataclass
@@ -93,6 +96,10 @@ def score_probe(model: nn.Module, probe: dict[str, Tensor], weights: LossWeights
     """Mean loss and IoU of the tracker in eval mode on the fixed probe pairs."""
     was_training = model.training
     model.eval()
+    backbone = getattr(model, "backbone", None)
+    rate = getattr(backbone, "ce_keep_rate", None)
+    if rate is not None:
+        backbone.ce_keep_rate = None  # the test-time ratio
     sums, n = {"loss": 0.0, "iou": 0.0}, probe["search"].shape[0]
     for part in micro_batches(probe, chunk):
         part = {k: v.to(device) for k, v in part.items()}
@@ -101,6 +108,8 @@ def score_probe(model: nn.Module, probe: dict[str, Tensor], weights: LossWeights
         sums["loss"] += float(total) * size
         sums["iou"] += float(terms["iou"]) * size
     model.train(was_training)
+    if rate is not None:
+        backbone.ce_keep_rate = rate
     return {k: v / n for k, v in sums.items()}
 
 
@@ -158,9 +167,17 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    def ce_keep_rate(self, step: int) -> float:
+        """Candidate elimination's keep rate at `step` (OSTrack's warm-up over 1-based epochs)."""
+        ce = self.setup.schedule.candidate_elimination
+        ratio = getattr(self.model.backbone, "ce_keep_ratio", 1.0)
+        return keep_rate(step // self.steps_per_epoch + 1, ce.start_epoch, ce.warm_epochs, ratio)
+
     def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
         """Forward/backward over this rank's micro-batches, then the regularized update."""
         step, reg = self.progress.step, self.setup.regularizer
+        if hasattr(self.model.backbone, "ce_keep_rate"):
+            self.model.backbone.ce_keep_rate = self.ce_keep_rate(step)
         self.optimizer.zero_grad(set_to_none=True)
         parts = micro_batches(batch, self.setup.schedule.micro_batch)
         sums = {"loss/task": 0.0, "loss/focal": 0.0, "loss/giou": 0.0, "loss/l1": 0.0, "train/iou": 0.0}
@@ -195,7 +212,8 @@ class Trainer:
             raise TrainingDiverged(f"training diverged at step {step}: {exc} (task loss on rank {self.env.rank}: "
                                    f"{sums['loss/task']}); {kept}") from exc
         self.scheduler.step()
-        return {**sums, "reg/penalty": penalty_value, **stats}
+        ce = {"train/ce_keep_rate": self.model.backbone.ce_keep_rate} if getattr(self.model.backbone, "ce_at", ()) else {}
+        return {**sums, "reg/penalty": penalty_value, **stats, **ce}
 
     def _saved_step(self) -> int | str:
         try:

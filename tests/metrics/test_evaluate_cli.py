@@ -69,7 +69,11 @@ def test_evaluate_tracks_scores_resumes_and_keys_results_by_checkpoint(smoke_dat
     assert evaluate.main([*base, "--checkpoint", str(init), "--model", "ostrack_tiny", "--name", "rgb", "--out",
                           str(tmp_path / "eval3")]) == 0
     rgb_raw = Path(json.loads((tmp_path / "eval3/metrics.json").read_text())["raw_results"])
-    assert raw.name.endswith("-srtrack_tiny") and rgb_raw.name == raw.name.replace("srtrack_tiny", "ostrack_tiny")
+    assert "-srtrack_tiny-" in raw.name and "-ostrack_tiny-" in rgb_raw.name and rgb_raw.name[:16] == raw.name[:16]
+    # another tracking setting (the crop convention): its own raw folder too
+    assert evaluate.main([*base, "--checkpoint", str(init), "--name", "baseline", "--set", "sampler.crop=continuous",
+                          "--out", str(tmp_path / "eval4")]) == 0
+    assert Path(json.loads((tmp_path / "eval4/metrics.json").read_text())["raw_results"]).name != raw.name
 
     # another tracker's raw results, scored by the same code: identical numbers
     assert evaluate.main([*base, "--results", str(raw), "--name", "copy", "--out", str(tmp_path / "copy")]) == 0
@@ -151,3 +155,101 @@ def test_ground_truth_as_results_scores_perfectly_under_configured_profiles(smok
     assert ostrack["precision"] == pytest.approx(np.mean(valid))
     assert ostrack["norm_precision"] == 1.0  # invalid rows are NPR hits
     assert ostrack["success_auc"] == pytest.approx(np.mean(valid) * 20 / 21)
+
+
+def test_short_empty_and_nan_result_files_are_reported_and_score_only_what_the_evaluator_scores(
+        smoke_data: Path, tmp_path: Path, capsys, caplog) -> None:
+    """The LasHeR split's two sequences: one file empty, one of NaN rows; the evaluators score frame 0 only."""
+    from srtrack.config import load_config
+    from srtrack.datasets.index import load_sequences
+
+    base = arguments(smoke_data, tmp_path)
+    cfg = load_config([base[i + 1] for i, a in enumerate(base) if a == "--config"])
+    sequences = load_sequences(smoke_data / "results/data/lasher-test", cfg.datasets)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / f"{sequences[0].name}.txt").write_text("")
+    (folder / f"{sequences[1].name}.txt").write_text("nan,nan,nan,nan\n" * len(sequences[1]))
+    assert evaluate.main([*base, "--results", str(folder), "--name", "none", "--out", str(tmp_path / "out")]) == 0
+    metrics = json.loads((tmp_path / "out/metrics.json").read_text())
+    notes = {Path(n["file"]).stem: n for n in metrics["result_warnings"]}
+    assert notes[sequences[0].name]["kind"] == "short" and notes[sequences[0].name]["rows"] == 0
+    assert notes[sequences[0].name]["expected"] == len(sequences[0])
+    assert notes[sequences[1].name]["nan_rows"] == len(sequences[1])
+    expected = np.mean([1 / len(s) for s in sequences])
+    summary = metrics["profiles"]["lasher_rgbt"]["summary"]
+    assert summary["precision"] == pytest.approx(expected) and summary["success_auc"] == pytest.approx(expected * 20 / 21)
+    assert "0 rows, expected" in caplog.text
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'evaluate'")
+    assert run.data.metrics["results/short_files"] == 1 and run.data.metrics["results/nan_rows"] == len(sequences[1])
+    # as an error: the file, the rows found and expected, and no metrics written
+    assert evaluate.main([*base, "--results", str(folder), "--name", "none", "--set", "evaluate.short_results=error",
+                          "--out", str(tmp_path / "strict")]) == 1
+    assert f"{sequences[0].name}.txt: 0 rows, expected {len(sequences[0])}" in capsys.readouterr().err
+    assert not (tmp_path / "strict/metrics.json").exists()
+
+
+def test_scoring_result_files_reads_no_image(smoke_data: Path, tmp_path: Path, monkeypatch) -> None:
+    """--results on an OPE benchmark lists no frame folder and decodes no image."""
+    from srtrack.config import load_config
+    from srtrack.datasets import base as reader_base
+    from srtrack.datasets.index import load_sequences
+
+    base = arguments(smoke_data, tmp_path)
+    cfg = load_config([base[i + 1] for i, a in enumerate(base) if a == "--config"])
+    folder = tmp_path / "gt"
+    folder.mkdir()
+    for seq in load_sequences(smoke_data / "results/data/lasher-test", cfg.datasets):
+        np.savetxt(folder / f"{seq.name}.txt", seq.boxes, fmt="%.2f", delimiter=",")
+    calls = []
+    monkeypatch.setattr(reader_base, "list_frames", lambda *a, **k: calls.append(a) or ())
+    monkeypatch.setattr(evaluate, "image_size", lambda seq: calls.append(seq) or (0, 0))
+    assert evaluate.main([*base, "--results", str(folder), "--name", "gt", "--out", str(tmp_path / "out")]) == 0
+    assert calls == []
+
+
+class Payload:
+    """Asks the unpickler to run exec: it would write `target`."""
+
+    def __init__(self, target: Path):
+        self.target = str(target)
+
+    def __reduce__(self):
+        import builtins
+
+        return builtins.exec, (f"open({self.target!r}, 'w').write('ran')",)
+
+
+def hostile_file(path: Path, target: Path) -> Path:
+    """A tracker file whose pickle would write `target` if anything in it were called."""
+    torch.save({"net": create_tracker("ostrack_tiny", template_size=64, search_size=128).state_dict(),
+                "settings": Payload(target)}, path)
+    return path
+
+
+def test_nothing_in_a_checkpoint_runs_at_any_entry_point(smoke_data: Path, tmp_path: Path) -> None:
+    """model.pretrained, --init, --prior (tune), --checkpoint (sensitivity and evaluate)."""
+    from srtrack import sensitivity, tune
+
+    target = tmp_path / "written-by-the-file"
+    hostile = hostile_file(tmp_path / "OSTrack_ep0300.pth.tar", target)
+    base = arguments(smoke_data, tmp_path)
+    config = base[:-2]
+    train = ["--data", str(smoke_data / "results/data/lasher-train"), "--set", "train.epochs=1",
+             "--set", "train.samples_per_epoch=8", "--set", "train.global_batch=8", "--set", "train.probe_samples=0"]
+    assert evaluate.main([*base, "--checkpoint", str(hostile), "--name", "x", "--max-sequences", "1",
+                          "--out", str(tmp_path / "eval")]) == 0
+    assert tune.main([*config, *train, "--modality", "rgbt", "--method", "full", "--init", str(hostile),
+                      "--out", str(tmp_path / "tune-init")]) == 0
+    assert tune.main([*config, *train, "--modality", "rgbt", "--method", "full", "--set", f"model.pretrained={hostile}",
+                      "--out", str(tmp_path / "tune-pretrained")]) == 0
+    assert sensitivity.main([*config, "--data", str(smoke_data / "results/data/got10k-train"), "--checkpoint",
+                             str(hostile), "--set", "sensitivity.samples=8", "--set", "sensitivity.chunk=8",
+                             "--out", str(tmp_path / "prior")]) == 0
+    # a prior must be safetensors: a pickle given as --prior is refused by its parser, never unpickled
+    assert tune.main([*config, *train, "--modality", "rgbt", "--method", "srft", "--init", str(hostile),
+                      "--prior", str(hostile), "--out", str(tmp_path / "tune-prior")]) != 0
+    assert not target.exists()
+    report = json.loads((tmp_path / "tune-init/load_report.json").read_text())
+    assert any(name.endswith(".exec") for name in report["placeholders"])

@@ -94,3 +94,14 @@ def test_real_networks_track_without_errors(tmp_path: Path, name: str) -> None:
     (state,) = SequenceTracker(net, CFG.sampler, CFG.encoding, template_size=64, search_size=128).run([seq])
     boxes = np.array(state.boxes)
     assert boxes.shape == (4, 4) and np.isfinite(boxes).all() and (boxes[:, 2:] >= 10).all()
+
+
+def test_test_time_precision_is_fp32_unless_bf16_is_asked_for() -> None:
+    import torch
+
+    from srtrack.config import load_config
+    from srtrack.inference.tracker import uses_bf16
+
+    assert load_config(DEFAULT_CONFIG).evaluate.precision == "fp32"
+    assert not uses_bf16("fp32", torch.device("cuda")) and uses_bf16("bf16", torch.device("cuda"))
+    assert not uses_bf16("bf16", torch.device("cpu"))

@@ -161,7 +161,7 @@ def test_dag_computes_the_prior_when_a_pretrained_checkpoint_is_configured(tmp_p
 
 def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tmp_config) -> None:
     from srtrack.naming import tracker_for_method
-    from srtrack.workflow import (eval_model, eval_name, eval_targets, retention_options, retention_targets,
+    from srtrack.workflow import (eval_model_option, eval_name, eval_targets, retention_options, retention_targets,
                                   smoke_targets, tune_settings, tune_targets)
 
     roots = {"got10k": "/d/g", "lasher": "/d/l", "depthtrack": "/d/d"}
@@ -174,13 +174,14 @@ def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tm
     # every (method, seed) on each test split, plus one baseline (the pretrained tracker of study.seed)
     assert f"{out}/eval/lasher/pretrained/seed0/metrics.json" in eval_targets(cfg)
     assert len(eval_targets(cfg)) == 2 * len(grid) + 2
-    assert eval_model(cfg, "prompt") == "vipt_tiny" and eval_model(cfg, "pretrained") == "srtrack_tiny"
-    assert eval_model(cfg, "k05") == "srtrack_tiny" and eval_name(cfg, "k05", 1) == "k05-seed1"
+    # a tuned model.pth names its network; the baseline's RGB weights run as the RGB-X model.name
+    assert eval_model_option(cfg, "prompt") == "" and eval_model_option(cfg, "pretrained") == "--model srtrack_tiny"
+    assert eval_name(cfg, "k05", 1) == "k05-seed1"
     assert tune_settings(cfg, "k05", 1) == ("--method srft --label k05 --set study.seed=1 --set method.name=srft "
                                             "--set method.kappa.start=0.5")
     assert retention_targets(cfg)[-1] == f"{out}/retention/pretrained/seed0/metrics.json"
     assert f"{out}/retention/rgbd.k05/seed1/metrics.json" in retention_targets(cfg)
-    assert retention_options(cfg, "rgbd.k05", 1) == ("--name k05 --label k05 --model srtrack_tiny --max-sequences 8 "
+    assert retention_options(cfg, "rgbd.k05", 1) == ("--name k05 --label k05 --max-sequences 8 "
                                                     "--set study.seed=1 --tuned-on rgbd")
     assert "--model ostrack_tiny" in retention_options(cfg, "pretrained", 0)
     assert smoke_targets(cfg) == [f"{out}/tune/rgbt/full/seed0/model.pth", f"{out}/eval/lasher/full/seed0/metrics.json",

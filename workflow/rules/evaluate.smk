@@ -22,11 +22,11 @@ rule evaluate:
         srtrack=SRTRACK,
         config=RESOLVED_CONFIG,
         fingerprint=layout.fingerprint(CFG, *layout.EVALUATE_SECTIONS),
-        model=lambda wildcards: layout.eval_model(CFG, wildcards.tracker),
+        model=lambda wildcards: layout.eval_model_option(CFG, wildcards.tracker),
         name=lambda wildcards: layout.eval_name(CFG, wildcards.tracker, wildcards.seed),
     shell:
         "{params.srtrack}.evaluate --config {params.config} --data $(dirname {input.index}) "
-        "--checkpoint {input.checkpoint} --name {params.name} --model {params.model} "
+        "--checkpoint {input.checkpoint} --name {params.name} {params.model} "
         "--label {wildcards.tracker} --set study.seed={wildcards.seed} "
         "--out $(dirname {output.metrics}) > {log} 2>&1"
 
