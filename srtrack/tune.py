@@ -170,7 +170,9 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
     if found != modality:
         raise ConfigError(f"--modality {modality}, but {folders[0]} holds {found} data ({indexes[0]['benchmark']})")
     torch.manual_seed(cfg.study.seed)  # the same initial weights on every rank
-    model, spec, report = network_for(cfg.model, init, name=model_name)
+    # without CE in training the network is trained, saved and evaluated without it
+    model, spec, report = network_for(cfg.model, init, name=model_name,
+                                      elimination=schedule.candidate_elimination.start_epoch is not None)
     announce("tune", spec, report)
     total_steps = schedule.epochs * steps_per_epoch(schedule)
     regularizer = create_regularizer(method, settings_from_config(cfg.method), total_steps)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from srtrack.config.types import ModelConfig
@@ -21,26 +22,33 @@ from srtrack.models.trackers import Tracker
 
 
 def _resolve(model_cfg: ModelConfig, checkpoint: CheckpointFile | None, name: str | None,
-             default: str | None) -> tuple[NetworkSpec, bool]:
+             default: str | None, elimination: bool) -> tuple[NetworkSpec, bool]:
     """The network to build, and whether the file is our own file of exactly that network."""
     own = checkpoint.network if checkpoint is not None else None
     if own is not None and name in (None, own["name"]):
-        return NetworkSpec.from_dict(own), True
-    return spec_from_config(model_cfg, name or default or model_cfg.name,
-                            checkpoint.state if checkpoint is not None else None), False
+        spec, exact = NetworkSpec.from_dict(own), True
+    else:
+        spec, exact = spec_from_config(model_cfg, name or default or model_cfg.name,
+                                       checkpoint.state if checkpoint is not None else None), False
+    if not elimination:
+        spec = replace(spec, ce_layers=(), ce_keep_ratio=1.0)
+    return spec, exact
 
 
 def resolve_network(model_cfg: ModelConfig, path: Path | None, *, name: str | None = None,
-                    default: str | None = None) -> NetworkSpec:
+                    default: str | None = None, elimination: bool = True) -> NetworkSpec:
     """The network `network_for` builds for these arguments, without building it."""
-    return _resolve(model_cfg, read_checkpoint(path) if path is not None else None, name, default)[0]
+    return _resolve(model_cfg, read_checkpoint(path) if path is not None else None, name, default, elimination)[0]
 
 
 def network_for(model_cfg: ModelConfig, path: Path | None, *, name: str | None = None,
-                default: str | None = None) -> tuple[Tracker, NetworkSpec, LoadReport | None]:
-    """(tracker with the file's weights, its network, the load report); no file: fresh weights."""
+                default: str | None = None, elimination: bool = True) -> tuple[Tracker, NetworkSpec, LoadReport | None]:
+    """(tracker with the file's weights, its network, the load report); no file: fresh weights.
+
+    `elimination=False` builds the network without candidate elimination (a training run that does
+    not warm it up: the model it saves is then evaluated as it was trained)."""
     checkpoint = read_checkpoint(path) if path is not None else None
-    spec, own = _resolve(model_cfg, checkpoint, name, default)
+    spec, own = _resolve(model_cfg, checkpoint, name, default, elimination)
     model = spec.build()
     if checkpoint is None:
         return model, spec, None
