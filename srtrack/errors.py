@@ -56,17 +56,43 @@ class DatasetFormatError(SrtrackError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+LINES_PER_FILE = 20  # line-level problems listed per file and severity; the rest are counted
+
+
 @dataclass
 class ProblemLog:
-    """Collects problems so that one pass reports all of them instead of stopping at the first."""
+    """Collects problems so that one pass reports all of them instead of stopping at the first.
+
+    A file with many bad lines gets its first LINES_PER_FILE listed and one line counting the rest,
+    so a broken million-line file does not print a million lines.
+    """
 
     items: list[Problem] = field(default_factory=list)
+    _per_file: dict = field(default_factory=dict, repr=False)
+
+    def _add(self, severity: Severity, path: Path | None, message: str, line: int | None) -> None:
+        if path is None or line is None:
+            self.items.append(Problem(severity, path, message, line))
+            return
+        key = (severity, path)
+        count, summary = self._per_file.get(key, (0, None))
+        count += 1
+        if count <= LINES_PER_FILE:
+            self.items.append(Problem(severity, path, message, line))
+        else:
+            problem = Problem(severity, path, f"... and {count - LINES_PER_FILE} more line(s) with problems, not listed")
+            if summary is None:
+                summary = len(self.items)
+                self.items.append(problem)
+            else:
+                self.items[summary] = problem
+        self._per_file[key] = (count, summary)
 
     def error(self, path: Path | None, message: str, line: int | None = None) -> None:
-        self.items.append(Problem("error", path, message, line))
+        self._add("error", path, message, line)
 
     def warning(self, path: Path | None, message: str, line: int | None = None) -> None:
-        self.items.append(Problem("warning", path, message, line))
+        self._add("warning", path, message, line)
 
     def extend(self, problems: Sequence[Problem]) -> None:
         self.items.extend(problems)

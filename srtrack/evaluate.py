@@ -207,7 +207,9 @@ def read_results(folder: Path, sequences, short: str = "warn") -> tuple[dict[str
         if boxes is None:
             continue
         conf_path = folder / f"{seq.name}_confidence.value"
-        confidence = np.loadtxt(conf_path, ndmin=1) if conf_path.is_file() else np.ones(len(boxes))
+        confidence = read_confidence_file(conf_path, len(boxes), problems) if conf_path.is_file() else np.ones(len(boxes))
+        if confidence is None:
+            continue
         rows = len(boxes)
         boxes, confidence, aligned = align_to_first_present(boxes, confidence, seq.absent)
         note = {"file": str(path), "rows": rows, "expected": len(seq)}
@@ -259,21 +261,57 @@ def align_to_first_present(boxes: np.ndarray, confidence: np.ndarray,
 
 def read_box_file(path: Path, problems: ProblemLog) -> np.ndarray | None:
     """x,y,w,h rows separated by commas, spaces or tabs; a malformed line is reported with its number."""
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    from srtrack.datasets.annotations import parse_fields
+
+    lines = _text_lines(path, problems, "x,y,w,h rows")
+    if lines is None:
+        return None
+    rows, ok = [], True
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        parts = line.replace(",", " ").replace("\t", " ").split()
-        try:
-            values = [float(v) for v in parts]
-        except ValueError:
-            problems.error(path, f"expected 4 numbers x,y,w,h, got {line.strip()!r}", number)
-            return None
-        if len(values) != 4:
-            problems.error(path, f"expected 4 numbers x,y,w,h, got {len(values)}", number)
-            return None
+        values, why = parse_fields(line)
+        if values is None or len(values) != 4:
+            got = f"{line.strip()[:80]!r} ({why})" if values is None else f"{len(values)} in {line.strip()[:80]!r}"
+            problems.error(path, f"expected 4 numbers x,y,w,h, got {got}", number)
+            ok = False
+            continue
         rows.append(values)
-    return np.array(rows, dtype=float).reshape(-1, 4)
+    return np.array(rows, dtype=float).reshape(-1, 4) if ok else None
+
+
+def read_confidence_file(path: Path, rows: int, problems: ProblemLog) -> np.ndarray | None:
+    """One confidence per line (VOT's `<seq>_confidence.value`), as many as the box file has rows."""
+    from srtrack.datasets.annotations import parse_fields
+
+    lines = _text_lines(path, problems, "one confidence per line")
+    if lines is None:
+        return None
+    values, ok = [], True
+    for number, line in enumerate(lines, 1):
+        parsed, why = parse_fields(line) if line.strip() else (None, "a blank line")
+        if parsed is None or len(parsed) != 1:
+            problems.error(path, f"expected one number, got {line.strip()[:80]!r}" + (f" ({why})" if why else ""), number)
+            ok = False
+            continue
+        values.append(parsed[0])
+    if ok and len(values) != rows:
+        problems.error(path, f"{len(values)} confidences for {rows} boxes in {path.name.replace('_confidence.value', '.txt')}")
+        ok = False
+    return np.array(values, dtype=float) if ok else None
+
+
+def _text_lines(path: Path, problems: ProblemLog, what: str) -> list[str] | None:
+    """The lines of a UTF-8 text file (a BOM is dropped); a binary or undecodable file is reported."""
+    data = path.read_bytes()
+    if b"\x00" in data[:4096]:
+        problems.error(path, f"is a binary file (expected text: {what})")
+        return None
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        problems.error(path, f"is not UTF-8 text ({exc.reason} at byte {exc.start}; expected {what})")
+        return None
 
 
 def per_sequence_csv(scores: dict[str, dict]) -> str:

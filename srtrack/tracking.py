@@ -3,9 +3,11 @@
 `with stage_run(cfg, "prepare", dataset="lasher") as run:` opens a run in `cfg.mlflow.experiment`
 whose parent is, in this order, the `parent_run_id` argument, `$SRTRACK_PARENT_RUN_ID` (set by the
 Snakemake workflow for a whole DAG invocation), or one study run per `study.name` that is found or
-created. The run is tagged (stage, dataset, modality, method, seed, git commit, config hash, Slurm
-job id, host), gets the flattened config as params and the resolved config as an artifact, and is
-marked FAILED (with the error) if the block raises.
+created (atomically: see `ensure_study_run`). The run is tagged (stage, dataset, modality, method,
+seed, git commit, config hash, Slurm job id, host, process id), gets the flattened config as params
+and the resolved config as an artifact, and is marked FAILED (with the error) if the block raises.
+Runs left RUNNING by processes of this host that no longer exist (a `kill -9`) are marked KILLED
+when the next stage or DAG run opens (`close_orphans`).
 
 Tracking URI: `$MLFLOW_TRACKING_URI` if set, else `mlflow.tracking_uri` from the config (default a
 SQLite file, `sqlite:///results/mlflow.db`). For SQLite stores, artifacts go to `mlartifacts/` next
@@ -30,6 +32,7 @@ import yaml
 
 from srtrack.config import Config, config_to_dict
 from srtrack.errors import ConfigError
+from srtrack.run_registry import close_orphans, ensure_study_run
 
 PARENT_RUN_ENV = "SRTRACK_PARENT_RUN_ID"
 _MAX_PARAM_CHARS = 6000
@@ -196,18 +199,6 @@ def ensure_experiment(client: Any, cfg: Config) -> str:
         return found.experiment_id
 
 
-def ensure_study_run(client: Any, experiment_id: str, study: str) -> str:
-    """The id of the newest run tagged as study `study`, creating one if there is none."""
-    filter_string = f"tags.`srtrack.role` = 'study' and tags.study = '{study}'"
-    runs = client.search_runs([experiment_id], filter_string, max_results=1, order_by=["attributes.start_time DESC"])
-    if runs:
-        return runs[0].info.run_id
-    run = client.create_run(experiment_id, run_name=f"study:{study}",
-                            tags={"srtrack.role": "study", "study": study})
-    client.set_terminated(run.info.run_id, "FINISHED")
-    return run.info.run_id
-
-
 def stage_tags(cfg: Config, stage: str, **labels: Any) -> dict[str, str]:
     """The tags every stage run carries (labels with value None are left out)."""
     tags = {
@@ -218,6 +209,7 @@ def stage_tags(cfg: Config, stage: str, **labels: Any) -> dict[str, str]:
         "git_commit": git_commit(),
         "config_hash": config_hash(cfg),
         "host": socket.gethostname(),
+        "srtrack.pid": os.getpid(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         **labels,
     }
@@ -248,12 +240,14 @@ def stage_run(cfg: Config, stage: str, *, parent_run_id: str | None = None, run_
         client = _client(cfg)
         experiment_id = ensure_experiment(client, cfg)
         parent = parent_run_id or os.environ.get(PARENT_RUN_ENV) or ensure_study_run(client, experiment_id, cfg.study.name)
+    close_orphans(client, experiment_id)
     tags = stage_tags(cfg, stage, **labels)
     tags["mlflow.parentRunId"] = parent
     name = run_name or "-".join([stage, *(str(v) for v in labels.values() if v is not None)])
     resumed = _existing_run(client, resume_run_id) if resume_run_id else None
     if resumed:
         client.update_run(resumed, "RUNNING")
+        client.set_tag(resumed, "srtrack.pid", str(os.getpid()))
         active = StageRun(client, resumed, experiment_id)
     else:
         active = StageRun(client, client.create_run(experiment_id, run_name=name, tags=tags).info.run_id, experiment_id)
@@ -312,14 +306,26 @@ def system_metrics(cfg: Config, run: StageRun, *, resume: bool = False, interval
 def check_server(uri: str, timeout_s: float = 10.0) -> None:
     """Fail in seconds, with what to do, when an http(s) tracking server does not answer (MLflow's
     client would retry for minutes in every job)."""
+    import base64
     import urllib.error
     import urllib.request
 
     if not uri.startswith(("http://", "https://")):
         return
+    # an authenticated call, so that missing or wrong credentials fail here too
+    request = urllib.request.Request(f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1")
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user and password:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s):
+        with urllib.request.urlopen(request, timeout=timeout_s):
             return
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise ConfigError(f"the MLflow tracking server {uri} refuses this job ({exc.code} {exc.reason}): set "
+                              "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to an account of it") from None
+        raise ConfigError(f"the MLflow tracking server {uri} answers {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise ConfigError(f"the MLflow tracking server {uri} does not answer ({exc}); start it with "
                           "scripts/mlflow-server.sh, or point SRTRACK_MLFLOW_URI (Slurm profile) or "
@@ -336,8 +342,10 @@ def start_dag_run(cfg: Config, targets: list[str]) -> str:
         client = _client(cfg)
         experiment_id = ensure_experiment(client, cfg)
         study = ensure_study_run(client, experiment_id, cfg.study.name)
+    close_orphans(client, experiment_id)
     tags = {"srtrack.role": "dag", "study": cfg.study.name, "mlflow.parentRunId": study, "git_commit": git_commit(),
-            "config_hash": config_hash(cfg), "host": socket.gethostname(), "targets": " ".join(targets)[:5000]}
+            "config_hash": config_hash(cfg), "host": socket.gethostname(), "srtrack.pid": str(os.getpid()),
+            "targets": " ".join(targets)[:5000]}
     run = client.create_run(experiment_id, run_name=f"dag:{time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
     return run.info.run_id
 

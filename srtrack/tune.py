@@ -158,6 +158,7 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
     """Model (seeded, initialised), regularizer (theta_0, prior) and data of the run."""
     import torch
 
+    from srtrack.method.prior import check_prior
     from srtrack.method.regularizers import create_regularizer, settings_from_config
     from srtrack.models.checkpoints import prior_for_model
     from srtrack.models.networks import announce, network_for
@@ -183,6 +184,7 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
             raise ConfigError(f"method {method!r} needs the prior sensitivity: pass --prior prior.safetensors "
                               "(python -m srtrack.sensitivity)")
         prior = prior_for_model(read_prior(args.prior), model)
+        check_prior(prior, dict(model.named_parameters()), str(args.prior))
         names = {n for n, p in model.named_parameters() if p.requires_grad}
         if not any(key.rsplit(".", 1)[0] in names for key in prior):
             raise ConfigError(f"{args.prior}: none of its statistics belongs to a trainable parameter of {model_name} "

@@ -109,16 +109,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def mlflow_server(tmp_path: Path):
-    """A real `mlflow server` started by scripts/mlflow-server.sh (SQLite backend, proxied artifacts)."""
+def start_mlflow_server(tmp_path: Path, **extra_env: str):
+    """scripts/mlflow-server.sh on a free port (SQLite backend, proxied artifacts); (process, url, log)."""
     port = _free_port()
     log = open(tmp_path / "server.log", "w")
     env = {**os.environ, "PYTHON": sys.executable, "SRTRACK_MLFLOW_BACKEND": f"sqlite:///{tmp_path / 'server.db'}",
-           "SRTRACK_MLFLOW_ARTIFACTS": str(tmp_path / "server-artifacts"), "SRTRACK_MLFLOW_WORKERS": "1"}
+           "SRTRACK_MLFLOW_ARTIFACTS": str(tmp_path / "server-artifacts"), "SRTRACK_MLFLOW_WORKERS": "1",
+           "SRTRACK_MLFLOW_AUTH_DB": f"sqlite:///{tmp_path / 'auth.db'}", **extra_env}
     proc = subprocess.Popen(["bash", str(REPO / "scripts" / "mlflow-server.sh"), str(port)], stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    url = f"http://127.0.0.1:{port}"
+                            stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=tmp_path)
+    return proc, f"http://127.0.0.1:{port}", log
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path):
+    """A real `mlflow server` started by scripts/mlflow-server.sh (SQLite backend, proxied artifacts)."""
+    proc, url, log = start_mlflow_server(tmp_path)
+    wait_for_server(proc, url, tmp_path)
+    yield url
+    os.killpg(proc.pid, 15)
+    proc.wait(timeout=30)
+    log.close()
+
+
+def wait_for_server(proc, url: str, tmp_path: Path) -> None:
+    """Until the server answers /health (the process group is killed if it never does)."""
     deadline = time.monotonic() + 90
     while True:
         try:
@@ -131,7 +146,3 @@ def mlflow_server(tmp_path: Path):
             os.killpg(proc.pid, 9)
             pytest.fail(f"mlflow server did not start:\n{(tmp_path / 'server.log').read_text()[-3000:]}")
         time.sleep(0.5)
-    yield url
-    os.killpg(proc.pid, 15)
-    proc.wait(timeout=30)
-    log.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -27,18 +28,57 @@ SCHEMA_RESOURCE = "config.schema.yaml"
 
 
 def load_schema() -> dict[str, Any]:
-    """The JSON Schema shared with the Snakemake workflow."""
+    """The JSON Schema shared with the Snakemake workflow (a fresh copy; parsed once per process)."""
+    return copy.deepcopy(_schema())
+
+
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
     text = resources.files("srtrack.resources").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
     return yaml.safe_load(text)
+
+
+MAX_EXPANDED_NODES = 100_000  # a full config has about 600; aliases that expand beyond this are refused
+
+
+def safe_yaml(text: str, origin: str) -> Any:
+    """`yaml.safe_load`, with the size that aliases expand to bounded: `*name` shares a node that a
+    later copy or walk expands, so a few lines (a "billion laughs") can need gigabytes."""
+    try:
+        root = yaml.compose(text)
+        if root is not None:
+            size = _expanded_size(root, {})
+            if size > MAX_EXPANDED_NODES:
+                raise ConfigError(f"{origin}: YAML aliases (*name) expand this to more than {MAX_EXPANDED_NODES:,} "
+                                  "values; write the values out")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes the tree has once every alias is copied out (each shared node counted once)."""
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a recursive alias counts once (safe_load refuses nothing; YAML allows cycles)
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    else:
+        size = 1
+    memo[id(node)] = min(size, 10 * MAX_EXPANDED_NODES)
+    return memo[id(node)]
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
+    data = safe_yaml(text, str(path))
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -70,32 +110,46 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         node = node[part]
     if not isinstance(node, dict):
         raise ConfigError(f"override {assignment!r}: {'.'.join(parents)!r} is not a section")
-    node[leaf] = yaml.safe_load(raw)
+    try:
+        node[leaf] = safe_yaml(raw, f"--set {assignment}")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (the value after = is read as YAML; quote strings)") from None
 
 
 def _line_of(path: Path, key_path: list[str | int]) -> int | None:
-    """1-based line of a dotted key in a YAML file, or None where the file does not define it."""
+    """1-based line of a dotted key in a YAML file, or None where the file does not set it (the
+    deepest key it sets on the path: a list item or value below a key the file sets is its)."""
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        node = yaml.compose(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     line = None
     for part in key_path:
         if isinstance(node, yaml.MappingNode):
             match = [v for k, v in node.value if k.value == str(part)]
             if not match:
-                return line
+                return None
             node = match[0]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
         else:
-            return line
+            return line  # inside a value the file sets (e.g. a list or a scalar given for a section)
         line = node.start_mark.line + 1
     return line
 
 
-def _where(sources: tuple[Path, ...], key_path: list[str | int]) -> str:
-    """The last file (and line) that sets a key, for error messages."""
+def _override_sets(assignment: str, key_path: list[str | int]) -> bool:
+    """Whether `--set a.b=v` set this key (or a section holding it, or a key inside it)."""
+    target = assignment.partition("=")[0].split(".")
+    path = [str(p) for p in key_path]
+    return path[: len(target)] == target or target[: len(path)] == path
+
+
+def _where(sources: tuple[Path, ...], key_path: list[str | int], overrides: tuple[str, ...] = ()) -> str:
+    """What set a key last, for error messages: `--set key=value`, else the last file (and line)."""
+    for assignment in reversed(overrides):
+        if _override_sets(assignment, key_path):
+            return f"--set {assignment}"
     for path in reversed(sources):
         line = _line_of(path, key_path)
         if line is not None:
@@ -104,16 +158,14 @@ def _where(sources: tuple[Path, ...], key_path: list[str | int]) -> str:
 
 
 def config_location(cfg: Config, dotted: str) -> str:
-    """`file:line` of the config file that sets a dotted key last (for error messages below the CLI)."""
-    return _where(cfg.sources, dotted.split("."))
+    """Where the config sets a dotted key last (`file:line` or `--set ...`), for error messages below the CLI."""
+    return _where(cfg.sources, dotted.split("."), cfg.overrides)
 
 
-def validate_dict(data: Mapping[str, Any], sources: tuple[Path, ...] = ()) -> None:
+def validate_dict(data: Mapping[str, Any], sources: tuple[Path, ...] = (), overrides: tuple[str, ...] = ()) -> None:
     """Check a merged config against the schema; raise one ConfigError listing every violation."""
-    validator = jsonschema.Draft202012Validator(load_schema())
+    validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
-    if not errors:
-        return
     lines = []
     for err in errors:
         key_path = list(err.absolute_path)
@@ -121,10 +173,62 @@ def validate_dict(data: Mapping[str, Any], sources: tuple[Path, ...] = ()) -> No
             known = sorted(_known_keys(err.schema))
             for unknown in sorted(set(err.instance) - set(known)):
                 path = [*key_path, unknown]
-                lines.append(f"{_where(sources, path)}: {_dotted(path)}: unknown key (expected one of: {', '.join(known)})")
+                lines.append(f"{_where(sources, path, overrides)}: {_dotted(path)}: unknown key "
+                             f"(expected one of: {', '.join(known)})")
         else:
-            lines.append(f"{_where(sources, key_path)}: {_dotted(key_path)}: {err.message}")
+            lines.append(f"{_where(sources, key_path, overrides)}: {_dotted(key_path)}: {err.message}")
+    for key_path in _non_integers(data, _schema()):
+        lines.append(f"{_where(sources, key_path, overrides)}: {_dotted(key_path)}: "
+                     f"{_value_at(data, key_path)!r} is not an integer (write it without a decimal point)")
+    if not lines:
+        return
     raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+def _non_integers(data: Any, schema: Mapping[str, Any], path: list[str | int] | None = None) -> list[list[str | int]]:
+    """Keys the schema types as integer whose value is a float such as 1.0 (JSON Schema accepts those
+    as integers; the stages would not)."""
+    path = path or []
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        schema = {**_schema()["$defs"][ref.split("/")[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
+    found: list[list[str | int]] = []
+    options = [schema, *schema.get("anyOf", []), *schema.get("oneOf", [])]
+    if isinstance(data, float) and any(_is_integer_type(o) for o in options) and \
+            not any(_allows_number(o) for o in options):
+        return [path]
+    if isinstance(data, Mapping):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, value in data.items():
+            sub = properties.get(key, extra if isinstance(extra, Mapping) else None)
+            if sub is not None:
+                found += _non_integers(value, sub, [*path, key])
+    elif isinstance(data, list) and isinstance(schema.get("items"), Mapping):
+        for i, value in enumerate(data):
+            found += _non_integers(value, schema["items"], [*path, i])
+    return found
+
+
+def _resolved(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref", "")
+    return _schema()["$defs"][ref.split("/")[-1]] if ref.startswith("#/$defs/") else schema
+
+
+def _is_integer_type(schema: Mapping[str, Any]) -> bool:
+    kind = _resolved(schema).get("type")
+    return kind == "integer" or (isinstance(kind, list) and "integer" in kind)
+
+
+def _allows_number(schema: Mapping[str, Any]) -> bool:
+    kind = _resolved(schema).get("type")
+    return kind == "number" or (isinstance(kind, list) and "number" in kind)
+
+
+def _value_at(data: Any, key_path: list[str | int]) -> Any:
+    for part in key_path:
+        data = data[part]
+    return data
 
 
 def _dotted(key_path: list[str | int]) -> str:
@@ -136,7 +240,7 @@ def _known_keys(schema: Mapping[str, Any]) -> set[str]:
     keys = set(schema.get("properties", {}))
     ref = schema.get("$ref", "")
     if ref.startswith("#/$defs/"):
-        keys |= set(load_schema()["$defs"][ref.split("/")[-1]].get("properties", {}))
+        keys |= set(_schema()["$defs"][ref.split("/")[-1]].get("properties", {}))
     return keys
 
 
@@ -174,19 +278,19 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
 def _check_cross_fields(cfg: Config) -> None:
     if cfg.method.m_min > cfg.method.m_max:
         raise ConfigError(
-            f"{_where(cfg.sources, ['method', 'm_min'])}: method.m_min ({cfg.method.m_min}) must not exceed "
+            f"{_where(cfg.sources, ['method', 'm_min'], cfg.overrides)}: method.m_min ({cfg.method.m_min}) must not exceed "
             f"method.m_max ({cfg.method.m_max})"
         )
     if cfg.method.bug_compatible and cfg.method.rank_method != "exact":
         raise ConfigError(
-            f"{_where(cfg.sources, ['method', 'bug_compatible'])}: method.bug_compatible reproduces the released "
+            f"{_where(cfg.sources, ['method', 'bug_compatible'], cfg.overrides)}: method.bug_compatible reproduces the released "
             f"code's full sort; set method.rank_method to exact (it is {cfg.method.rank_method!r})"
         )
 
 
 def method_names() -> frozenset[str]:
     """The regularizers the schema accepts as method.name."""
-    return frozenset(load_schema()["properties"]["method"]["properties"]["name"]["enum"])
+    return frozenset(_schema()["properties"]["method"]["properties"]["name"]["enum"])
 
 
 def _check_study_methods(cfg: Config, data: Mapping[str, Any]) -> None:
@@ -194,7 +298,7 @@ def _check_study_methods(cfg: Config, data: Mapping[str, Any]) -> None:
     give a valid config (so a typo in a sweep fails here, not hours later in one tuning job)."""
     methods = method_names()
     for name, variant in cfg.study.variants.items():
-        where = _where(cfg.sources, ["study", "variants", name])
+        where = _where(cfg.sources, ["study", "variants", name], cfg.overrides)
         if name in methods:
             raise ConfigError(f"{where}: study.variants.{name} shadows the method of that name; rename it")
         patched = copy.deepcopy(dict(data))
@@ -208,7 +312,7 @@ def _check_study_methods(cfg: Config, data: Mapping[str, Any]) -> None:
     listed += [(f"ablations.{mod}", m) for mod, methods in cfg.study.ablations.items() for m in methods]
     for key, name in listed:
         if name not in methods and name not in cfg.study.variants:
-            raise ConfigError(f"{_where(cfg.sources, ['study', *key.split('.')])}: study.{key}: {name!r} is "
+            raise ConfigError(f"{_where(cfg.sources, ['study', *key.split('.')], cfg.overrides)}: study.{key}: {name!r} is "
                               f"neither a method ({', '.join(sorted(methods))}) nor a study.variants entry")
 
 
@@ -217,11 +321,11 @@ def variant_overrides(variant: MethodVariant) -> list[str]:
     return [f"method.name={variant.method}"] + [f"{k}={json.dumps(v)}" for k, v in variant.set.items()]
 
 
-def config_from_dict(data: Mapping[str, Any], sources: Iterable[Path] = ()) -> Config:
+def config_from_dict(data: Mapping[str, Any], sources: Iterable[Path] = (), overrides: Iterable[str] = ()) -> Config:
     """Validate a merged config dict and build the typed Config."""
-    sources = tuple(Path(s) for s in sources)
-    validate_dict(data, sources)
-    cfg = dataclasses.replace(_convert(Config, data, ""), sources=sources)
+    sources, overrides = tuple(Path(s) for s in sources), tuple(overrides)
+    validate_dict(data, sources, overrides)
+    cfg = dataclasses.replace(_convert(Config, data, ""), sources=sources, overrides=overrides)
     _check_cross_fields(cfg)
     _check_study_methods(cfg, data)
     return cfg
@@ -252,7 +356,8 @@ def load_config(paths: Iterable[Path | str] | Path | str, overrides: Iterable[st
     paths = [Path(p) for p in paths]
     if not paths:
         raise ConfigError("no config file given (pass --config config/config.yaml)")
-    return config_from_dict(load_config_dict(paths, overrides), paths)
+    overrides = tuple(overrides)
+    return config_from_dict(load_config_dict(paths, overrides), paths, overrides)
 
 
 def to_plain(value: Any) -> Any:
@@ -270,4 +375,5 @@ def config_to_dict(cfg: Config) -> dict[str, Any]:
     """The plain-data form of a Config (paths as strings), as written next to outputs."""
     data = dataclasses.asdict(cfg)
     data.pop("sources")
+    data.pop("overrides")
     return to_plain(data)

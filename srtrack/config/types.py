@@ -323,3 +323,4 @@ class Config:
     evaluate: EvaluateConfig
     resources: ResourcesConfig
     sources: tuple[Path, ...] = ()
+    overrides: tuple[str, ...] = ()  # the --set assignments, for error messages

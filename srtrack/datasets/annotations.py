@@ -14,7 +14,7 @@ import numpy as np
 
 from srtrack.errors import ProblemLog
 
-_SPLIT = re.compile(r"[,\s]+")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE)
 
 
 def _read_lines(path: Path, log: ProblemLog) -> list[str] | None:
@@ -34,12 +34,24 @@ def _read_lines(path: Path, log: ProblemLog) -> list[str] | None:
     return lines
 
 
+def parse_fields(line: str) -> tuple[list[float] | None, str]:
+    """The numbers of one row, comma separated (spaces around commas allowed) or whitespace separated.
+
+    Returns (values, "") or (None, why): an empty field between commas, or a field that is not a
+    plain decimal number (Python's float() would also take `1_1` as 11; files never mean that).
+    """
+    text = line.strip()
+    fields = [f.strip() for f in text.split(",")] if "," in text else text.split()
+    if any(not f for f in fields):
+        return None, "an empty field between commas"
+    bad = [f for f in fields if not _NUMBER.fullmatch(f)]
+    if bad:
+        return None, f"{bad[0]!r} is not a number"
+    return [float(f) for f in fields], ""
+
+
 def _parse_numbers(line: str) -> list[float] | None:
-    fields = [f for f in _SPLIT.split(line.strip()) if f]
-    try:
-        return [float(f) for f in fields]
-    except ValueError:
-        return None
+    return parse_fields(line)[0]
 
 
 def read_boxes(path: Path, log: ProblemLog, *, what: str = "x,y,w,h") -> np.ndarray:
@@ -61,9 +73,9 @@ def read_boxes(path: Path, log: ProblemLog, *, what: str = "x,y,w,h") -> np.ndar
         if not line.strip():
             log.error(path, f"blank line (expected {what})", i + 1)
             continue
-        values = _parse_numbers(line)
+        values, why = parse_fields(line)
         if values is None:
-            log.error(path, f"not numeric: {line.strip()!r} (expected {what})", i + 1)
+            log.error(path, f"not numeric: {line.strip()!r}: {why} (expected {what})", i + 1)
         elif len(values) != 4:
             log.error(path, f"{len(values)} values in {line.strip()!r} (expected 4: {what})", i + 1)
         elif np.isinf(values).any():
@@ -71,6 +83,18 @@ def read_boxes(path: Path, log: ProblemLog, *, what: str = "x,y,w,h") -> np.ndar
         else:
             rows[i] = values
     return rows
+
+
+def warn_negative_sizes(boxes: np.ndarray, path: Path, log: ProblemLog) -> None:
+    """A box with w or h < 0 is no box: readers treat it as absent, so say which rows (LasHeR's train
+    split has one such sequence); on the first frame it moves the tracker's start."""
+    with np.errstate(invalid="ignore"):
+        rows = np.flatnonzero((boxes[:, 2] < 0) | (boxes[:, 3] < 0))
+    if not len(rows):
+        return
+    start = " (on the first frame: tracking starts at the first frame with a box)" if rows[0] == 0 else ""
+    log.warning(path, f"{len(rows)} row(s) with a negative width or height, read as absent (first: line "
+                      f"{rows[0] + 1}){start}")
 
 
 def corners_to_xywh(corners: np.ndarray, width_rule: str) -> np.ndarray:

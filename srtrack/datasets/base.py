@@ -16,6 +16,7 @@ from srtrack.config.types import DatasetConfig, DatasetsConfig
 from srtrack.datasets.frames import frame_naming, list_frames
 from srtrack.datasets.sequence import X_MODALITY, Modality, Sequence
 from srtrack.datasets.splits import ListSource, Split, resolve_list
+from srtrack.datasets.annotations import warn_negative_sizes
 from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
 
 C = TypeVar("C", bound=DatasetConfig)
@@ -94,6 +95,8 @@ class BenchmarkReader(Generic[C]):
             own.error(seq_dir, f"sequence folder of {name!r} is missing")
             sequence = None
         else:
+            if not seq_dir.resolve().is_relative_to(self.root.resolve()):
+                own.warning(seq_dir, f"is a link to {seq_dir.resolve()}, outside the dataset root {self.root.resolve()}")
             sequence = self._read(seq_dir, name, own)
         log.extend(own.items)
         if own.errors or sequence is None:
@@ -147,6 +150,7 @@ def absent_without_flag(boxes: np.ndarray, gt_path: Path, log: ProblemLog, title
     absent, and a NaN row is an error."""
     absent = absent_by_size(boxes)
     check_nan_rows(boxes, absent, gt_path, log, flag_hint=f"{title} (it has no absent flag; use 0,0,0,0)")
+    warn_negative_sizes(boxes, gt_path, log)
     return absent
 
 

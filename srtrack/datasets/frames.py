@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 from srtrack.errors import ProblemLog
@@ -58,8 +59,9 @@ def list_frames(folder: Path, log: ProblemLog, *, what: str) -> tuple[Path, ...]
     numbers = [n for n, _ in numbered]
     expected = range(numbers[0], numbers[0] + len(numbers))
     if numbers != list(expected):
-        missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
-        duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
+        present = set(numbers)
+        missing = [n for n in range(numbers[0], numbers[-1] + 1) if n not in present]
+        duplicates = sorted(n for n, count in Counter(numbers).items() if count > 1)
         detail = []
         if missing:
             detail.append(f"missing frame number(s) {_short(missing)}")

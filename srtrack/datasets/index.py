@@ -127,9 +127,15 @@ def load_index(path: Path) -> dict[str, Any]:
     index_path = path / INDEX_FILE if path.is_dir() else path
     if not index_path.is_file():
         raise ConfigError(f"{index_path}: no dataset index (run `python -m srtrack.prepare` first)")
-    data = json.loads(index_path.read_text(encoding="utf-8"))
-    if data.get("format") != INDEX_FORMAT:
-        raise ConfigError(f"{index_path}: format {data.get('format')!r}, expected {INDEX_FORMAT!r}")
+    from srtrack.errors import DatasetFormatError
+
+    try:
+        data = json.loads(index_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetFormatError(f"corrupt dataset index ({exc}); run `python -m srtrack.prepare` again", index_path) from None
+    if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ConfigError(f"{index_path}: format {found!r}, expected {INDEX_FORMAT!r}")
     return data
 
 
@@ -150,7 +156,12 @@ def load_sequences(path: Path, datasets: DatasetsConfig, *, frames: bool = True)
         raise ConfigError(f"{path}: prepared from {index['root']}, but datasets.{reader.name}.root is "
                           f"{reader.root.resolve()}; re-run prepare")
     sequences = []
-    for stats in index["sequences"]:
+    entries = index.get("sequences")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and {"name", "boxes_sha256"} <= set(e)
+                                                for e in entries):
+        raise DatasetFormatError("corrupt dataset index (its sequences lack names or digests); run "
+                                 "`python -m srtrack.prepare` again", path / INDEX_FILE if path.is_dir() else path)
+    for stats in entries:
         seq = reader.read(stats["name"])
         if boxes_digest(seq.boxes) != stats["boxes_sha256"]:
             raise DatasetFormatError(f"ground truth of {stats['name']!r} changed since prepare wrote {path}; re-run prepare",

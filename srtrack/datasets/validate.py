@@ -1,4 +1,4 @@
-"""Checks that need the pixels: images decode, depth is 16-bit, sizes agree, boxes lie in the image."""
+"""Checks of the frames: complete image files, 16-bit single-channel depth, sizes agree, boxes lie in the image."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from srtrack.datasets.image_headers import ImageHeader, ImageHeaderError, read_header
 from srtrack.datasets.sequence import Sequence
 from srtrack.errors import ProblemLog
 
@@ -26,7 +27,11 @@ def frames_to_check(n_frames: int, mode: CheckMode, sample_every: int) -> list[i
 
 def check_images(seq: Sequence, x_dtype: str, mode: CheckMode, sample_every: int,
                  log: ProblemLog) -> dict[str, list[int] | None]:
-    """Decode the selected frames of every modality and report problems.
+    """Check the frames of every modality and report problems.
+
+    `sampled` and `all`: every frame's header (image type, a complete file, size, channels, bit
+    depth: srtrack/datasets/image_headers.py), and full decodes of every `sample_every`-th frame
+    (`all`: of every frame). `none`: the first frame's header only, for the size.
 
     Returns:
         `{modality: [width, height]}` from the first frame (None where it could not be read).
@@ -35,20 +40,22 @@ def check_images(seq: Sequence, x_dtype: str, mode: CheckMode, sample_every: int
     for modality, paths in seq.frames.items():
         expected = x_dtype if modality == seq.x_name else "uint8"
         first_size = None
-        for index in frames_to_check(len(paths), mode, sample_every):
-            path = paths[index]
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if image is None:
-                log.error(path, "cannot be decoded as an image (corrupt or not an image file)")
+        headers = range(len(paths)) if mode != "none" else range(min(1, len(paths)))
+        for index in headers:
+            header = _header(paths[index], modality, expected, log)
+            if header is None:
                 continue
-            if str(image.dtype) != expected:
-                bits = "16-bit single-channel PNG (millimetres)" if expected == "uint16" else "8-bit image"
-                log.error(path, f"{modality} frame is {image.dtype} (expected a {bits})")
-            size = [int(image.shape[1]), int(image.shape[0])]
+            size = [header.width, header.height]
             if first_size is None:
                 first_size = size
             elif size != first_size:
-                log.warning(path, f"{modality} frame is {size[0]}x{size[1]}, the first frame is {first_size[0]}x{first_size[1]}")
+                log.warning(paths[index], f"{modality} frame is {size[0]}x{size[1]}, the first frame is "
+                                          f"{first_size[0]}x{first_size[1]}")
+        decode = frames_to_check(len(paths), mode, sample_every) if mode != "none" else []
+        for index in decode:
+            image = cv2.imread(str(paths[index]), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                log.error(paths[index], "cannot be decoded as an image (corrupt or not an image file)")
         sizes[modality] = first_size
     known = {tuple(s) for s in sizes.values() if s is not None}
     if len(known) > 1:
@@ -58,6 +65,23 @@ def check_images(seq: Sequence, x_dtype: str, mode: CheckMode, sample_every: int
     if rgb_size is not None:
         _check_boxes_inside(seq, rgb_size, log)
     return sizes
+
+
+def _header(path, modality: str, expected: str, log: ProblemLog) -> ImageHeader | None:
+    """A frame's header, checked against what its modality needs; None (and an error) if it fails."""
+    try:
+        header = read_header(path)
+    except ImageHeaderError as exc:
+        log.error(path, str(exc))
+        return None
+    if expected == "uint16" and (header.kind != "png" or header.bit_depth != 16 or header.channels != 1):
+        log.error(path, f"{modality} frame is a {header.bit_depth}-bit {header.channels}-channel {header.kind} "
+                        f"(expected a 16-bit single-channel PNG (millimetres))")
+        return None
+    if expected == "uint8" and header.bit_depth != 8:
+        log.error(path, f"{modality} frame is {header.bit_depth}-bit (expected an 8-bit image)")
+        return None
+    return header
 
 
 def _check_boxes_inside(seq: Sequence, size: list[int], log: ProblemLog, tolerance: float = 1.0) -> None:

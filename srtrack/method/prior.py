@@ -172,3 +172,36 @@ def extract_prior(model: nn.Module, batches: Iterable[dict[str, Tensor]], object
 def _tensors_only(batches: Iterable[dict[str, Tensor]]) -> Iterator[dict[str, Tensor]]:
     for batch in batches:
         yield {k: v for k, v in batch.items() if k in ("template", "search", "search_box", "score_map")}
+
+
+def check_prior(prior: dict[str, Tensor], params: dict[str, Tensor], source: str) -> None:
+    """Every statistic of a trainable parameter has the shape that parameter needs: `fisher` its
+    shape, `out_vectors` (d_out, k), `in_vectors` (d_in, k), `*_values` (k,). Raises CheckpointError
+    naming the first misfits (a prior of another model size fails here, not at step 1)."""
+    from srtrack.errors import CheckpointError
+
+    bad = []
+    for key, value in prior.items():
+        name, statistic = key.rsplit(".", 1) if "." in key else (key, "")
+        param = params.get(name)
+        if param is None:
+            continue
+        d_out = param.shape[0] if param.dim() else 1
+        d_in = param.numel() // max(d_out, 1)
+        side = statistic.split("_")[0]
+        expected = {"fisher": tuple(param.shape)}.get(statistic)
+        if statistic.endswith("_vectors"):
+            ok = value.dim() == 2 and value.shape[0] == (d_out if side == "out" else d_in)
+            shape = f"({d_out if side == 'out' else d_in}, k)"
+        elif statistic.endswith("_values"):
+            k = prior.get(f"{name}.{side}_vectors")
+            ok = value.dim() == 1 and (k is None or k.dim() != 2 or value.shape[0] == k.shape[1])
+            shape = "(k,) with k the vectors' columns"
+        else:
+            ok = expected is None or tuple(value.shape) == expected
+            shape = str(expected)
+        if not ok:
+            bad.append(f"{key}: {tuple(value.shape)}, expected {shape} for parameter {name} {tuple(param.shape)}")
+    if bad:
+        raise CheckpointError(f"{source}: {len(bad)} prior tensor(s) do not fit the model (computed for another model "
+                          f"size?):\n  " + "\n  ".join(bad[:10]) + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""))

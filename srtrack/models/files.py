@@ -128,8 +128,10 @@ def _read_error(path: Path, exc: Exception) -> str:
     if "is blocked" in text or "Trying to call reduce" in text:
         return (f"{path}: refused: the file asks to run code ({text}); a tracker checkpoint holds tensors, "
                 f"and srtrack never runs anything from a file")
-    if isinstance(exc, (EOFError, zipfile.BadZipFile)) or "zip archive" in text or "central directory" in text \
-            or "EOF" in text or "truncated" in text.lower():
+    with open(path, "rb") as handle:
+        broken_zip = handle.read(4) == b"PK\x03\x04" and not zipfile.is_zipfile(path)
+    if broken_zip or isinstance(exc, (EOFError, zipfile.BadZipFile)) or "zip archive" in text \
+            or "central directory" in text or "EOF" in text or "truncated" in text.lower():
         return f"{path}: cannot be read: the file is truncated or not a PyTorch checkpoint ({type(exc).__name__}: {text})"
     return f"{path}: cannot be read as a PyTorch checkpoint ({type(exc).__name__}: {text})"
 

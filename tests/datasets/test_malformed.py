@@ -50,7 +50,7 @@ CASES = {
     "extra_gt_line": Case("lasher", lambda s: append_line(s / "init.txt", "1,2,3,4"),
                           r"seq1: frame counts differ between modalities and annotations \(visible/: 5, infrared/: 5, init.txt: 6"),
     "non_numeric_gt": Case("lasher", lambda s: replace_line(s / "init.txt", 2, "12,a,20,16"),
-                           r"init.txt:3: not numeric: '12,a,20,16' \(expected x,y,w,h\)"),
+                           r"init.txt:3: not numeric: '12,a,20,16': 'a' is not a number \(expected x,y,w,h\)"),
     "wrong_column_count": Case("rgbt234", lambda s: replace_line(s / "infrared.txt", 0, "1,2,3"),
                                r"infrared.txt:1: 3 values in '1,2,3' \(expected 4: x,y,w,h\)"),
     "nan_box_without_absent_flag": Case("lasher", lambda s: replace_line(s / "init.txt", 1, "nan,nan,nan,nan"),
@@ -60,8 +60,8 @@ CASES = {
     "mismatched_modality_counts": Case("fe108", lambda s: (s / "evimg" / "0005.jpg").unlink(),
                                        r"frame counts differ between modalities and annotations \(img/: 5, evimg/: 4, groundtruth_rect.txt: 5\)"),
     "depth_8bit": Case("depthtrack", lambda s: cv2.imwrite(str(s / "depth" / "00000003.png"), np.zeros((48, 64), np.uint8)),
-                       r"depth/00000003.png: depth frame is uint8 \(expected a 16-bit single-channel PNG \(millimetres\)\)",
-                       extra_args=["--check-images", "all"]),
+                       r"depth/00000003.png: depth frame is a 8-bit 1-channel png \(expected a 16-bit single-channel "
+                       r"PNG \(millimetres\)\)"),
     "path_traversal_in_list": Case("lasher", lambda s: write_list(s, "seq1", "../../etc"),
                                    r"list.txt:2: sequence name '../../etc' escapes the dataset root"),
     "duplicate_in_list": Case("lasher", lambda s: write_list(s, "seq1", "seq1"),
@@ -105,7 +105,81 @@ CASES = {
                          exit_code=2),
     "no_builtin_list": Case("rgbt234", lambda s: {"datasets": {"rgbt234": {"test_list": "builtin"}}},
                             r"datasets.rgbt234.test_list: srtrack ships no test list for 'rgbt234'", exit_code=2),
+    # images: header checks on every frame (the default samples full decodes), strict completeness
+    "truncated_jpeg": Case("lasher", lambda s: truncate(s / "visible" / "v003.jpg", 0.6),
+                           r"visible/v003.jpg: is a truncated JPEG \(no end-of-image marker\)"),
+    "jpeg_without_frame_header": Case("lasher", lambda s: truncate(s / "infrared" / "i002.jpg", 0.0, keep=40),
+                                      r"infrared/i002.jpg: is a truncated JPEG \(no frame header\)"),
+    "zero_byte_frame": Case("fe108", lambda s: (s / "img" / "0003.jpg").write_bytes(b""),
+                            r"img/0003.jpg: is empty \(0 bytes\)"),
+    "text_file_as_frame": Case("fe108", lambda s: (s / "evimg" / "0002.jpg").write_text("hello"),
+                               r"evimg/0002.jpg: is not a PNG, JPEG or BMP image \(unknown file signature\)"),
+    "truncated_png": Case("gtot", lambda s: truncate(next(iter(sorted((s / "v").iterdir()))), 0.7),
+                          r"v/.*: is a truncated PNG \(no IEND chunk at the end\)"),
+    "depth_16bit_three_channels": Case("depthtrack", lambda s: cv2.imwrite(str(s / "depth" / "00000002.png"),
+                                                                            np.zeros((48, 64, 3), np.uint16)),
+                                       r"depth/00000002.png: depth frame is a 16-bit 3-channel png \(expected a "
+                                       r"16-bit single-channel PNG"),
+    "16bit_rgb_frame": Case("visevent", lambda s: write_png16(s / "vis_imgs" / "00002.bmp"),
+                            r"vis_imgs/00002.bmp: rgb frame is 16-bit \(expected an 8-bit image\)"),
+    # ground truth: strict numbers, capped reports, negative sizes named
+    "empty_field_in_gt": Case("lasher", lambda s: replace_line(s / "init.txt", 1, "11,,12,20"),
+                              r"init.txt:2: not numeric: '11,,12,20': an empty field between commas"),
+    "underscore_number_in_gt": Case("fe108", lambda s: replace_line(s / "groundtruth_rect.txt", 2, "1_1,2,30,40"),
+                                    r"groundtruth_rect.txt:3: not numeric: '1_1,2,30,40': '1_1' is not a number"),
+    "hex_number_in_gt": Case("visevent", lambda s: replace_line(s / "groundtruth.txt", 1, "0x10,2,30,40"),
+                             r"groundtruth.txt:2: not numeric: '0x10,2,30,40': '0x10' is not a number"),
+    "many_bad_gt_lines": Case("lasher", lambda s: many_bad_lines(s, 120),
+                              r"init.txt: \.\.\. and \d+ more line\(s\) with problems, not listed"),
+    "negative_width_on_the_first_frame": Case("lasher", lambda s: replace_line(s / "init.txt", 0, "10,10,-5,20"),
+                                              r"init.txt: 1 row\(s\) with a negative width or height, read as absent "
+                                              r"\(first: line 1\) \(on the first frame: tracking starts at the first "
+                                              r"frame with a box\)", exit_code=0),
+    # lists and folders
+    "list_not_utf8": Case("lasher", lambda s: write_bytes_list(s, b"seq1\n\xff\xfeghost\n"),
+                          r"list.txt: not UTF-8 text \(invalid start byte at byte 5\)"),
+    "list_with_a_bom": Case("lasher", lambda s: write_bytes_list(s, "\ufeffseq1\n".encode()), r"1 sequences",
+                            exit_code=0),
+    "gt_with_a_bom": Case("fe108", lambda s: prepend_bom(s / "groundtruth_rect.txt"), r"1 sequences", exit_code=0),
+    "sequence_link_outside_the_root": Case("lasher", lambda s: link_outside(s),
+                                           r"seq1: is a link to .*/elsewhere/seq1, outside the dataset root",
+                                           exit_code=0),
 }
+
+
+def truncate(path: Path, share: float, keep: int | None = None) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: keep if keep is not None else int(len(data) * share)])
+
+
+def write_png16(path: Path) -> None:
+    """A 16-bit image where an 8-bit one belongs (a PNG saved under the frame's name)."""
+    ok, data = cv2.imencode(".png", np.zeros((48, 64, 3), np.uint16))
+    path.write_bytes(data.tobytes())
+
+
+def many_bad_lines(seq: Path, n: int) -> dict:
+    """A ground truth of n lines, every one broken (and frames to match, so only the lines are wrong)."""
+    (seq / "init.txt").write_text("x,y,w,h\n" * n)
+    return {}
+
+
+def write_bytes_list(seq: Path, data: bytes) -> dict:
+    list_file = seq.parent.parent / "list.txt"
+    list_file.write_bytes(data)
+    return {"datasets": {"lasher": {"test_list": str(list_file)}}}
+
+
+def prepend_bom(path: Path) -> None:
+    path.write_bytes("\ufeff".encode() + path.read_bytes())
+
+
+def link_outside(seq: Path) -> None:
+    """The sequence folder moved elsewhere and linked back into the root."""
+    target = seq.parent.parent / "elsewhere" / seq.name
+    target.parent.mkdir()
+    seq.rename(target)
+    seq.symlink_to(target, target_is_directory=True)
 
 
 @pytest.mark.parametrize("case_id", sorted(CASES))
@@ -128,6 +202,8 @@ def test_malformed_input_is_reported(case_id: str, tmp_path: Path, tmp_config, c
     assert code == case.exit_code
     if case.exit_code == 1:
         assert not (out / "index.json").exists(), "an invalid dataset must not leave an index behind"
+    elif case.exit_code == 0:
+        assert (out / "index.json").read_text().startswith("{\n"), "a valid dataset gets a fresh index"
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -154,4 +230,4 @@ def test_all_problems_of_all_sequences_in_one_pass(tmp_path: Path, tmp_config, c
 
 
 def test_case_count() -> None:
-    assert len(CASES) >= 15
+    assert len(CASES) >= 44

@@ -111,3 +111,120 @@ def test_relative_sqlite_uri_follows_the_working_directory(tmp_path: Path, tmp_c
             pass
     for name in ("first", "second"):
         assert len(runs_of(f"sqlite:///{tmp_path / name / 'rel' / 'mlflow.db'}")) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow_server
+def test_six_processes_starting_together_against_a_server_share_one_study_run(tmp_path: Path, tmp_config,
+                                                                               mlflow_server: str) -> None:
+    import os
+    import time
+
+    config = tmp_config()
+    start = time.time() + 8  # every process waits for the same instant, after its imports
+    script = (
+        "import sys, time\n"
+        "from srtrack.config import load_config\n"
+        "from srtrack.tracking import stage_run\n"
+        "cfg = load_config(sys.argv[2:])\n"
+        "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+        "with stage_run(cfg, 'prepare'):\n"
+        "    pass\n"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server}
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(start), *map(str, config)], stderr=subprocess.PIPE,
+                              text=True, env=env) for _ in range(6)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, "\n".join(errors)
+    studies = runs_of(mlflow_server, filter_string="tags.`srtrack.role` = 'study'")
+    stages = runs_of(mlflow_server)
+    assert len(studies) == 1 and len(stages) == 6
+    assert {r.data.tags["mlflow.parentRunId"] for r in stages} == {studies[0].info.run_id}
+
+
+def test_runs_of_a_killed_process_are_closed_by_the_next_stage(tmp_path: Path, tmp_config) -> None:
+    """A kill -9 leaves its run RUNNING; the next stage run on this host marks it KILLED."""
+    import signal
+
+    config = tmp_config()
+    script = (
+        "import sys, time\n"
+        "from srtrack.config import load_config\n"
+        "from srtrack.tracking import stage_run\n"
+        "cfg = load_config(sys.argv[1:])\n"
+        "with stage_run(cfg, 'evaluate'):\n"
+        "    print('open', flush=True)\n"
+        "    time.sleep(300)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, *map(str, config)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "open"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (orphan,) = runs_of(uri)
+    assert orphan.info.status == "RUNNING"
+    with stage_run(load_config(config), "prepare"):
+        pass
+    closed = MlflowClient(uri).get_run(orphan.info.run_id)
+    assert closed.info.status == "KILLED" and "ended without closing the run" in closed.data.tags["stopped"]
+
+
+def test_mlflow_telemetry_is_off_in_every_srtrack_process() -> None:
+    code = "import srtrack, os; print(os.environ['MLFLOW_DISABLE_TELEMETRY'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={k: v for k, v in __import__("os").environ.items() if k != "MLFLOW_DISABLE_TELEMETRY"})
+    assert out.stdout.strip() == "true"
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow_server
+def test_the_server_script_listens_locally_and_with_accounts_refuses_anonymous_requests(tmp_path: Path, tmp_config,
+                                                                                         monkeypatch) -> None:
+    import os
+    import urllib.error
+    import urllib.request
+
+    from conftest import REPO, start_mlflow_server, wait_for_server
+
+    # another interface without accounts is refused
+    refused = subprocess.run(["bash", str(REPO / "scripts" / "mlflow-server.sh"), "5999"], capture_output=True,
+                             text=True, env={**os.environ, "SRTRACK_MLFLOW_HOST": "0.0.0.0", "PYTHON": sys.executable})
+    assert refused.returncode == 2 and "refusing to listen on 0.0.0.0 without accounts" in refused.stderr
+    secret = "a-long-test-secret-9f3"
+    proc, url, log = start_mlflow_server(tmp_path, SRTRACK_MLFLOW_AUTH="basic", MLFLOW_AUTH_ADMIN_USERNAME="admin",
+                                         MLFLOW_AUTH_ADMIN_PASSWORD=secret,
+                                         SRTRACK_MLFLOW_AUTH_INI=str(tmp_path / "auth.ini"))
+    try:
+        wait_for_server(proc, url, tmp_path)
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{url}/api/2.0/mlflow/experiments/search?max_results=1", timeout=10)
+        assert info.value.code == 401
+        # a page on another origin may not change anything with the user's credentials (MLflow itself
+        # always lets localhost origins through: README, Running on Slurm)
+        import base64
+
+        token = base64.b64encode(f"admin:{secret}".encode()).decode()
+        request = urllib.request.Request(f"{url}/api/2.0/mlflow/experiments/create", data=b'{"name": "x"}',
+                                         method="POST", headers={"Origin": "http://attacker.example",
+                                                                 "Authorization": f"Basic {token}",
+                                                                 "Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=10)
+        assert info.value.code == 403
+        from srtrack.errors import ConfigError
+        from srtrack.tracking import check_server
+
+        with pytest.raises(ConfigError, match="refuses this job \\(401"):
+            check_server(url)
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", secret)
+        check_server(url)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        with stage_run(load_config(tmp_config()), "prepare") as run:
+            run.log_metrics({"x": 1.0})
+        assert len(runs_of(url)) == 1
+        assert oct((tmp_path / "auth.ini").stat().st_mode & 0o777) == "0o600"
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+        log.close()

@@ -3,11 +3,14 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from srtrack.config import config_from_dict
+from srtrack.config import config_from_dict, load_config_dict
 from srtrack import workflow as layout
 from srtrack.slurm import training_job
 
-# srtrack's own check first: it names the file and line of every problem; then Snakemake's.
+# The files once more, as srtrack reads them: aliases that expand without bound ("billion laughs")
+# are refused before anything walks the config. Then srtrack's check, which names the file and line of every problem;
+# then Snakemake's.
+load_config_dict(layout.config_sources(workflow))
 CFG = config_from_dict(config, layout.config_sources(workflow))
 validate(config, "../schemas/config.schema.yaml")
 OUT = str(CFG.study.output_dir)

@@ -95,7 +95,11 @@ def resolve_list(
         if not origin.is_file():
             raise ConfigError(f"{config_key}: list file {origin} does not exist (a relative list path is "
                               f"relative to the dataset root)")
-        text = origin.read_text(encoding="utf-8")
+        try:
+            text = origin.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            log.error(origin, f"not UTF-8 text ({exc.reason} at byte {exc.start}); expected one sequence name per line")
+            return [], ListSource("file", str(origin), "", 0)
         kind = "file"
     names = parse_list(text, origin, log)
     digest = hashlib.sha256("\n".join(names).encode()).hexdigest()
