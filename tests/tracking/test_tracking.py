@@ -19,6 +19,12 @@ def runs_of(uri: str, experiment: str = "pytest", filter_string: str = "tags.`sr
     return [] if found is None else client.search_runs([found.experiment_id], filter_string)
 
 
+def stage_script(body: str, config_from: int = 1) -> str:
+    """A `python -c` program: the config from argv[config_from:], then `body` (stage_run imported)."""
+    return ("import sys, time\nfrom srtrack.config import load_config\nfrom srtrack.tracking import stage_run\n"
+            f"cfg = load_config(sys.argv[{config_from}:])\n" + body)
+
+
 def test_flatten() -> None:
     assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": None}) == {"a.b": "1", "a.c": "[1, 2]", "d": "None"}
 
@@ -85,14 +91,7 @@ def test_stage_runs_reach_a_real_mlflow_server(tmp_path: Path, tmp_config, mlflo
 def test_parallel_stages_share_a_new_sqlite_store(tmp_path: Path, tmp_config) -> None:
     """Parallel Snakemake jobs start on an empty store at the same moment: none may fail."""
     config = tmp_config()
-    script = (
-        "import sys\n"
-        "from srtrack.config import load_config\n"
-        "from srtrack.tracking import stage_run\n"
-        "cfg = load_config(sys.argv[1:])\n"
-        "with stage_run(cfg, 'prepare') as run:\n"
-        "    run.log_metrics({'x': 1.0})\n"
-    )
+    script = stage_script("with stage_run(cfg, 'prepare') as run:\n    run.log_metrics({'x': 1.0})\n")
     procs = [subprocess.Popen([sys.executable, "-c", script, *map(str, config)], stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
     errors = [p.communicate(timeout=300)[1] for p in procs]
@@ -122,15 +121,8 @@ def test_six_processes_starting_together_against_a_server_share_one_study_run(tm
 
     config = tmp_config()
     start = time.time() + 8  # every process waits for the same instant, after its imports
-    script = (
-        "import sys, time\n"
-        "from srtrack.config import load_config\n"
-        "from srtrack.tracking import stage_run\n"
-        "cfg = load_config(sys.argv[2:])\n"
-        "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
-        "with stage_run(cfg, 'prepare'):\n"
-        "    pass\n"
-    )
+    script = stage_script("time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+                          "with stage_run(cfg, 'prepare'):\n    pass\n", config_from=2)
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server}
     procs = [subprocess.Popen([sys.executable, "-c", script, str(start), *map(str, config)], stderr=subprocess.PIPE,
                               text=True, env=env) for _ in range(6)]
@@ -147,15 +139,7 @@ def test_runs_of_a_killed_process_are_closed_by_the_next_stage(tmp_path: Path, t
     import signal
 
     config = tmp_config()
-    script = (
-        "import sys, time\n"
-        "from srtrack.config import load_config\n"
-        "from srtrack.tracking import stage_run\n"
-        "cfg = load_config(sys.argv[1:])\n"
-        "with stage_run(cfg, 'evaluate'):\n"
-        "    print('open', flush=True)\n"
-        "    time.sleep(300)\n"
-    )
+    script = stage_script("with stage_run(cfg, 'evaluate'):\n    print('open', flush=True)\n    time.sleep(300)\n")
     proc = subprocess.Popen([sys.executable, "-c", script, *map(str, config)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "open"
     proc.send_signal(signal.SIGKILL)
