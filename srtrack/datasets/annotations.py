@@ -80,6 +80,9 @@ def read_boxes(path: Path, log: ProblemLog, *, what: str = "x,y,w,h") -> np.ndar
             log.error(path, f"{len(values)} values in {line.strip()!r} (expected 4: {what})", i + 1)
         elif np.isinf(values).any():
             log.error(path, f"infinite value in {line.strip()!r} (expected finite {what})", i + 1)
+        elif np.isnan(values).any() and not np.isnan(values).all():
+            log.error(path, f"NaN in some fields of {line.strip()!r} (expected {what}, or NaN in every field "
+                            "for an absent target)", i + 1)
         else:
             rows[i] = values
     return rows
