@@ -32,10 +32,10 @@ rule all:
 # `snakemake smoke`: one pass through every stage (first modality, method and seed, and the baseline)
 rule smoke:
     input:
-        layout.smoke_targets(CFG),
+        dag.smoke_targets(CFG),
 
 
 # `snakemake data`: only synthesise and prepare the benchmarks
 rule data:
     input:
-        layout.prepare_targets(CFG),
+        dag.prepare_targets(CFG),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from srtrack.config import Config, load_config
+from srtrack.study import Label, Study
 from srtrack.errors import ConfigError, SrtrackError
 
 EXIT_DATA_ERROR = 1
@@ -27,6 +28,19 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.overrides)
+
+
+def config_for_label(args: argparse.Namespace, label: str, *, model: str | None = None,
+                     only: str | None = None) -> tuple[Config, Label]:
+    """A stage's effective config for a study label: the study's config with the label's method, network
+    and settings applied (`model` replaces the network, `only` keeps the assignments under one section),
+    then the command line's own `--set`s. Returns it with the resolved label."""
+    resolved = Study(config_from_args(args)).label(label)
+    assignments = resolved.assignments()
+    if only is not None:
+        assignments = [a for a in assignments if a.startswith(f"{only}.")]
+    assignments += [f"model.name={model}"] if model else []
+    return load_config(args.config, [*assignments, *args.overrides]), resolved
 
 
 def run_main(body: Callable[[], int]) -> int:

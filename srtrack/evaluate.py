@@ -34,12 +34,13 @@ from typing import Sequence as Seq
 import numpy as np
 
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
-from srtrack.config import Config
+from srtrack.config import Config, load_config
 from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
 from srtrack.io import file_sha256, write_json_atomic, write_text_atomic
+from srtrack.layout import METRICS_FILE, RUN_ID_FILE, TABLE_FILE
+from srtrack.study import Label, Study
 
 log = logging.getLogger("srtrack.evaluate")
-METRICS_FILE, TABLE_FILE = "metrics.json", "per_sequence.csv"
 TOOLKIT_DIR = "vot-toolkit"  # evaluate.vot_toolkit's workspaces, one per VOT profile
 
 
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--results", type=Path, help="a folder of another tracker's raw results to score")
     parser.add_argument("--name", required=True, help="the tracker's name in tables and plots (e.g. the method)")
     parser.add_argument("--label", default=None,
-                        help="the study's label of the tracker (method or variant) for MLflow (default: --name)")
+                        help="the study label of the tracker (a method, a study.variants entry, or pretrained: the "
+                             "RGB tracker run as the RGB-X network); recorded in MLflow (default: --name)")
     parser.add_argument("--model", default=None, help="tracker variant (default: model.name; RGB data: ostrack_<size>)")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--workers", type=int, default=None, help="tracking processes (default: evaluate.workers)")
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from srtrack.datasets.index import load_index, load_sequences
     from srtrack.metrics import vot_toolkit
     from srtrack.metrics.benchmark import IMAGE_SIZE_PROFILES, profiles_for, score
-    from srtrack.tracking import stage_run
+    from srtrack.mlflow_runs import stage_run
 
     cfg = config_from_args(args)
     index = load_index(args.data)
@@ -90,17 +92,30 @@ def run(args: argparse.Namespace) -> int:
     rewards = boc_rewards(cfg, benchmark)
     if cfg.evaluate.vot_toolkit:
         vot_toolkit.require()
-    with stage_run(cfg, "evaluate", parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
-                   method=args.label or args.name, label=args.label or args.name, tuned_on=args.tuned_on) as run_:
-        if args.checkpoint is not None:
-            from srtrack.models.networks import resolve_network
+    # a study label says which tracker runs (the baseline's network); other trackers' files are only named
+    label = Study(cfg).label(args.label) if args.label and args.checkpoint is not None else None
+    spec = network = digest = tuned_run = None
+    if args.checkpoint is not None:
+        from srtrack.models.networks import resolve_network
 
-            digest = file_sha256(args.checkpoint)
-            network = network_choice(cfg, args, modality)
-            spec = resolve_network(cfg.model, args.checkpoint, name=network.name, default=network.default)
+        digest = file_sha256(args.checkpoint)
+        network = network_choice(cfg, args, modality, label)
+        spec = resolve_network(cfg.model, args.checkpoint, name=network.name, default=network.default)
+        tuned_run = run_id_beside(args.checkpoint) if label is None or not label.is_baseline else None
+    # the run records the network that really runs
+    recorded = load_config(args.config, [*args.overrides, f"model.name={spec.name}"]) if spec else cfg
+    name = (f"evaluate {benchmark}/{args.label or args.name}" + (f" (tuned on {args.tuned_on})" if args.tuned_on else "")
+            + f" s{cfg.study.seed}")
+    with stage_run(recorded, "evaluate", name=name, sections=("study", "model", "evaluate", "sampler", "encoding",
+                                                              f"datasets.{benchmark}"),
+                   parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
+                   label=args.label or args.name, method=label.method if label else None,
+                   model=spec.name if spec else None, tuned_on=args.tuned_on, checkpoint_sha256=digest,
+                   tune_run_id=tuned_run) as run_:
+        run_.log_split(index, "test")
+        if spec is not None:
             raw = args.out / "raw" / f"{digest[:16]}-{spec.name}-{tracking_settings_hash(cfg, spec)}"
             track(cfg, args, sequences, raw, network)
-            run_.set_tags({"checkpoint_sha256": digest, "network": spec.name})
         else:
             raw = args.results
         results, notes = read_results(raw, sequences, cfg.evaluate.short_results)
@@ -127,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
                                                                                          args.out)
         for profile, values in scores.items():
             run_.log_metrics({f"{profile}/{k}": v for k, v in values["summary"].items() if isinstance(v, float)})
+        if tuned_run:  # the tuning run shows how its tracker scores
+            first = next(iter(scores.values()))["summary"]
+            prefix = f"retained/{benchmark}" if args.tuned_on else f"eval/{benchmark}"
+            run_.log_metrics_to(tuned_run, {f"{prefix}/{k}": v for k, v in first.items() if isinstance(v, float)})
         reports = [vot_toolkit.report_path(args.out / TOOLKIT_DIR / p) for p in toolkit]
         for path in [args.out / METRICS_FILE, args.out / TABLE_FILE, *plots, *reports]:
             run_.log_artifact(path, "evaluate")
@@ -325,13 +344,21 @@ def per_sequence_csv(scores: dict[str, dict]) -> str:
     return pd.concat(frames).to_csv(index=False, float_format="%.6f")
 
 
-def network_choice(cfg: Config, args: argparse.Namespace, modality: str):
-    """--model forces a network; else the file's own, or model.name (on RGB data: its one-stream RGB
-    counterpart) for files that name none."""
+def network_choice(cfg: Config, args: argparse.Namespace, modality: str, label: Label | None):
+    """--model forces a network, and so does the baseline label (the pretrained weights run as the
+    RGB-X model.name, or as its one-stream RGB counterpart on RGB data); else the file's own network,
+    or that default for files that name none."""
     from srtrack.evaluation.runner import NetworkChoice
-    from srtrack.naming import rgb_counterpart
 
-    return NetworkChoice(args.model, rgb_counterpart(cfg.model.name) if modality == "rgb" else cfg.model.name)
+    default = Study(cfg).baseline_network(modality)
+    forced = args.model or (default if label is not None and label.is_baseline else None)
+    return NetworkChoice(forced, default)
+
+
+def run_id_beside(checkpoint: Path) -> str | None:
+    """The MLflow run that wrote a tuned tracker (its folder's run-id file), if any."""
+    path = checkpoint.parent / RUN_ID_FILE
+    return path.read_text().strip() or None if path.is_file() else None
 
 
 def tracking_settings_hash(cfg: Config, spec) -> str:

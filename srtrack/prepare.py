@@ -23,10 +23,11 @@ from tqdm import tqdm
 from srtrack.cli_common import EXIT_DATA_ERROR, add_config_arguments, config_from_args, parse, run_main
 from srtrack.config import Config, config_location
 from srtrack.datasets import READERS, BenchmarkReader, create_reader
-from srtrack.datasets.index import INDEX_FILE, build_index, sequence_stats, write_index
+from srtrack.datasets.index import build_index, sequence_stats, write_index
 from srtrack.datasets.validate import check_images
 from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
-from srtrack.tracking import stage_run
+from srtrack.layout import INDEX_FILE
+from srtrack.mlflow_runs import stage_run
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.info("reading %s %s from %s", reader.title, args.split, reader.root)
         except ConfigError as exc:
             raise ConfigError(f"{config_location(cfg, f'datasets.{reader.name}.root')}: {exc}") from None
-        with stage_run(cfg, "prepare", parent_run_id=args.parent_run_id, dataset=args.dataset, split=args.split,
+        with stage_run(cfg, "prepare", name=f"prepare {args.dataset}/{args.split}",
+                       sections=("study", f"datasets.{args.dataset}", "encoding", "prepare"),
+                       parent_run_id=args.parent_run_id, dataset=args.dataset, split=args.split,
                        modality=reader.modality) as run:
             index, problems = scan(cfg, reader, args.split, check_mode)
             _report(problems)
@@ -93,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{len(problems.warnings)} warning(s); no index written", file=sys.stderr)
                 run.set_tags({"outcome": "invalid data"})
                 return EXIT_DATA_ERROR
+            run.log_split(index, args.split)
             for path in write_index(args.out, index):
                 run.log_artifact(path, "index")
             run.log_metrics({k: index[k] for k in ("n_sequences", "n_frames", "n_absent")})

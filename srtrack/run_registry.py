@@ -1,5 +1,5 @@
 """The MLflow runs that outlive one stage: the study run, claimed once across processes and hosts,
-and runs left RUNNING by processes that died (srtrack/tracking.py opens the stage runs)."""
+and runs left RUNNING by processes that died (srtrack/mlflow_runs.py opens the stage runs)."""
 
 from __future__ import annotations
 

@@ -24,15 +24,16 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
+from srtrack.cli_common import add_config_arguments, config_for_label, config_from_args, parse, run_main
 from srtrack.config import Config, config_to_dict
 from srtrack.errors import ConfigError
-from srtrack.io import file_sha256, write_bytes_atomic, write_json_atomic
-from srtrack.naming import rgb_counterpart
-from srtrack.tracking import stage_run
+from srtrack.io import file_sha256, write_bytes_atomic, write_json_atomic, write_text_atomic
+from srtrack.layout import PRIOR_FILE, RUN_ID_FILE, SUMMARY_FILE
+from srtrack.mlflow_runs import stage_run
+from srtrack.study import BASELINE, rgb_counterpart
 
 log = logging.getLogger(__name__)
-PRIOR_FILE, SUMMARY_FILE = "prior.safetensors", "summary.json"
+SECTIONS = ("study", "model", "sensitivity", "sampler", "encoding")  # what the prior depends on
 
 
 def cache_key(cfg: Config, checkpoint_hash: str, data_index: dict, model_name: str) -> str:
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", required=True, type=Path, help="prepared RGB split (folder with index.json)")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--checkpoint", type=Path, default=None, help="pretrained tracker (default: model.pretrained)")
+    parser.add_argument("--label", default=None,
+                        help="a study.variants entry whose sensitivity.* settings (an N or rank sweep) this prior uses")
     parser.add_argument("--allow-random-init", action="store_true",
                         help="without a checkpoint, use random weights (tests, smoke runs)")
     return parser
@@ -92,11 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from srtrack.method.plots import plot_prior
 
         cfg = config_from_args(args)
+        # the prior is computed on the one-stream RGB tracker; a variant contributes only its sensitivity.*
+        cfg, _ = config_for_label(args, args.label or BASELINE, model=rgb_counterpart(cfg.model.name),
+                                  only=None if args.label is None else "sensitivity")
         checkpoint = args.checkpoint or cfg.model.pretrained
         if checkpoint is None and not args.allow_random_init:
             raise ConfigError("no pretrained tracker: pass --checkpoint or set model.pretrained "
                               "(or --allow-random-init for a smoke run)")
-        model_name = rgb_counterpart(cfg.model.name)
+        model_name = cfg.model.name
         index = load_index(args.data)
         if index["modality"] != "rgb":
             log.warning("prior sensitivity on %s data (%s); the method expects RGB pre-training data",
@@ -107,10 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 json.loads(summary_path.read_text()).get("cache_key") == key:
             print(f"sensitivity: cached result in {args.out} (same checkpoint, data and settings)", file=sys.stderr)
             return 0
-        with stage_run(cfg, "sensitivity", parent_run_id=args.parent_run_id, dataset=index["benchmark"],
-                       method=cfg.method.name) as run:
+        name = f"sensitivity {index['benchmark']}" + (f" {args.label}" if args.label else "")
+        with stage_run(cfg, "sensitivity", name=name, sections=SECTIONS, parent_run_id=args.parent_run_id,
+                       dataset=index["benchmark"], model=model_name, label=args.label,
+                       checkpoint_sha256=file_sha256(checkpoint) if checkpoint else None) as run:
+            run.log_split(index, "prior")
             tensors, per_param, timing = compute(cfg, args.data, checkpoint, model_name)
             args.out.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(args.out / RUN_ID_FILE, run.run_id + "\n")  # tuning runs link to it
             write_bytes_atomic(args.out / PRIOR_FILE, save(tensors, metadata={"cache_key": key, "model": model_name}))
             document = {"cache_key": key, "model": model_name, "checkpoint": str(checkpoint) if checkpoint else None,
                         "data": str(args.data), **{k: v for k, v in timing.items() if k != "load_report"},

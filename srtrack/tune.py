@@ -1,13 +1,16 @@
 """`python -m srtrack.tune`: train one tracker (regularized tuning, or the RGB pre-training).
 
-    python -m srtrack.tune --config config/config.yaml --modality rgbt --method srft \
+    python -m srtrack.tune --config config/config.yaml --modality rgbt --label srft \
         --init results/pretrain/model.pth --prior results/prior/got10k/prior.safetensors --out results/tune/rgbt-srft
 
-`--modality rgbt|rgbd|rgbe` tunes `model.name` (`vipt_<size>` for `--method prompt`,
-`srtrack_lora_<size>` for `lora`) on the prepared train splits of
+`--modality rgbt|rgbd|rgbe --label L` tunes the study label L (a method, or a `study.variants`
+entry: srtrack/study.py resolves it to its regularizer, its network — `vipt_<size>` for prompt,
+`srtrack_lora_<size>` for lora, else `model.name` — and its settings) on the prepared train splits of
 `study.tune_data.<modality>` (or the `--data` folders) with the `train` schedule;
-`--modality rgb --method full` is the RGB pre-training of the embedded default: the one-stream
+`--modality rgb --label full` is the RGB pre-training of the embedded default: the one-stream
 counterpart of `model.name`, from random weights, on the RGB set, with the `pretrain` schedule.
+The MLflow run records that effective configuration (method.name, model.name and the variant's
+settings applied), the splits it read and the runs its starting weights and prior came from.
 
 Distributed: start it with `torchrun --nproc-per-node N`, with `srun` (one task per GPU) or through
 submitit; the launcher is read from the environment (srtrack/train/distributed.py). Started again
@@ -30,15 +33,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
+from srtrack import study
+from srtrack.cli_common import add_config_arguments, config_for_label, config_from_args, parse, run_main
 from srtrack.config import Config, config_to_dict
 from srtrack.errors import ConfigError
 from srtrack.io import file_sha256, write_json_atomic, write_text_atomic
+from srtrack.layout import LOAD_REPORT_FILE, METRICS_FILE, MODEL_FILE, RUN_ID_FILE, TRAIN_LOG
 
 log = logging.getLogger("srtrack.tune")
-MODALITIES = ("rgb", "rgbt", "rgbd", "rgbe")
-MODEL_FILE, METRICS_FILE, LOG_FILE, RUN_ID_FILE = "model.pth", "metrics.json", "train.log", "mlflow_run_id"
-LOAD_REPORT_FILE = "load_report.json"
+MODALITIES = ("rgb", *study.MODALITIES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,14 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(parser)
     parser.add_argument("--modality", required=True, choices=MODALITIES,
                         help="rgb = the RGB pre-training (pretrain schedule); otherwise the tuning target")
-    parser.add_argument("--method", default=None, help="regularizer (default: method.name)")
+    parser.add_argument("--method", default=None, help="a regularizer to run without a study label (default: method.name)")
     parser.add_argument("--data", action="append", type=Path, default=None, metavar="DIR",
                         help="prepared train split (folder with index.json); repeat to mix 1:1 "
                              "(default: study.tune_data.<modality>, or sensitivity.dataset for rgb)")
     parser.add_argument("--init", type=Path, default=None,
                         help="starting weights (default: model.pretrained; rgb: random init)")
     parser.add_argument("--label", default=None,
-                        help="the study's name for this run: the method or a study.variants entry (default: the method)")
+                        help="the study label to run: a method or a study.variants entry (srtrack/study.py)")
     parser.add_argument("--prior", type=Path, default=None, help="prior.safetensors (methods that use the prior)")
     parser.add_argument("--out", required=True, type=Path, help="run folder (checkpoints, model, metrics)")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: sampler.workers)")
@@ -108,14 +111,16 @@ def train(args: argparse.Namespace) -> int:
     """The CLI body (see the module docstring)."""
     import torch
 
-    from srtrack.naming import rgb_counterpart, tracker_for_method
     from srtrack.train import distributed
     from srtrack.train.preemption import EXIT_PREEMPTED, StopRequest, requeue
 
-    cfg = config_from_args(args)
-    method = args.method or cfg.method.name
+    if args.label and args.method:
+        raise ConfigError("pass --label (a study label) or --method (a bare regularizer), not both")
     modality = args.modality
-    model_name = rgb_counterpart(cfg.model.name) if modality == "rgb" else tracker_for_method(cfg.model.name, method)
+    base = config_from_args(args)
+    pretraining = study.rgb_counterpart(base.model.name) if modality == "rgb" else None
+    cfg, label = config_for_label(args, args.label or args.method or base.method.name, model=pretraining)
+    method, model_name = label.method, cfg.model.name
     init = args.init or (None if modality == "rgb" else cfg.model.pretrained)
     if init is None and modality != "rgb" and not args.allow_random_init:
         raise ConfigError("no starting weights: pass --init, set model.pretrained, or --allow-random-init (tests)")
@@ -134,10 +139,10 @@ def train(args: argparse.Namespace) -> int:
             shutil.rmtree(args.out / "checkpoints", ignore_errors=True)
         if env.distributed:
             torch.distributed.barrier()
-        handler = add_log_file(args.out / LOG_FILE) if env.is_main else None
+        handler = add_log_file(args.out / TRAIN_LOG) if env.is_main else None
         try:
-            return run_training(cfg, args, setup, env, device, stop, model_name=model_name, method=method,
-                                modality=modality, indexes=indexes, init=init)
+            return run_training(cfg, args, setup, env, device, stop, label=label, modality=modality,
+                                indexes=indexes, init=init)
         except Exception as exc:
             if getattr(exc, "run_status", None) == "KILLED":
                 print(f"tune: {exc}", file=sys.stderr)
@@ -215,23 +220,34 @@ def read_prior(path: Path) -> dict:
                               "python -m srtrack.sensitivity writes") from None
 
 
-def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop, *, model_name: str, method: str,
+def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop, *, label: study.Label,
                  modality: str, indexes: list[dict], init: Path | None) -> int:
     """Resume or start, train, and write the outputs, inside the stage's MLflow run."""
 
+    from srtrack.mlflow_runs import config_hash, stage_run, system_metrics
     from srtrack.train.loop import Trainer, score_probe
     from srtrack.train.optim import lr_scale
-    from srtrack.tracking import config_hash, stage_run, system_metrics
 
-    stage = "pretrain" if modality == "rgb" else "tune"
+    model_name = cfg.model.name
     run_id_file = args.out / RUN_ID_FILE
     previous_run = run_id_file.read_text().strip() if run_id_file.is_file() and (
         args.out / "checkpoints" / "last.pt").is_file() else None
-    datasets = "+".join(index["benchmark"] for index in indexes)
-    with stage_run(cfg, stage, parent_run_id=args.parent_run_id, resume_run_id=previous_run, dataset=datasets,
-                   modality=modality, method=method, label=args.label or method) as run:
+    datasets = [index["benchmark"] for index in indexes]
+    if modality == "rgb":  # the RGB tracker the study's baseline evaluates
+        stage, name, tag = "pretrain", f"pretrain {'+'.join(datasets)} s{cfg.study.seed}", study.BASELINE
+    else:
+        stage, name, tag = "tune", f"tune {modality}/{label.name} s{cfg.study.seed}", label.name
+    sections = ("study", "model", "method", stage if stage == "pretrain" else "train", "sampler", "encoding",
+                "resources", *(f"datasets.{d}" for d in datasets))
+    with stage_run(cfg, stage, name=name, sections=sections, parent_run_id=args.parent_run_id,
+                   resume_run_id=previous_run, dataset="+".join(datasets), modality=modality, label=tag,
+                   method=label.method, model=model_name, **origins(init, args.prior if setup.regularizer.uses_prior
+                                                                     else None)) as run:
         if env.is_main:
             write_text_atomic(run_id_file, run.run_id + "\n")
+        if not previous_run:
+            for index in indexes:
+                run.log_split(index, "train")
         trainer = Trainer(setup, env, device, on_log=run.log_metrics)
         resumed = trainer.resume()
         if not resumed:
@@ -257,6 +273,17 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
         if env.is_main:
             write_outputs(args.out, run, trainer, summary, after, setup.run_key, config_hash(cfg))
     return 0
+
+
+def origins(init: Path | None, prior: Path | None) -> dict[str, str | None]:
+    """Tags that link a run to where its starting weights and prior came from: hashes, and the MLflow
+    runs that wrote them (their folders' run-id files) where there are any."""
+    def run_id(path: Path | None) -> str | None:
+        found = path.parent / RUN_ID_FILE if path is not None else None
+        return found.read_text().strip() if found is not None and found.is_file() else None
+
+    return {"init_sha256": file_sha256(init) if init else None, "init_run_id": run_id(init),
+            "prior_sha256": file_sha256(prior) if prior else None, "prior_run_id": run_id(prior)}
 
 
 def model_counts(model) -> dict[str, int]:
@@ -293,7 +320,7 @@ def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[
     if after:
         run.log_metrics({f"probe/{k}_after": v for k, v in after.items()}, trainer.progress.step)
     run.set_tags({"model_sha256": digest, "run_key": key})
-    for path in [out / MODEL_FILE, out / METRICS_FILE, out / LOAD_REPORT_FILE, out / LOG_FILE, *plots]:
+    for path in [out / MODEL_FILE, out / METRICS_FILE, out / LOAD_REPORT_FILE, out / TRAIN_LOG, *plots]:
         if path.is_file():
             run.log_artifact(path, "train")
     print(f"tune: {summary['steps']} steps -> {out / MODEL_FILE} (sha256 {digest[:12]})"

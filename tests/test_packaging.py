@@ -51,7 +51,7 @@ def test_env_parses_and_agrees_with_pyproject(env_file: Path) -> None:
         assert sep, f"{env_file.name}: {line!r} is not an exact pin"
         assert pins.get(name.lower()) == version, f"{env_file.name}: {line} but pyproject pins {pins.get(name.lower())}"
     names = {line.partition("==")[0] for line in pip}
-    assert {"mlflow", "pyyaml", "jsonschema"} <= names, "every stage imports srtrack.config and srtrack.tracking"
+    assert {"mlflow", "pyyaml", "jsonschema"} <= names, "every stage imports srtrack.config and srtrack.mlflow_runs"
     if env_file.stem in ("train", "eval"):
         assert {"torch", "torchvision", "timm"} <= names
 

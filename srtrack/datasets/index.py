@@ -23,9 +23,9 @@ from srtrack.datasets.sequence import Sequence
 from srtrack.datasets.splits import ListSource
 from srtrack.errors import ConfigError, Problem
 from srtrack.io import write_bytes_atomic, write_json_atomic
+from srtrack.layout import INDEX_FILE, SEQUENCES_FILE, STATS_PLOT
 
 INDEX_FORMAT = "srtrack-index/1"
-INDEX_FILE = "index.json"
 
 
 def boxes_digest(boxes: np.ndarray) -> str:
@@ -86,9 +86,9 @@ def write_index(out_dir: Path, index: dict[str, Any]) -> list[Path]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame([{k: v for k, v in s.items() if k not in ("resolution", "quirks")} for s in index["sequences"]])
-    csv_path = out_dir / "sequences.csv"
+    csv_path = out_dir / SEQUENCES_FILE
     write_bytes_atomic(csv_path, table.to_csv(index=False).encode())
-    plot_path = out_dir / "stats.png"
+    plot_path = out_dir / STATS_PLOT
     write_bytes_atomic(plot_path, _stats_plot(index))
     index_path = out_dir / INDEX_FILE
     write_json_atomic(index_path, index)

@@ -3,27 +3,14 @@ Fisher energy over blocks x sub-layers (qkv, proj, fc1, fc2)."""
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from pathlib import Path
 
-from srtrack.io import write_bytes_atomic
+from srtrack.figures import save_figure
+from srtrack.layout import FISHER_PLOT
 
 SUB_LAYERS = ("attn.qkv.weight", "attn.proj.weight", "mlp.fc1.weight", "mlp.fc2.weight")
-
-
-def save_figure(fig, path: Path, formats: tuple[str, ...] = (), dpi: int = 100) -> Path:
-    """Write `fig` atomically to `path` (PNG), and beside it in every extra format (e.g. "pdf"),
-    then close it; returns `path`."""
-    import matplotlib.pyplot as plt
-
-    for suffix in (path.suffix.lstrip(".") or "png", *formats):
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format=suffix, dpi=dpi)
-        write_bytes_atomic(path.with_suffix(f".{suffix}"), buffer.getvalue())
-    plt.close(fig)
-    return path
 
 
 def plot_prior(summary: dict[str, dict[str, float]], out_dir: Path) -> list[Path]:
@@ -60,5 +47,5 @@ def plot_prior(summary: dict[str, dict[str, float]], out_dir: Path) -> list[Path
                xlabel="block", title="log10 Fisher energy")
         fig.colorbar(image, ax=ax)
         fig.tight_layout()
-        paths.append(save_figure(fig, out_dir / "fisher_heatmap.png"))
+        paths.append(save_figure(fig, out_dir / FISHER_PLOT))
     return paths

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srtrack.method.plots import save_figure
+from srtrack.figures import save_figure
 from srtrack.metrics.ope import SUCCESS_THRESHOLDS
 
 

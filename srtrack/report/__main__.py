@@ -35,23 +35,34 @@ def report(args: argparse.Namespace) -> int:
     from srtrack.report.render import latex, long_csv, markdown
     from srtrack.report.runs import collect_runs
     from srtrack.report.tables import build_tables
-    from srtrack.tracking import stage_run, tracking_uri
+    from srtrack.layout import CELLS_FILE, PLASTICITY_PLOT, TABLES_FILE, compare_dir
+    from srtrack.mlflow_runs import log_study_summary, stage_run, tracking_uri
+    from srtrack.report.summary import SUMMARY_ARTIFACT, study_summary
 
     cfg = config_from_args(args)
     runs = collect_runs(cfg, tracking_uri(cfg))
     tables, notes = build_tables(cfg, runs, load_published(args.published))
-    files = [args.out / "tables.md", args.out / "tables.csv"]
+    files = [args.out / TABLES_FILE, args.out / CELLS_FILE]
     write_text_atomic(files[0], markdown(tables, notes, runs.warnings))
     write_text_atomic(files[1], long_csv(tables))
     for table in tables:
         files.append(args.out / f"{table.key}.tex")
         write_text_atomic(files[-1], latex(table))
-    plot = plasticity_plot(tables, args.out / "plasticity_stability.png")
+    plot = plasticity_plot(tables, args.out / PLASTICITY_PLOT)
     if plot is not None:
         files += [plot, plot.with_suffix(".pdf")]
-    with stage_run(cfg, "report", parent_run_id=args.parent_run_id) as run:
+    benchmarks = sorted({b for b in runs.runs.get("tags.dataset", []) if isinstance(b, str)})
+    comparisons = [Path(compare_dir(cfg.study.output_dir, b)) for b in benchmarks]
+    with stage_run(cfg, "report", name="report", sections=("study", "evaluate.retention"),
+                   parent_run_id=args.parent_run_id) as run:
         for path in files:
             run.log_artifact(path, "report")
+        for folder in comparisons:  # every tracker of a benchmark on the same plots
+            for path in sorted(folder.glob("*.png")) if folder.is_dir() else []:
+                run.log_artifact(path, f"comparison/{folder.parent.name}")
+        summary = study_summary(runs)
+        if not summary.empty:
+            log_study_summary(cfg, summary, SUMMARY_ARTIFACT)
     for warning in runs.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"report: {len(tables)} tables from {len(runs.runs)} runs -> {files[0]}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from srtrack.method.plots import save_figure
+from srtrack.figures import save_figure
 from srtrack.report.tables import Table
 
 MARKERS = {"plasticity_rgbt": "o", "plasticity_rgbd": "s", "plasticity_rgbe": "D"}

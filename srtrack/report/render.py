@@ -10,11 +10,35 @@ from srtrack.report.tables import Cell, Table
 DASH = "–"
 
 
+ROW_PREFIX = {"ours": "ours: ", "baseline": "baseline: ", "published": ""}
+MARKS_NOTE = ("▲ / ▼: above / below full fine-tuning, the 95 % paired bootstrap interval of the per-sequence "
+              "difference excluding 0; ≈: inside the noise.")
+
+
 def number(cell: Cell | None, decimals: int = 1) -> str:
     if cell is None or cell.value is None:
         return DASH
     text = f"{cell.value:.{decimals}f}" + (f" ± {cell.std:.{decimals}f}" if cell.std is not None else "")
-    return text + ("†" if cell.flagged else "")
+    mark = cell.intervals["full"].mark if "full" in cell.intervals else ""
+    return text + ("†" if cell.flagged else "") + (f" {mark}" if mark else "")
+
+
+def noise_sentences(table: Table) -> list[str]:
+    """In words: which differences to each reference are inside the noise and which are not."""
+    lines = []
+    for reference in ("full", "pretrained"):
+        inside, outside = [], []
+        for row in table.rows:
+            for column in table.columns:
+                interval = row.cells[column].intervals.get(reference) if column in row.cells else None
+                if interval is not None:
+                    (inside if interval.mark == "≈" else outside).append(
+                        f"{row.name} on {column.header} {interval.text()}")
+        if inside or outside:
+            n = max(i.sequences for row in table.rows for c in row.cells.values() for i in c.intervals.values())
+            lines.append(f"Against {reference} ({n} paired sequences, points): inside the noise: "
+                         f"{'; '.join(inside) or 'none'}; outside it: {'; '.join(outside) or 'none'}.")
+    return lines
 
 
 def _row_runs(row) -> list[str]:
@@ -40,11 +64,12 @@ def markdown(tables: list[Table], notes: list[str], warnings: list[str]) -> str:
                 elif cell is not None and cell.rank == 2:
                     text = f"_{text}_"
                 cells.append(text)
-            name = f"ours: {row.name}" if row.kind != "published" else row.name
-            out.append(f"| {name} | " + " | ".join(cells) + " |")
+            out.append(f"| {ROW_PREFIX[row.kind]}{row.name} | " + " | ".join(cells) + " |")
         out.append("")
-        ours = [f"{row.name}: " + ", ".join(run[:8] for run in _row_runs(row)) for row in table.rows
-                if row.kind != "published"]
+        noise = noise_sentences(table)
+        if noise:
+            out += [MARKS_NOTE, *noise, ""]
+        ours = [f"{row.name}: " + ", ".join(_row_runs(row)) for row in table.rows if row.kind != "published"]
         out.append("MLflow runs: " + "; ".join(ours) + ".")
         sources = {}
         for row in table.rows:
@@ -63,7 +88,8 @@ def markdown(tables: list[Table], notes: list[str], warnings: list[str]) -> str:
 
 def _latex_escape(text: str) -> str:
     for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                          ("±", r"$\pm$"), ("†", r"$^\dagger$"), (DASH, "--")):
+                          ("±", r"$\pm$"), ("†", r"$^\dagger$"), (DASH, "--"),
+                          ("▲", r"$^\blacktriangle$"), ("▼", r"$^\blacktriangledown$"), ("≈", r"$^\approx$")):
         text = text.replace(char, escaped)
     return text
 
@@ -87,7 +113,8 @@ def latex(table: Table) -> str:
             elif cell is not None and cell.rank == 2:
                 text = rf"\underline{{{text}}}"
             cells.append(text)
-        lines.append(_latex_escape(row.name if row.kind == "published" else f"Ours ({row.name})") + " & "
+        name = {"published": row.name, "ours": f"Ours ({row.name})", "baseline": f"Baseline ({row.name})"}[row.kind]
+        lines.append(_latex_escape(name) + " & "
                      + " & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
@@ -97,16 +124,22 @@ def long_csv(tables: list[Table]) -> str:
     """Every cell of every table, one line each, with its runs or source."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["table", "row", "kind", "benchmark", "metric", "value", "std", "rank", "mlflow_runs", "source",
-                     "known_issue"])
+    references = ("full", "pretrained")
+    writer.writerow(["table", "row", "kind", "benchmark", "metric", "value", "std", "n", "rank", "mlflow_runs",
+                     "source", "known_issue", "sequences"]
+                    + [f"vs_{r}_{part}" for r in references for part in ("diff", "low", "high")])
     for table in tables:
         for row in table.rows:
             for column in table.columns:
                 cell = row.cells.get(column)
                 if cell is None:
                     continue
+                intervals = [cell.intervals.get(r) for r in references]
+                sequences = next((i.sequences for i in intervals if i is not None), "")
                 writer.writerow([table.key, row.name, row.kind, column.benchmark, column.metric,
                                  "" if cell.value is None else f"{cell.value:.4f}",
-                                 "" if cell.std is None else f"{cell.std:.4f}", cell.rank or "", " ".join(cell.runs),
-                                 cell.source, cell.flagged])
+                                 "" if cell.std is None else f"{cell.std:.4f}", cell.n or "", cell.rank or "",
+                                 " ".join(cell.runs), cell.source, cell.flagged, sequences]
+                                + [f"{v:.4f}" if i is not None else "" for i in intervals
+                                   for v in ((i.diff, i.low, i.high) if i is not None else (0, 0, 0))])
     return buffer.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -17,6 +18,27 @@ class StudyRuns:
 
     runs: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    _tables: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+
+    def per_sequence(self, run_id: str) -> pd.DataFrame | None:
+        """An evaluation run's per-sequence scores (its `per_sequence.csv` artifact), None without one."""
+        if run_id not in self._tables:
+            import tempfile
+
+            import mlflow
+            from mlflow.exceptions import MlflowException
+
+            from srtrack.layout import TABLE_FILE
+
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"evaluate/{TABLE_FILE}",
+                                                               dst_path=tmp)
+                    self._tables[run_id] = pd.read_csv(path)
+                except (MlflowException, OSError):
+                    self._tables[run_id] = None
+        return self._tables[run_id]
 
     def evaluation(self, dataset: str, label: str, seed: int, tuned_on: str | None = None) -> pd.Series | None:
         """An evaluation run; `tuned_on` picks a tracker tuned on that modality scored on other data."""

@@ -10,16 +10,16 @@ published.check_published.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from srtrack.config import Config
 from srtrack.errors import SrtrackError
-from srtrack.naming import PEFT_TRACKERS, rgb_counterpart
 from srtrack.report.published import check_published, f_measure
 from srtrack.report.runs import StudyRuns
-from srtrack.workflow import BASELINE, eval_datasets, retention_split, is_synthetic, tuned_methods, tuned_modalities
+from srtrack.report.uncertainty import Interval, paired_bootstrap, seed_mean
+from srtrack.study import BASELINE, PEFT_TRACKERS, Study, peft_family, rgb_counterpart
 
 BENCHMARK_NAMES = {"got10k": "GOT-10k", "lasher": "LasHeR", "rgbt234": "RGBT234", "gtot": "GTOT", "depthtrack": "DepthTrack",
                    "vot_rgbd22": "VOT-RGBD22", "visevent": "VisEvent", "coesot": "COESOT", "fe108": "FE108"}
@@ -41,6 +41,7 @@ HEADLINE = {"lasher": "SR", "rgbt234": "MSR", "gtot": "MSR", "depthtrack": "F", 
 MODALITY_NAMES = {"rgbt": "RGB-T", "rgbd": "RGB-D", "rgbe": "RGB-E"}
 ABLATION_ORDER = ["full", "prior_only", "transfer_only", "srft"]
 PARADIGMS = ["full", "prompt", "lora", "srft"]
+REFERENCES = ("full", BASELINE)  # what every row's difference is measured against
 SYNTHETIC_NOTE = ("Synthetic benchmarks (the embedded default): these numbers check the pipeline, not the paper's "
                   "claims; published numbers on the real benchmarks are left out.")
 
@@ -70,6 +71,12 @@ class Cell:
     source: str = ""
     flagged: str = ""  # a published number's known issue
     rank: int | None = None  # 1 best, 2 second best of its column
+    intervals: dict[str, Interval] = field(default_factory=dict)  # difference to a reference label
+
+    @property
+    def n(self) -> int:
+        """Seeds behind the value."""
+        return len(self.runs)
 
 
 @dataclass
@@ -93,6 +100,7 @@ class Builder:
 
     def __init__(self, cfg: Config, runs: StudyRuns, published: pd.DataFrame) -> None:
         self.cfg, self.runs, self.published = cfg, runs, published
+        self.study = Study(cfg)
         self.problems: list[str] = []
 
     def columns(self, benchmarks: list[str], headline_only: bool = False) -> list[Column]:
@@ -101,10 +109,10 @@ class Builder:
 
     def benchmarks(self, *modalities: str) -> list[str]:
         """The benchmarks the modalities' trackers are evaluated on, in table order."""
-        return [b for b in LAYOUTS if any(b in eval_datasets(self.cfg, m) for m in modalities)]
+        return [b for b in LAYOUTS if any(b in self.study.eval_datasets(m) for m in modalities)]
 
     def synthetic(self, columns: list[Column]) -> bool:
-        return any(is_synthetic(self.cfg, c.benchmark) for c in columns)
+        return any(self.study.is_synthetic(c.benchmark) for c in columns)
 
     def ours(self, label: str, columns: list[Column]) -> Row:
         """Our row of `label`: one cell per column, over the study's seeds (the baseline: study.seed)."""
@@ -165,13 +173,48 @@ class Builder:
             caption = f"{caption} {SYNTHETIC_NOTE}"
         table = Table(key, title, caption, columns, rows)
         mark_best(table)
+        self.add_intervals(table)
         return table
+
+    def add_intervals(self, table: Table) -> None:
+        """Each of our cells' paired bootstrap interval against full fine-tuning and the pretrained
+        tracker, where the evaluation runs hold per-sequence scores."""
+        references = [r for r in REFERENCES if any(r in self.study.label_names(m) or r == BASELINE
+                                                   for m in self.study.tuned_modalities())]
+        for row in table.rows:
+            if row.kind == "published":
+                continue
+            for column in table.columns:
+                cell = row.cells.get(column)
+                if cell is None or cell.value is None or column.mlflow is None:
+                    continue
+                scores = self.sequence_scores(cell.runs, column)
+                for reference in references:
+                    if reference == row.name or scores is None:
+                        continue
+                    other = self.sequence_scores(self.reference_runs(reference, column), column)
+                    interval = paired_bootstrap(scores, other) if other is not None else None
+                    if interval is not None:
+                        cell.intervals[reference] = interval
+
+    def reference_runs(self, label: str, column: Column) -> tuple[str, ...]:
+        seeds = [self.cfg.study.seed] if label == BASELINE else list(self.cfg.study.seeds)
+        tuned_on = None if label == BASELINE else column.tuned_on
+        runs = [self.runs.evaluation(column.benchmark, label, seed, tuned_on) for seed in seeds]
+        return tuple(run["run_id"] for run in runs if run is not None)
+
+    def sequence_scores(self, run_ids: tuple[str, ...], column: Column):
+        tables = [self.runs.per_sequence(run_id) for run_id in run_ids]
+        if not tables or any(t is None for t in tables):
+            return None
+        profile, metric = column.mlflow.split("/", 1)
+        return seed_mean(tables, metric, profile)
 
     def main_tables(self) -> list[Table]:
         tables = []
-        for modality in tuned_modalities(self.cfg):
+        for modality in self.study.tuned_modalities():
             benchmarks = self.benchmarks(modality)
-            labels = [m for m in tuned_methods(self.cfg, modality) if m in self.cfg.study.methods]
+            labels = [m for m in self.study.label_names(modality) if m in self.cfg.study.methods]
             if not benchmarks or not labels:
                 continue
             name = MODALITY_NAMES[modality]
@@ -185,9 +228,9 @@ class Builder:
     def ablation_tables(self) -> list[Table]:
         tables = []
         for modality, extra in self.cfg.study.ablations.items():
-            if not extra or modality not in tuned_modalities(self.cfg):
+            if not extra or modality not in self.study.tuned_modalities():
                 continue
-            labels = tuned_methods(self.cfg, modality)
+            labels = self.study.label_names(modality)
             ordered = [m for m in ABLATION_ORDER if m in labels] + [m for m in labels if m in extra
                                                                     and m not in ABLATION_ORDER]
             benchmarks = self.benchmarks(modality)
@@ -227,7 +270,7 @@ class Builder:
         labels = [m for m in PARADIGMS if m in self.cfg.study.methods]
         if len(labels) < 2:
             return []
-        benchmarks = self.benchmarks(*tuned_modalities(self.cfg))
+        benchmarks = self.benchmarks(*self.study.tuned_modalities())
         columns = self.columns(benchmarks, headline_only=True)
         table = self.table("paradigms", "Fine-tuning paradigms", "Full fine-tuning, prompt tuning (ViPT-style), "
                            "LoRA and SRFT: headline score per benchmark (percent) and trainable parameters "
@@ -244,16 +287,15 @@ class Builder:
 
     def compatibility_table(self) -> list[Table]:
         """Each PEFT paradigm beside its SRFT variants (variants that set model.name to that family)."""
-        variants = self.cfg.study.variants
-        everywhere = {m for modality in tuned_modalities(self.cfg) for m in tuned_methods(self.cfg, modality)}
+        everywhere = {m for modality in self.study.tuned_modalities() for m in self.study.label_names(modality)}
         labels = []
-        for family, prefix in PEFT_TRACKERS.items():
-            combined = [v for v, var in variants.items() if v in everywhere
-                        and str(var.set.get("model.name", "")).startswith(f"{prefix}_")]
+        for family in PEFT_TRACKERS:
+            combined = [v for v in self.cfg.study.variants if v in everywhere
+                        and peft_family(self.study.label(v).model) == family]
             labels += ([family] if combined and family in everywhere else []) + combined
         if not labels:
             return []
-        modalities = [m for m in tuned_modalities(self.cfg) if set(labels) <= set(tuned_methods(self.cfg, m))]
+        modalities = [m for m in self.study.tuned_modalities() if set(labels) <= set(self.study.label_names(m))]
         benchmarks = self.benchmarks(*modalities)
         if not benchmarks:
             self.problems.append(f"compatibility: no modality tunes all of {labels}")
@@ -267,11 +309,11 @@ class Builder:
 
     def plasticity_tables(self) -> list[Table]:
         """Per modality: the X-modality headline score beside the RGB score each tracker retains."""
-        split = retention_split(self.cfg)
+        split = self.study.retention_split()
         if split is None:
             return []
         tables = []
-        for modality in tuned_modalities(self.cfg):
+        for modality in self.study.tuned_modalities():
             benchmarks = self.benchmarks(modality)
             if not benchmarks:
                 continue
@@ -284,11 +326,11 @@ class Builder:
                 f"{split[1]} split, first {self.cfg.evaluate.retention.sequences} sequences, RGB frames fed as X "
                 "too; percent). The pretrained row: the untuned RGB-X tracker on the modality, and the one-stream RGB "
                 f"tracker it starts from ({rgb_counterpart(self.cfg.model.name)}) on RGB.", columns,
-                [*tuned_methods(self.cfg, modality), BASELINE], with_published=False))
+                [*self.study.label_names(modality), BASELINE], with_published=False))
         return tables
 
     def trainable(self, label: str) -> Cell:
-        for modality in tuned_modalities(self.cfg):
+        for modality in self.study.tuned_modalities():
             run = self.runs.tuning(modality, label, self.cfg.study.seeds[0])
             if run is not None and not pd.isna(run.get("params.run/params_trainable")):
                 return Cell(int(run["params.run/params_trainable"]) / 1e6, runs=(run["run_id"],))
@@ -298,11 +340,11 @@ class Builder:
     def notes(self) -> list[str]:
         """What the tables leave out, said once."""
         notes = []
-        if not any(str(v.set.get("model.name", "")).startswith(tuple(f"{p}_" for p in PEFT_TRACKERS.values()))
-                   for v in self.cfg.study.variants.values()):
+        if not any(peft_family(self.study.label(v).model) not in (None, self.study.label(v).method)
+                   for v in self.cfg.study.variants):
             notes.append("No compatibility table: the study has no variant that sets model.name to a PEFT tracker "
                          "(e.g. lora_srft: {method: srft, set: {model.name: srtrack_lora_tiny}}).")
-        if retention_split(self.cfg) is None:
+        if self.study.retention_split() is None:
             notes.append("evaluate.retention is off: no plasticity-stability table.")
         return notes
 

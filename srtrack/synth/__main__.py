@@ -18,8 +18,9 @@ from typing import Sequence
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
 from srtrack.config import Config
 from srtrack.datasets.preview import write_contact_sheet
-from srtrack.synth.generate import BENCHMARKS, MANIFEST, generate, synthetic_reader
-from srtrack.tracking import stage_run
+from srtrack.layout import MANIFEST_FILE
+from srtrack.synth.generate import BENCHMARKS, generate, synthetic_reader
+from srtrack.mlflow_runs import stage_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,11 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         cfg = config_from_args(args)
         out = args.out or cfg.synth.root
-        with stage_run(cfg, "synth", parent_run_id=args.parent_run_id) as run:
+        with stage_run(cfg, "synth", name="synth", sections=("study", "synth"), parent_run_id=args.parent_run_id) as run:
             manifest = generate(cfg.synth, cfg.study.seed, out, args.only)
             run.log_metrics({"frames": manifest["frames"], "seconds": manifest["seconds"],
                              "frames_per_second": manifest["frames"] / max(manifest["seconds"], 1e-9)})
-            run.log_artifact(out / MANIFEST, "synth")
+            run.log_artifact(out / MANIFEST_FILE, "synth")
             if args.preview is not None:
                 write_contact_sheet(args.preview, preview_sequences(cfg, out, manifest), cfg.encoding)
                 run.log_artifact(args.preview, "synth")

@@ -22,11 +22,10 @@ from tqdm import tqdm
 from srtrack.config import to_plain
 from srtrack.config.types import DatasetsConfig, SynthConfig, SynthSplit
 from srtrack.datasets import READERS, BenchmarkReader
+from srtrack.layout import MANIFEST_FILE
 from srtrack.synth.events import EventCamera, render_event_frame
 from srtrack.synth.layouts import WRITERS, SequenceWriter
 from srtrack.synth.scene import SceneRenderer, SceneSpec
-
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ def generate(cfg: SynthConfig, seed: int, out_root: Path, only: Iterable[str] | 
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     manifest["frames"] = sum(r["frames"] for b in manifest["benchmarks"].values() for recs in b["splits"].values()
                              for r in recs)
-    (partial / MANIFEST).write_text(json.dumps(_without_timing(manifest), indent=2) + "\n")
+    (partial / MANIFEST_FILE).write_text(json.dumps(_without_timing(manifest), indent=2) + "\n")
     _swap_into_place(partial, out_root)
     return manifest
 

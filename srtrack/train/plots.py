@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from srtrack.method.plots import save_figure
+from srtrack.figures import save_figure
+from srtrack.layout import LOSS_PLOT
 
 
 def plot_history(history: list[dict[str, float]], out_dir: Path) -> list[Path]:
@@ -33,4 +34,4 @@ def plot_history(history: list[dict[str, float]], out_dir: Path) -> list[Path]:
         axes[2].set(xlabel="step", title="regularizer")
         axes[2].legend(fontsize=8)
     fig.tight_layout()
-    return [save_figure(fig, out_dir / "loss.png")]
+    return [save_figure(fig, out_dir / LOSS_PLOT)]

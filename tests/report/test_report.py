@@ -18,12 +18,13 @@ from srtrack.report.published import check_published, load_published
 GOLDEN = Path(__file__).parent / "golden"
 METHODS = ["full", "lora", "srft"]
 ABLATIONS = ["prior_only", "k25", "k75", "lora_srft"]
+SEQUENCES = 6
+LABELS = [*METHODS, *ABLATIONS, "pretrained"]
 
 
 def score(label: str, dataset: str, seed: int, k: int) -> float:
     """A known, distinct value in (0, 1) per (label, dataset, seed, metric index)."""
-    labels = [*METHODS, *ABLATIONS, "pretrained"]
-    return round(0.2 + 0.05 * labels.index(label) + 0.01 * k + 0.002 * seed + (0.1 if dataset == "lasher" else 0), 6)
+    return round(0.2 + 0.05 * LABELS.index(label) + 0.01 * k + 0.002 * seed + (0.1 if dataset == "lasher" else 0), 6)
 
 
 def study_config(tmp_path: Path, tmp_config) -> list[Path]:
@@ -39,17 +40,31 @@ def study_config(tmp_path: Path, tmp_config) -> list[Path]:
         "datasets": {name: {"root": str(root)} for name, root in roots.items()}})
 
 
+def sequence_scores(label: str, seed: int) -> pd.DataFrame:
+    """Known per-sequence LasHeR scores: the label's level, a per-sequence pattern and a seed offset."""
+    level = score(label, "lasher", seed, 2)
+    rows = [{"sequence": f"seq{i}", "profile": "lasher_rgbt", "success_auc": level + 0.02 * ((i * i + 2 * LABELS.index(label) + seed) % 5 - 2),
+             "precision": level, "norm_precision": level, "frames": 100} for i in range(SEQUENCES)]
+    return pd.DataFrame(rows)
+
+
 def fill_store(tmp_path: Path, skip: tuple = (), broken_f: tuple = ()) -> dict[str, str]:
     """Finished stage runs as the DAG writes them; returns {run id: readable name}."""
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.create_experiment("pytest")
     names = {}
 
-    def run(stage: str, name: str, tags: dict, metrics: dict | None = None, params: dict | None = None) -> None:
+    def run(stage: str, name: str, tags: dict, metrics: dict | None = None, params: dict | None = None,
+            per_sequence: pd.DataFrame | None = None) -> None:
         created = client.create_run(experiment, tags={"study": "pytest", "srtrack.role": "stage", "stage": stage,
                                                       **tags})
         for key, value in (metrics or {}).items():
             client.log_metric(created.info.run_id, key, value)
+        if per_sequence is not None:
+            path = tmp_path / "per_sequence" / created.info.run_id / "per_sequence.csv"
+            path.parent.mkdir(parents=True)
+            per_sequence.to_csv(path, index=False)
+            client.log_artifact(created.info.run_id, str(path), "evaluate")
         for key, value in (params or {}).items():
             client.log_param(created.info.run_id, key, value)
         client.set_terminated(created.info.run_id, "FINISHED")
@@ -70,7 +85,7 @@ def fill_store(tmp_path: Path, skip: tuple = (), broken_f: tuple = ()) -> dict[s
                 metrics = {"vot_longterm/precision": pr, "vot_longterm/recall": re_, "vot_longterm/f_score": f}
             run("evaluate", f"eval-{dataset}-{label}-s{seed}",
                 {"dataset": dataset, "modality": modality, "label": label, "method": label, "seed": str(seed)},
-                metrics)
+                metrics, per_sequence=sequence_scores(label, seed) if dataset == "lasher" else None)
             if (label, "got10k", seed) not in skip:  # what the tracker retains of RGB tracking
                 retained = {"got10k_otb/success_auc": score(label, "got10k", seed, 3) - (0.01 if modality == "rgbd"
                                                                                         else 0)}
@@ -127,6 +142,35 @@ def test_every_number_is_traceable_and_the_seed_mean_is_right(tmp_path: Path, tm
     published = cells[cells["kind"] == "published"]
     assert (published["source"] != "").all() and "ViPT" in set(published["row"])
     assert set(published["table"]) == {"main_rgbt", "main_rgbd"}, "published rows only beside the comparison"
+
+
+def test_intervals_are_paired_bootstrap_intervals_of_the_seed_mean_difference(tmp_path: Path, tmp_config) -> None:
+    import numpy as np
+
+    config = study_config(tmp_path, tmp_config)
+    fill_store(tmp_path)
+    out = tmp_path / "report"
+    assert report_main(["--config", str(config[0]), "--config", str(config[1]), "--out", str(out)]) == 0
+    cells = pd.read_csv(out / "tables.csv", keep_default_na=False)
+    sr = cells[(cells["table"] == "main_rgbt") & (cells["metric"] == "SR")].set_index("row")
+
+    def seed_mean(label: str, seeds: tuple[int, ...]) -> np.ndarray:
+        return np.mean([sequence_scores(label, s)["success_auc"].to_numpy() for s in seeds], axis=0) * 100
+
+    for label in ("lora", "srft"):
+        diff = seed_mean(label, (0, 1)) - seed_mean("full", (0, 1))
+        row = sr.loc[label].replace("", "nan").drop(["kind", "mlflow_runs", "source", "known_issue", "benchmark",
+                                                    "metric", "table"]).astype(float)
+        assert row["vs_full_diff"] == pytest.approx(diff.mean(), abs=1e-4) and row["sequences"] == SEQUENCES
+        # a percentile interval of resampled means: inside the range of the differences, around the mean
+        assert diff.min() - 1e-4 <= row["vs_full_low"] < diff.mean() < row["vs_full_high"] <= diff.max() + 1e-4
+        spread = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
+        assert row["vs_full_high"] - row["vs_full_low"] == pytest.approx(2 * spread, rel=0.35)
+        to_baseline = seed_mean(label, (0, 1)) - seed_mean("pretrained", (0,))
+        assert row["vs_pretrained_diff"] == pytest.approx(to_baseline.mean(), abs=1e-4)
+    assert sr.loc["full", "vs_full_diff"] == "" and sr.loc["pretrained", "vs_pretrained_diff"] == ""
+    text = (out / "tables.md").read_text()
+    assert "Against full (6 paired sequences, points)" in text and "| baseline: pretrained |" in text
 
 
 @pytest.mark.parametrize(("damage", "message"), [

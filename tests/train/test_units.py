@@ -20,7 +20,7 @@ from srtrack.train.distributed import DistEnv, backend_for, detect, first_host
 from srtrack.train.loop import micro_batch_seed
 from srtrack.train.optim import build_optimizer, lr_scale, schedule_factor
 from srtrack.train.state import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from srtrack.workflow import PRIOR_METHODS
+from srtrack.study import PRIOR_METHODS
 
 CFG = load_config(DEFAULT_CONFIG)
 

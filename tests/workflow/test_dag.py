@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 import layouts
 from conftest import REPO
 from srtrack.config import load_config
+from srtrack.errors import ConfigError
 from srtrack.workflow import prepare_targets
 
 
@@ -90,14 +91,15 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.`srtrack.role` = 'stage'")
     stages = sorted(r.data.tags["stage"] for r in runs)
-    # 7 test-split evaluations, and 5 on RGB data (each tuned tracker and the RGB tracker: retention)
-    assert stages == ["evaluate"] * 14 + ["prepare"] * 7 + ["pretrain", "report", "sensitivity", "synth"] + ["tune"] * 5
+    # 10 test-split evaluations, and 8 on RGB data (each tuned tracker and the RGB tracker: retention)
+    assert stages == ["evaluate"] * 18 + ["prepare"] * 7 + ["pretrain", "report", "sensitivity", "synth"] + ["tune"] * 7
     assert {r.info.status for r in runs} == {"FINISHED"}
     tuned = {(r.data.tags["modality"], r.data.tags["label"]): r for r in runs if r.data.tags["stage"] == "tune"}
     assert set(tuned) == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbe", "srft"), ("rgbt", "srft_fixed_kappa"),
-                          ("rgbt", "lora_srft")}
+                          ("rgbt", "lora_srft"), ("rgbt", "lora"), ("rgbt", "prompt")}
     lora_srft = tuned["rgbt", "lora_srft"].data
     assert lora_srft.params["run/model"] == "srtrack_lora_tiny" and lora_srft.metrics["reg/prior_removed"] >= 0
+    check_honest_records(client, runs, tuned)
     # the ablation variant is SRFT with its overrides; the plain run keeps the configured schedule
     variant, plain = tuned["rgbt", "srft_fixed_kappa"].data, tuned["rgbt", "srft"].data
     assert variant.tags["method"] == "srft" and variant.params["method.kappa.kind"] == "constant"
@@ -109,8 +111,8 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     assert summary["checkpoint"].endswith("pretrain/model.pth")
     evaluated = sorted(str(p.relative_to(out / "eval")) for p in out.glob("eval/*/*/*/metrics.json"))
     assert evaluated == sorted([f"{d}/{t}/seed0/metrics.json" for d in ("depthtrack", "lasher", "visevent")
-                                for t in ("pretrained", "srft")] + [f"lasher/{v}/seed0/metrics.json"
-                                                                    for v in ("srft_fixed_kappa", "lora_srft")])
+                                for t in ("pretrained", "srft")] + [f"lasher/{v}/seed0/metrics.json" for v in
+                                                                    ("srft_fixed_kappa", "lora_srft", "lora", "prompt")])
     profiles = json.loads((out / "eval/depthtrack/srft/seed0/metrics.json").read_text())["profiles"]
     assert set(profiles) == {"vot_longterm"}
     assert (out / "eval/lasher/comparison/curves_lasher_rgbt.png").is_file()
@@ -120,6 +122,8 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     assert "ostrack_tiny" in json.loads((out / "retention/pretrained/seed0/metrics.json").read_text())["raw_results"]
     tables = (out / "report/tables.md").read_text()
     assert "## Table 1: RGB-T: comparison" in tables and "| ours: srft_fixed_kappa |" in tables
+    assert "| baseline: pretrained |" in tables and "Against full" not in tables, "no full fine-tuning in the smoke study"
+    assert "Against pretrained (2 paired sequences, points)" in tables
     assert "Compatibility with PEFT" in tables and "| ours: lora_srft |" in tables
     assert "Synthetic benchmarks" in tables and "ViPT" not in tables, "no published rows beside synthetic numbers"
     html = snakemake([smoke], tmp_path, "--report", "report.html")
@@ -136,6 +140,53 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     dry = snakemake([smoke, harder], tmp_path, "-n")
     jobs = dry.stdout + dry.stderr
     assert "synth " in jobs and "prepare " in jobs and "params" in jobs
+
+
+def check_honest_records(client: MlflowClient, runs: list, tuned: dict) -> None:
+    """Every run says what it ran: params of the effective config, tags, names, inputs, links."""
+    experiment = client.get_experiment_by_name("srtrack")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+    def found(query: str) -> set[str]:
+        return {r.info.run_name for r in client.search_runs([experiment.experiment_id], query, max_results=1000)}
+
+    names = [r.info.run_name for r in runs]
+    assert len(names) == len(set(names)), "run names are unique"
+    assert "tune rgbt/lora s0" in names and "pretrain got10k s0" in names and "prepare lasher/test" in names
+    # the method and network each run really ran, as params (only tuning reads the method section)
+    assert found("params.`method.name` = 'lora'") == {"tune rgbt/lora s0"}
+    assert found("params.`method.name` = 'prompt'") == {"tune rgbt/prompt s0"}
+    assert found("params.`method.name` = 'full'") == {"pretrain got10k s0"}
+    assert found("params.`method.name` = 'srft'") == {f"tune {m}/srft s0" for m in ("rgbt", "rgbd", "rgbe")} | {
+        "tune rgbt/srft_fixed_kappa s0", "tune rgbt/lora_srft s0"}
+    lora_model = found("params.`model.name` = 'srtrack_lora_tiny'")
+    assert lora_model == {"tune rgbt/lora s0", "tune rgbt/lora_srft s0", "evaluate lasher/lora s0",
+                          "evaluate lasher/lora_srft s0", "evaluate got10k/lora (tuned on rgbt) s0",
+                          "evaluate got10k/lora_srft (tuned on rgbt) s0"}
+    assert found("params.`model.name` = 'vipt_tiny'") == {"tune rgbt/prompt s0", "evaluate lasher/prompt s0",
+                                                          "evaluate got10k/prompt (tuned on rgbt) s0"}
+    ostrack = found("params.`model.name` = 'ostrack_tiny'")
+    assert ostrack == {"pretrain got10k s0", "sensitivity got10k", "evaluate got10k/pretrained s0"}
+    assert found("tags.label = 'lora' and tags.stage = 'evaluate'") == {"evaluate lasher/lora s0",
+                                                                          "evaluate got10k/lora (tuned on rgbt) s0"}
+    assert found("tags.method = 'prompt'") == {"tune rgbt/prompt s0", "evaluate lasher/prompt s0",
+                                               "evaluate got10k/prompt (tuned on rgbt) s0"}
+    prepare = next(r for r in runs if r.info.run_name == "prepare lasher/test")
+    assert not any(k.startswith(("method.", "model.", "train.")) for k in prepare.data.params)
+    # the splits each run read, and the runs a tuned tracker comes from and is scored by
+    lora = tuned["rgbt", "lora"]
+    assert [d.dataset.name for d in lora.inputs.dataset_inputs] == ["lasher-train"]
+    pretrain = next(r for r in runs if r.data.tags["stage"] == "pretrain")
+    prior = next(r for r in runs if r.data.tags["stage"] == "sensitivity")
+    assert lora.data.tags["init_run_id"] == pretrain.info.run_id and "prior_run_id" not in lora.data.tags
+    assert tuned["rgbt", "srft"].data.tags["prior_run_id"] == prior.info.run_id
+    scored = client.search_runs([experiment.experiment_id], "tags.stage = 'evaluate' and tags.label = 'lora'")
+    assert {r.data.tags["tune_run_id"] for r in scored} == {lora.info.run_id}
+    assert 0 <= client.get_run(lora.info.run_id).data.metrics["eval/lasher/success_auc"] <= 1
+    # the study run holds every headline score in one table
+    study = client.search_runs([experiment.experiment_id], "tags.`srtrack.role` = 'study'")[0]
+    summary = json.loads(Path(client.download_artifacts(study.info.run_id, "study_summary.json")).read_text())
+    assert len(summary["data"]) == 18 and "lasher SR" in summary["columns"]
 
 
 @pytest.mark.slow
@@ -160,9 +211,8 @@ def test_dag_computes_the_prior_when_a_pretrained_checkpoint_is_configured(tmp_p
 
 
 def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tmp_config) -> None:
-    from srtrack.naming import tracker_for_method
-    from srtrack.workflow import (eval_model_option, eval_name, eval_targets, retention_options, retention_targets,
-                                  smoke_targets, tune_settings, tune_targets)
+    from srtrack.study import Study, tracker_for_method
+    from srtrack.workflow import eval_name, eval_targets, retention_options, retention_targets, smoke_targets, tune_targets
 
     roots = {"got10k": "/d/g", "lasher": "/d/l", "depthtrack": "/d/d"}
     study = {"methods": ["full", "srft", "prompt"], "seeds": [0, 1], "ablations": {"rgbt": [], "rgbd": ["k05"]},
@@ -174,19 +224,23 @@ def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tm
     # every (method, seed) on each test split, plus one baseline (the pretrained tracker of study.seed)
     assert f"{out}/eval/lasher/pretrained/seed0/metrics.json" in eval_targets(cfg)
     assert len(eval_targets(cfg)) == 2 * len(grid) + 2
-    # a tuned model.pth names its network; the baseline's RGB weights run as the RGB-X model.name
-    assert eval_model_option(cfg, "prompt") == "" and eval_model_option(cfg, "pretrained") == "--model srtrack_tiny"
     assert eval_name(cfg, "k05", 1) == "k05-seed1"
-    assert tune_settings(cfg, "k05", 1) == ("--method srft --label k05 --set study.seed=1 --set method.name=srft "
-                                            "--set method.kappa.start=0.5")
     assert retention_targets(cfg)[-1] == f"{out}/retention/pretrained/seed0/metrics.json"
     assert f"{out}/retention/rgbd.k05/seed1/metrics.json" in retention_targets(cfg)
-    assert retention_options(cfg, "rgbd.k05", 1) == ("--name k05 --label k05 --max-sequences 8 "
-                                                    "--set study.seed=1 --tuned-on rgbd")
-    assert "--model ostrack_tiny" in retention_options(cfg, "pretrained", 0)
+    assert retention_options("rgbd.k05") == "--label k05 --name k05 --tuned-on rgbd"
+    assert retention_options("pretrained") == "--label pretrained --name pretrained"
     assert smoke_targets(cfg) == [f"{out}/tune/rgbt/full/seed0/model.pth", f"{out}/eval/lasher/full/seed0/metrics.json",
                                   f"{out}/eval/lasher/pretrained/seed0/metrics.json"]
     assert tracker_for_method("srtrack_base", "lora") == "srtrack_lora_base"
+    # a label resolves once: its regularizer, the network it trains, its settings as --set assignments
+    labels = Study(cfg)
+    k05, prompt, baseline = labels.label("k05"), labels.label("prompt"), labels.label("pretrained")
+    assert (k05.method, k05.model, k05.assignments()) == ("srft", "srtrack_tiny", [
+        'method.name="srft"', 'model.name="srtrack_tiny"', "method.kappa.start=0.5"])
+    assert (prompt.method, prompt.model, prompt.uses_prior) == ("prompt", "vipt_tiny", False)
+    assert baseline.is_baseline and baseline.method is None and labels.baseline_network("rgb") == "ostrack_tiny"
+    with pytest.raises(ConfigError, match="label 'k9' is neither a method"):
+        labels.label("k9")
     # no RGB data but a given checkpoint: methods without a prior still run
     no_rgb = load_config(tmp_config({"study": {"methods": ["full", "srft"], "ablations": {"rgbt": []}},
                                      "model": {"pretrained": "/w.pth"}, "datasets": {"lasher": {"root": "/d/l"}}}))
@@ -209,7 +263,7 @@ def test_study_names_unknown_methods_and_broken_variants(tmp_config, study, mess
 
 @pytest.mark.slow
 def test_a_prior_sweep_variant_gets_its_own_prior(tmp_path: Path, tmp_config) -> None:
-    from srtrack.workflow import prior_overrides, tune_inputs
+    from srtrack.workflow import tune_inputs
 
     study = {"methods": ["srft"], "ablations": {"rgbt": ["rank4"]},
              "variants": {"rank4": {"method": "srft", "set": {"sensitivity.rank": 4}}}}
@@ -218,9 +272,8 @@ def test_a_prior_sweep_variant_gets_its_own_prior(tmp_path: Path, tmp_config) ->
     out = cfg.study.output_dir
     assert tune_inputs(cfg, "rgbt", "rank4")["prior"] == f"{out}/prior/got10k/rank4/prior.safetensors"
     assert tune_inputs(cfg, "rgbt", "srft")["prior"] == f"{out}/prior/got10k/prior.safetensors"
-    assert prior_overrides(cfg, "rank4") == "--set sensitivity.rank=4"
     dry = snakemake(config, tmp_path, "-n", "-p")
     jobs = dry.stdout + dry.stderr
     assert dry.returncode == 0, jobs[-3000:]
-    assert "rule sensitivity_variant:" in jobs and "--set sensitivity.rank=4" in jobs
+    assert "rule sensitivity_variant:" in jobs and "--label rank4" in jobs
     assert jobs.count("rule sensitivity:") == 1, "the default prior is computed once for the other methods"

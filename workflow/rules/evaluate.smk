@@ -2,16 +2,16 @@
 rule evaluate:
     input:
         index=layout.index_path(OUT, "{dataset}", "test"),
-        checkpoint=lambda wildcards: layout.eval_checkpoint(
-            CFG, wildcards.dataset, wildcards.tracker, wildcards.seed
+        checkpoint=lambda wildcards: dag.eval_checkpoint(
+            CFG, wildcards.dataset, wildcards.label, wildcards.seed
         ),
     output:
-        metrics=f"{OUT}/eval/{{dataset}}/{{tracker}}/seed{{seed}}/metrics.json",
-        table=f"{OUT}/eval/{{dataset}}/{{tracker}}/seed{{seed}}/per_sequence.csv",
+        metrics=dag.eval_path(CFG, "{dataset}", "{label}", "{seed}"),
+        table=f"{layout.eval_dir(OUT, '{dataset}', '{label}', '{seed}')}/{layout.TABLE_FILE}",
     log:
-        f"{OUT}/logs/evaluate/{{dataset}}-{{tracker}}-seed{{seed}}.log",
+        layout.log_path(OUT, "evaluate", "{dataset}-{label}-seed{seed}"),
     benchmark:
-        f"{OUT}/benchmarks/evaluate/{{dataset}}-{{tracker}}-seed{{seed}}.tsv"
+        layout.benchmark_path(OUT, "evaluate", "{dataset}-{label}-seed{seed}")
     conda:
         "../../envs/eval.yaml"
     threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
@@ -21,32 +21,31 @@ rule evaluate:
     params:
         srtrack=SRTRACK,
         config=RESOLVED_CONFIG,
-        fingerprint=layout.fingerprint(CFG, *layout.EVALUATE_SECTIONS),
-        model=lambda wildcards: layout.eval_model_option(CFG, wildcards.tracker),
-        name=lambda wildcards: layout.eval_name(CFG, wildcards.tracker, wildcards.seed),
+        fingerprint=dag.fingerprint(CFG, *dag.EVALUATE_SECTIONS),
+        name=lambda wildcards: dag.eval_name(CFG, wildcards.label, wildcards.seed),
     shell:
         "{params.srtrack}.evaluate --config {params.config} --data $(dirname {input.index}) "
-        "--checkpoint {input.checkpoint} --name {params.name} {params.model} "
-        "--label {wildcards.tracker} --set study.seed={wildcards.seed} "
+        "--checkpoint {input.checkpoint} --name {params.name} "
+        "--label {wildcards.label} --set study.seed={wildcards.seed} "
         "--out $(dirname {output.metrics}) > {log} 2>&1"
 
 
 # Every evaluated tracker of one benchmark on the same axes.
 rule compare:
     input:
-        lambda wildcards: layout.compare_inputs(CFG, wildcards.dataset),
+        lambda wildcards: dag.compare_inputs(CFG, wildcards.dataset),
     output:
         report(
-            directory(f"{OUT}/eval/{{dataset}}/comparison"),
+            directory(dag.compare_path(CFG, "{dataset}")),
             patterns=["{name}.png"],
             caption="../report/compare.rst",
             category="Evaluation",
             subcategory="{dataset}",
         ),
     log:
-        f"{OUT}/logs/compare/{{dataset}}.log",
+        layout.log_path(OUT, "compare", "{dataset}"),
     benchmark:
-        f"{OUT}/benchmarks/compare/{{dataset}}.tsv"
+        layout.benchmark_path(OUT, "compare", "{dataset}")
     conda:
         "../../envs/eval.yaml"
     threads: 1
@@ -60,20 +59,20 @@ rule compare:
 
 
 # What a tuned tracker (or the baseline) keeps of RGB tracking: scored on an RGB benchmark.
-if layout.retention_split(CFG):
+if STUDY.retention_split():
 
     rule retention:
         input:
-            index=layout.index_path(OUT, *layout.retention_split(CFG)),
-            checkpoint=lambda wildcards: layout.retention_checkpoint(
+            index=layout.index_path(OUT, *STUDY.retention_split()),
+            checkpoint=lambda wildcards: dag.retention_checkpoint(
                 CFG, wildcards.retained, wildcards.seed
             ),
         output:
-            metrics=f"{OUT}/retention/{{retained}}/seed{{seed}}/metrics.json",
+            metrics=dag.retention_path(CFG, "{retained}", "{seed}"),
         log:
-            f"{OUT}/logs/retention/{{retained}}-seed{{seed}}.log",
+            layout.log_path(OUT, "retention", "{retained}-seed{seed}"),
         benchmark:
-            f"{OUT}/benchmarks/retention/{{retained}}-seed{{seed}}.tsv"
+            layout.benchmark_path(OUT, "retention", "{retained}-seed{seed}")
         conda:
             "../../envs/eval.yaml"
         threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
@@ -83,12 +82,12 @@ if layout.retention_split(CFG):
         params:
             srtrack=SRTRACK,
             config=RESOLVED_CONFIG,
-            fingerprint=layout.fingerprint(
-                CFG, *layout.EVALUATE_SECTIONS, "evaluate.retention"
+            fingerprint=dag.fingerprint(
+                CFG, *dag.EVALUATE_SECTIONS, "evaluate.retention"
             ),
-            options=lambda wildcards: layout.retention_options(
-                CFG, wildcards.retained, wildcards.seed
-            ),
+            options=lambda wildcards: dag.retention_options(wildcards.retained),
+            sequences=CFG.evaluate.retention.sequences,
         shell:
             "{params.srtrack}.evaluate --config {params.config} --data $(dirname {input.index}) "
-            "--checkpoint {input.checkpoint} {params.options} --out $(dirname {output.metrics}) > {log} 2>&1"
+            "--checkpoint {input.checkpoint} {params.options} "
+            "--max-sequences {params.sequences} --set study.seed={wildcards.seed} --out $(dirname {output.metrics}) > {log} 2>&1"

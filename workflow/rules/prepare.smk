@@ -3,16 +3,16 @@ rule prepare:
         unpack(prepare_inputs),
     output:
         index=layout.index_path(OUT, "{dataset}", "{split}"),
-        table=f"{OUT}/data/{{dataset}}-{{split}}/sequences.csv",
+        table=f"{layout.data_dir(OUT, '{dataset}', '{split}')}/{layout.SEQUENCES_FILE}",
         plot=report(
-            f"{OUT}/data/{{dataset}}-{{split}}/stats.png",
+            f"{layout.data_dir(OUT, '{dataset}', '{split}')}/{layout.STATS_PLOT}",
             caption="../report/prepare.rst",
             category="Data",
         ),
     log:
-        f"{OUT}/logs/prepare/{{dataset}}-{{split}}.log",
+        layout.log_path(OUT, "prepare", "{dataset}-{split}"),
     benchmark:
-        f"{OUT}/benchmarks/prepare/{{dataset}}-{{split}}.tsv"
+        layout.benchmark_path(OUT, "prepare", "{dataset}-{split}")
     conda:
         "../../envs/data.yaml"
     threads: 1

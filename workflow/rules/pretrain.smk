@@ -5,17 +5,17 @@ if CFG.model.pretrained is None:
         input:
             index=layout.index_path(OUT, CFG.sensitivity.dataset, "train"),
         output:
-            model=layout.pretrain_path(CFG),
-            metrics=f"{OUT}/pretrain/metrics.json",
+            model=dag.pretrain_path(CFG),
+            metrics=f"{layout.pretrain_dir(OUT)}/{layout.METRICS_FILE}",
             plot=report(
-                f"{OUT}/pretrain/loss.png",
+                f"{layout.pretrain_dir(OUT)}/{layout.LOSS_PLOT}",
                 caption="../report/pretrain.rst",
                 category="Training",
             ),
         log:
-            f"{OUT}/logs/pretrain.log",
+            layout.log_path(OUT, "pretrain", "pretrain"),
         benchmark:
-            f"{OUT}/benchmarks/pretrain.tsv"
+            layout.benchmark_path(OUT, "pretrain", "pretrain")
         conda:
             "../../envs/train.yaml"
         # alone on the DAG's critical path (only the synthetic default pre-trains): at least 2
@@ -27,9 +27,9 @@ if CFG.model.pretrained is None:
         params:
             python=TRAIN_PYTHON,
             config=RESOLVED_CONFIG,
-            fingerprint=layout.fingerprint(
+            fingerprint=dag.fingerprint(
                 CFG, "study.seed", "model", "pretrain", "sampler", "encoding"
             ),
         shell:
-            "{params.python} -m srtrack.tune --config {params.config} --modality rgb --method full "
+            "{params.python} -m srtrack.tune --config {params.config} --modality rgb --label full "
             "--data $(dirname {input.index}) --out $(dirname {output.model}) > {log} 2>&1"

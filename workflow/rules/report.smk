@@ -1,20 +1,20 @@
 # The study's tables from the MLflow store (python -m srtrack.report), after every evaluation.
 rule report:
     input:
-        layout.eval_targets(CFG),
-        layout.retention_targets(CFG),
+        dag.eval_targets(CFG),
+        dag.retention_targets(CFG),
     output:
-        **layout.report_plots(CFG, "../report/plasticity.rst"),
+        **dag.report_plots(CFG, "../report/plasticity.rst"),
         tables=report(
-            f"{OUT}/report/tables.md",
+            dag.report_path(CFG),
             caption="../report/tables.rst",
             category="Tables",
         ),
-        cells=f"{OUT}/report/tables.csv",
+        cells=f"{layout.report_dir(OUT)}/{layout.CELLS_FILE}",
     log:
-        f"{OUT}/logs/report.log",
+        layout.log_path(OUT, "report", "report"),
     benchmark:
-        f"{OUT}/benchmarks/report.tsv"
+        layout.benchmark_path(OUT, "report", "report")
     conda:
         "../../envs/eval.yaml"
     threads: 1

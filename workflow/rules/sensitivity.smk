@@ -1,19 +1,19 @@
 rule sensitivity:
     input:
         index=layout.index_path(OUT, CFG.sensitivity.dataset, "train"),
-        checkpoint=layout.pretrained_checkpoint(CFG),
+        checkpoint=dag.pretrained_checkpoint(CFG),
     output:
-        prior=layout.prior_path(CFG),
-        summary=f"{OUT}/prior/{CFG.sensitivity.dataset}/summary.json",
+        prior=dag.prior_path(CFG),
+        summary=f"{layout.prior_dir(OUT, CFG.sensitivity.dataset)}/{layout.SUMMARY_FILE}",
         plot=report(
-            f"{OUT}/prior/{CFG.sensitivity.dataset}/fisher_heatmap.png",
+            f"{layout.prior_dir(OUT, CFG.sensitivity.dataset)}/{layout.FISHER_PLOT}",
             caption="../report/sensitivity.rst",
             category="Method",
         ),
     log:
-        f"{OUT}/logs/sensitivity/{CFG.sensitivity.dataset}.log",
+        layout.log_path(OUT, "sensitivity", CFG.sensitivity.dataset),
     benchmark:
-        f"{OUT}/benchmarks/sensitivity/{CFG.sensitivity.dataset}.tsv"
+        layout.benchmark_path(OUT, "sensitivity", CFG.sensitivity.dataset)
     conda:
         "../../envs/train.yaml"
     threads: 2
@@ -23,7 +23,7 @@ rule sensitivity:
     params:
         srtrack=SRTRACK,
         config=RESOLVED_CONFIG,
-        fingerprint=layout.fingerprint(
+        fingerprint=dag.fingerprint(
             CFG, "study.seed", "model", "sensitivity", "sampler", "encoding"
         ),
     shell:
@@ -35,14 +35,16 @@ rule sensitivity:
 rule sensitivity_variant:
     input:
         index=layout.index_path(OUT, CFG.sensitivity.dataset, "train"),
-        checkpoint=layout.pretrained_checkpoint(CFG),
+        checkpoint=dag.pretrained_checkpoint(CFG),
     output:
-        prior=layout.prior_path(CFG, "{variant}"),
-        summary=f"{OUT}/prior/{CFG.sensitivity.dataset}/{{variant}}/summary.json",
+        prior=dag.prior_path(CFG, "{variant}"),
+        summary=f"{layout.prior_dir(OUT, CFG.sensitivity.dataset, '{variant}')}/{layout.SUMMARY_FILE}",
     log:
-        f"{OUT}/logs/sensitivity/{CFG.sensitivity.dataset}-{{variant}}.log",
+        layout.log_path(OUT, "sensitivity", f"{CFG.sensitivity.dataset}-{{variant}}"),
     benchmark:
-        f"{OUT}/benchmarks/sensitivity/{CFG.sensitivity.dataset}-{{variant}}.tsv"
+        layout.benchmark_path(
+            OUT, "sensitivity", f"{CFG.sensitivity.dataset}-{{variant}}"
+        )
     conda:
         "../../envs/train.yaml"
     threads: 2
@@ -52,11 +54,10 @@ rule sensitivity_variant:
     params:
         srtrack=SRTRACK,
         config=RESOLVED_CONFIG,
-        fingerprint=layout.fingerprint(
+        fingerprint=dag.fingerprint(
             CFG, "study.seed", "model", "sensitivity", "sampler", "encoding"
         ),
-        overrides=lambda wildcards: layout.prior_overrides(CFG, wildcards.variant),
     shell:
-        "{params.srtrack}.sensitivity --config {params.config} {params.overrides} "
+        "{params.srtrack}.sensitivity --config {params.config} --label {wildcards.variant} "
         "--data $(dirname {input.index}) --checkpoint {input.checkpoint} "
         "--out $(dirname {output.prior}) > {log} 2>&1"

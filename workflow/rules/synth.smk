@@ -1,15 +1,15 @@
 rule synth:
     output:
-        manifest=layout.synth_manifest(CFG),
+        manifest=dag.synth_manifest(CFG),
         preview=report(
-            f"{OUT}/synth/preview.png",
+            layout.synth_preview(OUT),
             caption="../report/synth.rst",
             category="Data",
         ),
     log:
-        f"{OUT}/logs/synth/synth.log",
+        layout.log_path(OUT, "synth", "synth"),
     benchmark:
-        f"{OUT}/benchmarks/synth/synth.tsv"
+        layout.benchmark_path(OUT, "synth", "synth")
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -19,7 +19,7 @@ rule synth:
     params:
         srtrack=SRTRACK,
         config=RESOLVED_CONFIG,
-        fingerprint=layout.fingerprint(CFG, "study.seed", "synth"),
+        fingerprint=dag.fingerprint(CFG, "study.seed", "synth"),
     shell:
         "{params.srtrack}.synth --config {params.config} --out $(dirname {output.manifest}) "
         "--preview {output.preview} > {log} 2>&1"

@@ -3,18 +3,18 @@ rule tune:
     input:
         unpack(tune_inputs),
     output:
-        model=layout.tune_path(CFG, "{modality}", "{method}", "{seed}"),
-        metrics=f"{OUT}/tune/{{modality}}/{{method}}/seed{{seed}}/metrics.json",
+        model=dag.tune_path(CFG, "{modality}", "{label}", "{seed}"),
+        metrics=f"{layout.tune_dir(OUT, '{modality}', '{label}', '{seed}')}/{layout.METRICS_FILE}",
         plot=report(
-            f"{OUT}/tune/{{modality}}/{{method}}/seed{{seed}}/loss.png",
+            f"{layout.tune_dir(OUT, '{modality}', '{label}', '{seed}')}/{layout.LOSS_PLOT}",
             caption="../report/tune.rst",
             category="Training",
             subcategory="{modality}",
         ),
     log:
-        f"{OUT}/logs/tune/{{modality}}-{{method}}-seed{{seed}}.log",
+        layout.log_path(OUT, "tune", "{modality}-{label}-seed{seed}"),
     benchmark:
-        f"{OUT}/benchmarks/tune/{{modality}}-{{method}}-seed{{seed}}.tsv"
+        layout.benchmark_path(OUT, "tune", "{modality}-{label}-seed{seed}")
     conda:
         "../../envs/train.yaml"
     threads: TRAIN.cpus_per_task
@@ -25,11 +25,8 @@ rule tune:
     params:
         python=TRAIN_PYTHON,
         config=RESOLVED_CONFIG,
-        fingerprint=layout.fingerprint(
+        fingerprint=dag.fingerprint(
             CFG, "study.seed", "model", "method", "train", "sampler", "encoding"
-        ),
-        settings=lambda wildcards: layout.tune_settings(
-            CFG, wildcards.method, wildcards.seed
         ),
         data=lambda wildcards, input: " ".join(
             f"--data {Path(index).parent}" for index in input.indexes
@@ -39,5 +36,5 @@ rule tune:
         ),
     shell:
         "{params.python} -m srtrack.tune --config {params.config} --modality {wildcards.modality} "
-        "{params.settings} {params.data} --init {input.init} {params.prior} "
+        "--label {wildcards.label} --set study.seed={wildcards.seed} {params.data} --init {input.init} {params.prior} "
         "--out $(dirname {output.model}) > {log} 2>&1"

@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from srtrack.config import load_config
-from srtrack.tracking import flatten, stage_run
+from srtrack.mlflow_runs import flatten, stage_run
 
 
 def runs_of(uri: str, experiment: str = "pytest", filter_string: str = "tags.`srtrack.role` = 'stage'"):
@@ -21,7 +21,7 @@ def runs_of(uri: str, experiment: str = "pytest", filter_string: str = "tags.`sr
 
 def stage_script(body: str, config_from: int = 1) -> str:
     """A `python -c` program: the config from argv[config_from:], then `body` (stage_run imported)."""
-    return ("import sys, time\nfrom srtrack.config import load_config\nfrom srtrack.tracking import stage_run\n"
+    return ("import sys, time\nfrom srtrack.config import load_config\nfrom srtrack.mlflow_runs import stage_run\n"
             f"cfg = load_config(sys.argv[{config_from}:])\n" + body)
 
 
@@ -32,16 +32,16 @@ def test_flatten() -> None:
 def test_failed_stage_is_marked_failed_with_the_error(tmp_path: Path, tmp_config) -> None:
     cfg = load_config(tmp_config())
     with pytest.raises(ValueError, match="boom"):
-        with stage_run(cfg, "tune", method="srft"):
+        with stage_run(cfg, "tune", name="tune rgbt/srft s0", method="srft"):
             raise ValueError("boom")
     (run,) = runs_of(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert run.info.status == "FAILED" and run.data.tags["error"] == "ValueError: boom"
-    assert run.data.tags["method"] == "srft" and run.info.run_name == "tune-srft"
+    assert run.data.tags["method"] == "srft" and run.info.run_name == "tune rgbt/srft s0"
 
 
 def test_metrics_params_and_config_artifact(tmp_path: Path, tmp_config) -> None:
     cfg = load_config(tmp_config())
-    with stage_run(cfg, "evaluate", dataset="lasher") as run:
+    with stage_run(cfg, "evaluate", name="evaluate", dataset="lasher") as run:
         run.log_metrics({"auc": 0.5}, step=3)
         run.log_params({"extra": {"k": 2}})
         run_id = run.run_id
@@ -53,10 +53,24 @@ def test_metrics_params_and_config_artifact(tmp_path: Path, tmp_config) -> None:
     assert (tmp_path / "mlartifacts" / "pytest").is_dir()
 
 
+def test_a_stage_logs_only_the_sections_it_reads(tmp_path: Path, tmp_config) -> None:
+    cfg = load_config(tmp_config())
+    with stage_run(cfg, "prepare", name="prepare lasher/test", sections=("study", "datasets.lasher")) as run:
+        run_id = run.run_id
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    found = client.get_run(run_id)
+    params = found.data.params
+    assert found.info.run_name == "prepare lasher/test" and params["study.name"] == "pytest"
+    assert "datasets.lasher.root" in params and not any(k.startswith(("datasets.got10k", "model.", "method."))
+                                                        for k in params)
+    # the whole resolved config is still there, as the artifact
+    assert [a.path for a in client.list_artifacts(run_id, "config")] == ["config/config.yaml"]
+
+
 def test_only_rank_zero_logs(tmp_path: Path, tmp_config, monkeypatch) -> None:
     cfg = load_config(tmp_config())
     monkeypatch.setenv("RANK", "1")
-    with stage_run(cfg, "tune") as run:
+    with stage_run(cfg, "tune", name="tune") as run:
         run.log_metrics({"loss": 1.0})
         assert run.run_id == ""
     assert not (tmp_path / "mlflow.db").exists()
@@ -66,7 +80,7 @@ def test_environment_uri_wins_over_config(tmp_path: Path, tmp_config, monkeypatc
     cfg = load_config(tmp_config())
     other = f"sqlite:///{tmp_path / 'other' / 'env.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", other)
-    with stage_run(cfg, "prepare"):
+    with stage_run(cfg, "prepare", name="prepare"):
         pass
     assert len(runs_of(other)) == 1 and not (tmp_path / "mlflow.db").exists()
 
@@ -76,7 +90,7 @@ def test_environment_uri_wins_over_config(tmp_path: Path, tmp_config, monkeypatc
 def test_stage_runs_reach_a_real_mlflow_server(tmp_path: Path, tmp_config, mlflow_server: str, monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     cfg = load_config(tmp_config())
-    with stage_run(cfg, "prepare", dataset="lasher") as run:
+    with stage_run(cfg, "prepare", name="prepare", dataset="lasher") as run:
         run.log_metrics({"n_sequences": 3})
     (found,) = runs_of(mlflow_server)
     assert found.data.tags["dataset"] == "lasher" and found.data.metrics["n_sequences"] == 3
@@ -91,7 +105,7 @@ def test_stage_runs_reach_a_real_mlflow_server(tmp_path: Path, tmp_config, mlflo
 def test_parallel_stages_share_a_new_sqlite_store(tmp_path: Path, tmp_config) -> None:
     """Parallel Snakemake jobs start on an empty store at the same moment: none may fail."""
     config = tmp_config()
-    script = stage_script("with stage_run(cfg, 'prepare') as run:\n    run.log_metrics({'x': 1.0})\n")
+    script = stage_script("with stage_run(cfg, 'prepare', name='prepare') as run:\n    run.log_metrics({'x': 1.0})\n")
     procs = [subprocess.Popen([sys.executable, "-c", script, *map(str, config)], stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
     errors = [p.communicate(timeout=300)[1] for p in procs]
@@ -106,7 +120,7 @@ def test_relative_sqlite_uri_follows_the_working_directory(tmp_path: Path, tmp_c
     for name in ("first", "second"):
         (tmp_path / name).mkdir()
         monkeypatch.chdir(tmp_path / name)
-        with stage_run(cfg, "prepare"):
+        with stage_run(cfg, "prepare", name="prepare"):
             pass
     for name in ("first", "second"):
         assert len(runs_of(f"sqlite:///{tmp_path / name / 'rel' / 'mlflow.db'}")) == 1
@@ -122,7 +136,7 @@ def test_six_processes_starting_together_against_a_server_share_one_study_run(tm
     config = tmp_config()
     start = time.time() + 8  # every process waits for the same instant, after its imports
     script = stage_script("time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
-                          "with stage_run(cfg, 'prepare'):\n    pass\n", config_from=2)
+                          "with stage_run(cfg, 'prepare', name='prepare'):\n    pass\n", config_from=2)
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server}
     procs = [subprocess.Popen([sys.executable, "-c", script, str(start), *map(str, config)], stderr=subprocess.PIPE,
                               text=True, env=env) for _ in range(6)]
@@ -139,7 +153,7 @@ def test_runs_of_a_killed_process_are_closed_by_the_next_stage(tmp_path: Path, t
     import signal
 
     config = tmp_config()
-    script = stage_script("with stage_run(cfg, 'evaluate'):\n    print('open', flush=True)\n    time.sleep(300)\n")
+    script = stage_script("with stage_run(cfg, 'evaluate', name='evaluate'):\n    print('open', flush=True)\n    time.sleep(300)\n")
     proc = subprocess.Popen([sys.executable, "-c", script, *map(str, config)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "open"
     proc.send_signal(signal.SIGKILL)
@@ -147,7 +161,7 @@ def test_runs_of_a_killed_process_are_closed_by_the_next_stage(tmp_path: Path, t
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     (orphan,) = runs_of(uri)
     assert orphan.info.status == "RUNNING"
-    with stage_run(load_config(config), "prepare"):
+    with stage_run(load_config(config), "prepare", name="prepare"):
         pass
     closed = MlflowClient(uri).get_run(orphan.info.run_id)
     assert closed.info.status == "KILLED" and "ended without closing the run" in closed.data.tags["stopped"]
@@ -196,7 +210,7 @@ def test_the_server_script_listens_locally_and_with_accounts_refuses_anonymous_r
             urllib.request.urlopen(request, timeout=10)
         assert info.value.code == 403
         from srtrack.errors import ConfigError
-        from srtrack.tracking import check_server
+        from srtrack.mlflow_runs import check_server
 
         with pytest.raises(ConfigError, match="refuses this job \\(401"):
             check_server(url)
@@ -204,7 +218,7 @@ def test_the_server_script_listens_locally_and_with_accounts_refuses_anonymous_r
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", secret)
         check_server(url)
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-        with stage_run(load_config(tmp_config()), "prepare") as run:
+        with stage_run(load_config(tmp_config()), "prepare", name="prepare") as run:
             run.log_metrics({"x": 1.0})
         assert len(runs_of(url)) == 1
         assert oct((tmp_path / "auth.ini").stat().st_mode & 0o777) == "0o600"

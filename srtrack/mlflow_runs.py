@@ -1,11 +1,13 @@
 """MLflow bookkeeping shared by every stage: one run per stage invocation, nested under its study.
 
-`with stage_run(cfg, "prepare", dataset="lasher") as run:` opens a run in `cfg.mlflow.experiment`
-whose parent is, in this order, the `parent_run_id` argument, `$SRTRACK_PARENT_RUN_ID` (set by the
-Snakemake workflow for a whole DAG invocation), or one study run per `study.name` that is found or
-created (atomically: see `ensure_study_run`). The run is tagged (stage, dataset, modality, method,
-seed, git commit, config hash, Slurm job id, host, process id), gets the flattened config as params
-and the resolved config as an artifact, and is marked FAILED (with the error) if the block raises.
+`with stage_run(cfg, "prepare", name="prepare lasher/test", sections=[...], dataset="lasher") as run:`
+opens a run in `cfg.mlflow.experiment` whose parent is, in this order, the `parent_run_id` argument,
+`$SRTRACK_PARENT_RUN_ID` (set by the Snakemake workflow for a whole DAG invocation), or one study
+run per `study.name` that is found or created (atomically: see `ensure_study_run`). The run is
+tagged (stage, the labels it is given: dataset, modality, label, method, model, ..., seed, git
+commit, config hash, Slurm job id, host, process id), gets the config sections the stage reads as
+params (the stage's effective config: the label's method and network applied) and the whole
+resolved config as an artifact, and is marked FAILED (with the error) if the block raises.
 Runs left RUNNING by processes of this host that no longer exist (a `kill -9`) are marked KILLED
 when the next stage or DAG run opens (`close_orphans`).
 
@@ -26,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -35,6 +37,12 @@ from srtrack.errors import ConfigError
 from srtrack.run_registry import close_orphans, ensure_study_run
 
 PARENT_RUN_ENV = "SRTRACK_PARENT_RUN_ID"
+# the UI opens a model-training experiment (not its GenAI overview) and shows what the runs are
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development",
+                   "mlflow.note.content": "srtrack: multi-modal tracker tuning. A study run per study.name holds a "
+                                          "run per DAG invocation, which holds a run per stage job (tags: stage, "
+                                          "label, method, model, modality, dataset, seed). The study run's "
+                                          "study_summary table has every headline score."}
 _MAX_PARAM_CHARS = 6000
 _BATCH = 100
 
@@ -78,6 +86,22 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
             text = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
             flat[name] = text[:_MAX_PARAM_CHARS]
     return flat
+
+
+def config_sections(data: Mapping[str, Any], sections: Sequence[str] | None) -> dict[str, Any]:
+    """The parts of a config dict named by dotted `sections` (all of it for None), nested as they were."""
+    if sections is None:
+        return dict(data)
+    picked: dict[str, Any] = {}
+    for dotted in sections:
+        *parents, last = dotted.split(".")
+        source: Any = data
+        target = picked
+        for part in parents:
+            source = source[part]
+            target = target.setdefault(part, {})
+        target[last] = source[last]
+    return picked
 
 
 def config_hash(cfg: Config) -> str:
@@ -124,6 +148,10 @@ class StageRun:
         for start in range(0, len(items), _BATCH):
             self.client.log_batch(self.run_id, metrics=items[start:start + _BATCH])
 
+    def log_metrics_to(self, run_id: str, metrics: Mapping[str, float]) -> None:
+        """Metrics on another run of the study (an evaluation's scores on the tuning run it scores)."""
+        StageRun(self.client, run_id, self.experiment_id).log_metrics(metrics)
+
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
 
@@ -131,6 +159,20 @@ class StageRun:
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_split(self, index: Mapping[str, Any], context: str) -> None:
+        """A prepared split as an MLflow dataset input (name, digest of its index, source = its root), so
+        the UI's dataset column says what the run read; `context` is `train`, `test` or `prior`."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        from srtrack.io import json_sha256
+
+        name = f"{index['benchmark']}-{index['split']}"
+        digest = json_sha256([s.get("boxes_sha256") for s in index.get("sequences", [])])[:16]
+        profile = json.dumps({"sequences": index.get("n_sequences"), "frames": index.get("n_frames"),
+                              "modality": index.get("modality")})
+        dataset = Dataset(name, digest, "local", str(index.get("root", "")), profile=profile)
+        self.client.log_inputs(self.run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
 
 
 class NullRun(StageRun):
@@ -149,6 +191,12 @@ class NullRun(StageRun):
         pass
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        pass
+
+    def log_split(self, index: Mapping[str, Any], context: str) -> None:
+        pass
+
+    def log_metrics_to(self, run_id: str, metrics: Mapping[str, float]) -> None:
         pass
 
 
@@ -191,7 +239,7 @@ def ensure_experiment(client: Any, cfg: Config) -> str:
     db = _sqlite_path(tracking_uri(cfg))
     location = (db.parent.resolve() / "mlartifacts" / name).as_uri() if db is not None else None
     try:
-        return client.create_experiment(name, artifact_location=location)
+        return client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_TAGS)
     except MlflowException:
         found = client.get_experiment_by_name(name)
         if found is None:
@@ -218,17 +266,19 @@ def stage_tags(cfg: Config, stage: str, **labels: Any) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def stage_run(cfg: Config, stage: str, *, parent_run_id: str | None = None, run_name: str | None = None,
-              resume_run_id: str | None = None, **labels: Any) -> Iterator[StageRun]:
+def stage_run(cfg: Config, stage: str, *, name: str, sections: Sequence[str] | None = None,
+              parent_run_id: str | None = None, resume_run_id: str | None = None,
+              **labels: Any) -> Iterator[StageRun]:
     """Open the MLflow run of one stage invocation; see the module docstring.
 
     Args:
-        cfg: the validated config (its flattened form becomes the run's params).
+        cfg: the stage's effective config (its `sections` become the run's params).
         stage: stage name (`prepare`, `tune`, ...).
+        name: shown in the MLflow UI, short and unique within a study (`tune rgbt/lora s0`).
+        sections: dotted config sections the stage reads (`model`, `datasets.lasher`); None: all.
         parent_run_id: the DAG's parent run; defaults to $SRTRACK_PARENT_RUN_ID, then the study run.
-        run_name: shown in the MLflow UI; defaults to `stage` plus the labels.
         resume_run_id: continue this run (a resumed training run) instead of creating one, when it exists.
-        labels: extra tags such as dataset=, modality=, method=.
+        labels: extra tags such as dataset=, modality=, label=, method=, model=.
 
     An exception with a `run_status` attribute (e.g. "KILLED" for a preempted run) ends the run
     with that status; any other exception marks it FAILED.
@@ -243,7 +293,6 @@ def stage_run(cfg: Config, stage: str, *, parent_run_id: str | None = None, run_
     close_orphans(client, experiment_id)
     tags = stage_tags(cfg, stage, **labels)
     tags["mlflow.parentRunId"] = parent
-    name = run_name or "-".join([stage, *(str(v) for v in labels.values() if v is not None)])
     resumed = _existing_run(client, resume_run_id) if resume_run_id else None
     if resumed:
         client.update_run(resumed, "RUNNING")
@@ -254,7 +303,7 @@ def stage_run(cfg: Config, stage: str, *, parent_run_id: str | None = None, run_
     try:
         if not resumed:
             resolved = config_to_dict(cfg)
-            active.log_params(resolved)
+            active.log_params(config_sections(resolved, sections))
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "config.yaml"
                 path.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
@@ -330,6 +379,15 @@ def check_server(uri: str, timeout_s: float = 10.0) -> None:
         raise ConfigError(f"the MLflow tracking server {uri} does not answer ({exc}); start it with "
                           "scripts/mlflow-server.sh, or point SRTRACK_MLFLOW_URI (Slurm profile) or "
                           "mlflow.tracking_uri at a running one") from None
+
+
+def log_study_summary(cfg: Config, table: Any, artifact_file: str) -> str:
+    """Log `table` (a DataFrame) as an MLflow table of the study run; returns the study run's id."""
+    with _store_setup_lock(cfg):
+        client = _client(cfg)
+        study = ensure_study_run(client, ensure_experiment(client, cfg), cfg.study.name)
+    client.log_table(study, data=table, artifact_file=artifact_file)
+    return study
 
 
 def start_dag_run(cfg: Config, targets: list[str]) -> str:

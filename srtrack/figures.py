@@ -1,0 +1,21 @@
+"""Writing matplotlib figures: the one helper every stage's plots use."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from srtrack.io import write_bytes_atomic
+
+
+def save_figure(fig, path: Path, formats: tuple[str, ...] = (), dpi: int = 100) -> Path:
+    """Write `fig` atomically to `path` (PNG), and beside it in every extra format (e.g. "pdf"),
+    then close it; returns `path`."""
+    import matplotlib.pyplot as plt
+
+    for suffix in (path.suffix.lstrip(".") or "png", *formats):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=suffix, dpi=dpi)
+        write_bytes_atomic(path.with_suffix(f".{suffix}"), buffer.getvalue())
+    plt.close(fig)
+    return path

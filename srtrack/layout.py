@@ -1,0 +1,86 @@
+"""Where every output lives: the one place that spells a path pattern or an output file name.
+
+The Snakemake rules format their inputs and outputs from these functions (with `{wildcard}`
+strings for the parts Snakemake fills in) and the stage CLIs import their file names from here.
+`out` is `study.output_dir`. Torch-free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# file names inside a stage's output folder
+INDEX_FILE, SEQUENCES_FILE, STATS_PLOT = "index.json", "sequences.csv", "stats.png"   # prepare
+PRIOR_FILE, SUMMARY_FILE, FISHER_PLOT = "prior.safetensors", "summary.json", "fisher_heatmap.png"  # sensitivity
+MODEL_FILE, METRICS_FILE, LOSS_PLOT = "model.pth", "metrics.json", "loss.png"  # tune (metrics.json: evaluate too)
+TRAIN_LOG, LOAD_REPORT_FILE, RUN_ID_FILE = "train.log", "load_report.json", "mlflow_run_id"  # tune, sensitivity
+TABLE_FILE = "per_sequence.csv"  # evaluate
+TABLES_FILE, CELLS_FILE, PLASTICITY_PLOT = "tables.md", "tables.csv", "plasticity_stability.png"  # report
+MANIFEST_FILE, PREVIEW_PLOT = "manifest.json", "preview.png"  # synth
+RESOLVED_CONFIG = "config.resolved.yaml"
+
+
+def synth_preview(out: Path | str) -> str:
+    """The contact sheet of the synthetic benchmarks (synth --preview)."""
+    return f"{out}/synth/{PREVIEW_PLOT}"
+
+
+def data_dir(out: Path | str, dataset: str, split: str) -> str:
+    """The prepared split of one benchmark (prepare's --out)."""
+    return f"{out}/data/{dataset}-{split}"
+
+
+def index_path(out: Path | str, dataset: str, split: str) -> str:
+    return f"{data_dir(out, dataset, split)}/{INDEX_FILE}"
+
+
+def prior_dir(out: Path | str, dataset: str, variant: str | None = None) -> str:
+    """The prior of the pretrained tracker on `dataset`; a variant that sweeps the prior's own
+    settings (N, rank) gets its own subfolder."""
+    return f"{out}/prior/{dataset}" + (f"/{variant}" if variant else "")
+
+
+def prior_path(out: Path | str, dataset: str, variant: str | None = None) -> str:
+    return f"{prior_dir(out, dataset, variant)}/{PRIOR_FILE}"
+
+
+def pretrain_dir(out: Path | str) -> str:
+    """The RGB pre-training run of the synthetic default."""
+    return f"{out}/pretrain"
+
+
+def tune_dir(out: Path | str, modality: str, label: str, seed: int | str) -> str:
+    return f"{out}/tune/{modality}/{label}/seed{seed}"
+
+
+def eval_dir(out: Path | str, dataset: str, label: str, seed: int | str) -> str:
+    return f"{out}/eval/{dataset}/{label}/seed{seed}"
+
+
+def compare_dir(out: Path | str, dataset: str) -> str:
+    """Every tracker of one benchmark on the same plots."""
+    return f"{out}/eval/{dataset}/comparison"
+
+
+def retention_dir(out: Path | str, retained: str, seed: int | str) -> str:
+    """Scores on RGB data of `<modality>.<label>` (a tuned tracker) or of the baseline."""
+    return f"{out}/retention/{retained}/seed{seed}"
+
+
+def report_dir(out: Path | str) -> str:
+    return f"{out}/report"
+
+
+def log_path(out: Path | str, stage: str, name: str) -> str:
+    """A rule's log file."""
+    return f"{out}/logs/{stage}/{name}.log"
+
+
+def benchmark_path(out: Path | str, stage: str, name: str) -> str:
+    """A rule's Snakemake benchmark file (job time and memory)."""
+    return f"{out}/benchmarks/{stage}/{name}.tsv"
+
+
+def resolved_config(out: Path | str) -> str:
+    """The merged, validated config the DAG's jobs read."""
+    return f"{out}/{RESOLVED_CONFIG}"
