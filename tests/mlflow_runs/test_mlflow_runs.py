@@ -210,7 +210,7 @@ def test_the_server_script_listens_locally_and_with_accounts_refuses_anonymous_r
             urllib.request.urlopen(request, timeout=10)
         assert info.value.code == 403
         from srtrack.errors import ConfigError
-        from srtrack.mlflow_runs import check_server
+        from srtrack.mlflow_server import check_server
 
         with pytest.raises(ConfigError, match="refuses this job \\(401"):
             check_server(url)
