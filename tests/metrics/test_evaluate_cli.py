@@ -48,7 +48,9 @@ def test_evaluate_tracks_scores_resumes_and_keys_results_by_checkpoint(smoke_dat
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'evaluate'")
     assert run.data.metrics["lasher_rgbt/success_auc"] == pytest.approx(summary["success_auc"])
-    assert run.data.tags["method"] == "baseline" and len(run.data.tags["checkpoint_sha256"]) == 64
+    # no study label: named, not resolved; the network that ran is recorded
+    assert run.data.tags["label"] == "baseline" and "method" not in run.data.tags and len(run.data.tags["checkpoint_sha256"]) == 64
+    assert run.data.tags["model"] == run.data.params["model.name"] == "srtrack_tiny"
 
     # resume: a sequence whose files are there is not tracked again, a missing one is
     first = sorted(raw.glob("*.txt"))[0]
