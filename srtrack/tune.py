@@ -77,7 +77,7 @@ def default_data(cfg: Config, modality: str) -> list[Path]:
 
 
 def run_key(cfg: Config, *, network: dict, method: str, modality: str, indexes: list[dict],
-            init: Path | None, prior: Path | None) -> str:
+            init_sha256: str | None, prior_sha256: str | None) -> str:
     """Everything the trained weights depend on (not the number of ranks: see srtrack/train/data.py)."""
     data = config_to_dict(cfg)
     schedule = data["pretrain" if modality == "rgb" else "train"]
@@ -85,7 +85,7 @@ def run_key(cfg: Config, *, network: dict, method: str, modality: str, indexes: 
              "method": [method, data["method"]], "modality": modality, "schedule": schedule, "seed": cfg.study.seed,
              "sampler": data["sampler"], "encoding": data["encoding"],
              "data": [[s["boxes_sha256"] for s in index["sequences"]] for index in indexes],
-             "init": file_sha256(init) if init else None, "prior": file_sha256(prior) if prior else None}
+             "init": init_sha256, "prior": prior_sha256}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
@@ -114,12 +114,13 @@ def train(args: argparse.Namespace) -> int:
     from srtrack.train import distributed
     from srtrack.train.preemption import EXIT_PREEMPTED, StopRequest, requeue
 
-    if args.label and args.method:
-        raise ConfigError("pass --label (a study label) or --method (a bare regularizer), not both")
     modality = args.modality
     base = config_from_args(args)
     pretraining = study.rgb_counterpart(base.model.name) if modality == "rgb" else None
-    cfg, label = config_for_label(args, args.label or args.method or base.method.name, model=pretraining)
+    cfg, label = config_for_label(args, base, args.label or args.method or base.method.name, model=pretraining)
+    if args.method and label.method != args.method:
+        raise ConfigError(f"--label {label.name} is method {label.method}, not --method {args.method}: "
+                          "pass one of them")
     method, model_name = label.method, cfg.model.name
     init = args.init or (None if modality == "rgb" else cfg.model.pretrained)
     if init is None and modality != "rgb" and not args.allow_random_init:
@@ -129,7 +130,7 @@ def train(args: argparse.Namespace) -> int:
     stop = StopRequest().install()
     try:
         folders = args.data or default_data(cfg, modality)
-        setup, indexes = build_setup(cfg, args, model_name, method, modality, folders, init)
+        setup, indexes, links = build_setup(cfg, args, model_name, method, modality, folders, init)
         key = setup.run_key
         if finished(args.out, key):
             if env.is_main:
@@ -142,7 +143,7 @@ def train(args: argparse.Namespace) -> int:
         handler = add_log_file(args.out / TRAIN_LOG) if env.is_main else None
         try:
             return run_training(cfg, args, setup, env, device, stop, label=label, modality=modality,
-                                indexes=indexes, init=init)
+                                indexes=indexes, init=init, links=links)
         except Exception as exc:
             if getattr(exc, "run_status", None) == "KILLED":
                 print(f"tune: {exc}", file=sys.stderr)
@@ -160,7 +161,8 @@ def train(args: argparse.Namespace) -> int:
 
 def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: str, modality: str,
                 folders: list[Path], init: Path | None):
-    """Model (seeded, initialised), regularizer (theta_0, prior) and data of the run."""
+    """Model (seeded, initialised), regularizer (theta_0, prior) and data of the run, and where its
+    starting weights and prior come from (`origins`)."""
     import torch
 
     from srtrack.method.prior import check_prior
@@ -195,13 +197,14 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
             raise ConfigError(f"{args.prior}: none of its statistics belongs to a trainable parameter of {model_name} "
                               "(computed for another model?)")
     regularizer.attach({n: p for n, p in model.named_parameters() if p.requires_grad}, prior)
-    key = run_key(cfg, network=spec.to_dict(), method=method, modality=modality, indexes=indexes, init=init,
-                  prior=args.prior if regularizer.uses_prior else None)
+    links = origins(init, args.prior if regularizer.uses_prior else None)
+    key = run_key(cfg, network=spec.to_dict(), method=method, modality=modality, indexes=indexes,
+                  init_sha256=links["init_sha256"], prior_sha256=links["prior_sha256"])
     setup = TrainerSetup(model=model, regularizer=regularizer, schedule=schedule, dataset=dataset, out=args.out,
                          run_key=key, seed=cfg.study.seed, workers=cfg.sampler.workers if args.workers is None else args.workers,
                          probe=probe_batch(dataset, schedule.probe_samples), network=spec,
                          load_report=report.to_json() if report else None)
-    return setup, indexes
+    return setup, indexes, links
 
 
 def read_prior(path: Path) -> dict:
@@ -221,7 +224,7 @@ def read_prior(path: Path) -> dict:
 
 
 def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop, *, label: study.Label,
-                 modality: str, indexes: list[dict], init: Path | None) -> int:
+                 modality: str, indexes: list[dict], init: Path | None, links: dict[str, str | None]) -> int:
     """Resume or start, train, and write the outputs, inside the stage's MLflow run."""
 
     from srtrack.mlflow_runs import config_hash, stage_run, system_metrics
@@ -241,8 +244,7 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
                 "resources", *(f"datasets.{d}" for d in datasets))
     with stage_run(cfg, stage, name=name, sections=sections, parent_run_id=args.parent_run_id,
                    resume_run_id=previous_run, dataset="+".join(datasets), modality=modality, label=tag,
-                   method=label.method, model=model_name, **origins(init, args.prior if setup.regularizer.uses_prior
-                                                                     else None)) as run:
+                   method=label.method, model=model_name, **links) as run:
         if env.is_main:
             write_text_atomic(run_id_file, run.run_id + "\n")
         if not previous_run:
@@ -276,14 +278,14 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
 
 
 def origins(init: Path | None, prior: Path | None) -> dict[str, str | None]:
-    """Tags that link a run to where its starting weights and prior came from: hashes, and the MLflow
-    runs that wrote them (their folders' run-id files) where there are any."""
-    def run_id(path: Path | None) -> str | None:
-        found = path.parent / RUN_ID_FILE if path is not None else None
-        return found.read_text().strip() if found is not None and found.is_file() else None
+    """Where the starting weights and the prior came from: their hashes (part of the run key) and the
+    MLflow runs that wrote them, where there are any (tags of the run)."""
+    from srtrack.mlflow_runs import run_id_beside
 
-    return {"init_sha256": file_sha256(init) if init else None, "init_run_id": run_id(init),
-            "prior_sha256": file_sha256(prior) if prior else None, "prior_run_id": run_id(prior)}
+    return {"init_sha256": file_sha256(init) if init else None,
+            "init_run_id": run_id_beside(init) if init else None,
+            "prior_sha256": file_sha256(prior) if prior else None,
+            "prior_run_id": run_id_beside(prior) if prior else None}
 
 
 def model_counts(model) -> dict[str, int]:

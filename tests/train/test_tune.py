@@ -95,6 +95,13 @@ def test_bad_inputs_are_config_errors(smoke_data: Path, tmp_path: Path, capsys) 
     assert "needs the prior sensitivity: pass --prior" in capsys.readouterr().err
     assert tune.main([*config, "--modality", "rgbt", "--data", str(lasher), "--out", str(tmp_path / "x")]) == 2
     assert "no starting weights" in capsys.readouterr().err
+    # a study label and a bare method that disagree, or a label the study does not have
+    assert tune.main([*config, "--modality", "rgbt", "--method", "full", "--label", "lora_srft", "--data", str(lasher),
+                      "--allow-random-init", "--out", str(tmp_path / "x")]) == 2
+    assert "--label lora_srft is method srft, not --method full" in capsys.readouterr().err
+    assert tune.main([*config, "--modality", "rgbt", "--label", "k9", "--data", str(lasher),
+                      "--allow-random-init", "--out", str(tmp_path / "x")]) == 2
+    assert "label 'k9' is neither a method" in capsys.readouterr().err
 
 
 def test_srft_on_a_lora_tracker_constrains_the_lora_matrices_with_the_prior(smoke_data: Path, tmp_path: Path,
