@@ -30,12 +30,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.overrides)
 
 
-def config_for_label(args: argparse.Namespace, label: str, *, model: str | None = None,
+def config_for_label(args: argparse.Namespace, cfg: Config, label: str, *, model: str | None = None,
                      only: str | None = None) -> tuple[Config, Label]:
-    """A stage's effective config for a study label: the study's config with the label's method, network
-    and settings applied (`model` replaces the network, `only` keeps the assignments under one section),
-    then the command line's own `--set`s. Returns it with the resolved label."""
-    resolved = Study(config_from_args(args)).label(label)
+    """A stage's effective config for a study label: the study's config (`cfg`, as `config_from_args`
+    loaded it) with the label's method, network and settings applied (`model` replaces the network,
+    `only` keeps the assignments under one section), then the command line's own `--set`s. Returns it
+    with the resolved label."""
+    resolved = Study(cfg).label(label)
     assignments = resolved.assignments()
     if only is not None:
         assignments = [a for a in assignments if a.startswith(f"{only}.")]

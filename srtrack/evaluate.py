@@ -26,6 +26,7 @@ to MLflow.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -34,10 +35,10 @@ from typing import Sequence as Seq
 import numpy as np
 
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
-from srtrack.config import Config, load_config
+from srtrack.config import Config
 from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
 from srtrack.io import file_sha256, write_json_atomic, write_text_atomic
-from srtrack.layout import METRICS_FILE, RUN_ID_FILE, TABLE_FILE
+from srtrack.layout import METRICS_FILE, TABLE_FILE
 from srtrack.study import Label, Study
 
 log = logging.getLogger("srtrack.evaluate")
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from srtrack.datasets.index import load_index, load_sequences
     from srtrack.metrics import vot_toolkit
     from srtrack.metrics.benchmark import IMAGE_SIZE_PROFILES, profiles_for, score
-    from srtrack.mlflow_runs import stage_run
+    from srtrack.mlflow_runs import run_id_beside, stage_run
 
     cfg = config_from_args(args)
     index = load_index(args.data)
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         spec = resolve_network(cfg.model, args.checkpoint, name=network.name, default=network.default)
         tuned_run = run_id_beside(args.checkpoint) if label is None or not label.is_baseline else None
     # the run records the network that really runs
-    recorded = load_config(args.config, [*args.overrides, f"model.name={spec.name}"]) if spec else cfg
+    recorded = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name=spec.name)) if spec else cfg
     name = (f"evaluate {benchmark}/{args.label or args.name}" + (f" (tuned on {args.tuned_on})" if args.tuned_on else "")
             + f" s{cfg.study.seed}")
     with stage_run(recorded, "evaluate", name=name, sections=("study", "model", "evaluate", "sampler", "encoding",
@@ -353,12 +354,6 @@ def network_choice(cfg: Config, args: argparse.Namespace, modality: str, label: 
     default = Study(cfg).baseline_network(modality)
     forced = args.model or (default if label is not None and label.is_baseline else None)
     return NetworkChoice(forced, default)
-
-
-def run_id_beside(checkpoint: Path) -> str | None:
-    """The MLflow run that wrote a tuned tracker (its folder's run-id file), if any."""
-    path = checkpoint.parent / RUN_ID_FILE
-    return path.read_text().strip() or None if path.is_file() else None
 
 
 def tracking_settings_hash(cfg: Config, spec) -> str:

@@ -32,7 +32,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
-from srtrack.config import Config, config_to_dict
+from srtrack.config import Config, config_to_dict, section
+from srtrack.layout import RUN_ID_FILE
 from srtrack.mlflow_server import check_server
 from srtrack.run_registry import close_orphans, ensure_study_run
 
@@ -95,13 +96,17 @@ def config_sections(data: Mapping[str, Any], sections: Sequence[str] | None) -> 
     picked: dict[str, Any] = {}
     for dotted in sections:
         *parents, last = dotted.split(".")
-        source: Any = data
         target = picked
         for part in parents:
-            source = source[part]
             target = target.setdefault(part, {})
-        target[last] = source[last]
+        target[last] = section(data, dotted)
     return picked
+
+
+def run_id_beside(artifact: Path) -> str | None:
+    """The MLflow run that wrote `artifact` (a model.pth or prior): its folder's run-id file, if any."""
+    path = artifact.parent / RUN_ID_FILE
+    return (path.read_text().strip() or None) if path.is_file() else None
 
 
 def config_hash(cfg: Config) -> str:

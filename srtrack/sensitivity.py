@@ -96,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         cfg = config_from_args(args)
         # the prior is computed on the one-stream RGB tracker; a variant contributes only its sensitivity.*
-        cfg, _ = config_for_label(args, args.label or BASELINE, model=rgb_counterpart(cfg.model.name),
-                                  only=None if args.label is None else "sensitivity")
+        cfg, _ = config_for_label(args, cfg, args.label or BASELINE, model=rgb_counterpart(cfg.model.name),
+                                  only="sensitivity")
         checkpoint = args.checkpoint or cfg.model.pretrained
         if checkpoint is None and not args.allow_random_init:
             raise ConfigError("no pretrained tracker: pass --checkpoint or set model.pretrained "
@@ -107,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if index["modality"] != "rgb":
             log.warning("prior sensitivity on %s data (%s); the method expects RGB pre-training data",
                         index["modality"], index["benchmark"])
-        key = cache_key(cfg, file_sha256(checkpoint) if checkpoint else f"random-init:{cfg.study.seed}", index, model_name)
+        checkpoint_sha256 = file_sha256(checkpoint) if checkpoint else None
+        key = cache_key(cfg, checkpoint_sha256 or f"random-init:{cfg.study.seed}", index, model_name)
         summary_path = args.out / SUMMARY_FILE
         if summary_path.is_file() and (args.out / PRIOR_FILE).is_file() and \
                 json.loads(summary_path.read_text()).get("cache_key") == key:
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = f"sensitivity {index['benchmark']}" + (f" {args.label}" if args.label else "")
         with stage_run(cfg, "sensitivity", name=name, sections=SECTIONS, parent_run_id=args.parent_run_id,
                        dataset=index["benchmark"], model=model_name, label=args.label,
-                       checkpoint_sha256=file_sha256(checkpoint) if checkpoint else None) as run:
+                       checkpoint_sha256=checkpoint_sha256) as run:
             run.log_split(index, "prior")
             tensors, per_param, timing = compute(cfg, args.data, checkpoint, model_name)
             args.out.mkdir(parents=True, exist_ok=True)

@@ -211,10 +211,6 @@ class Study:
         if runs:
             yield RetentionRun(None, self.label(BASELINE), self.cfg.study.seed)
 
-    def retention_run(self, retained: str, seed: int) -> RetentionRun:
-        modality, name = split_retained(retained)
-        return RetentionRun(modality, self.label(name), seed)
-
     def display_name(self, label: Label, seed: int) -> str:
         """A tracker's name in plots: the label, with the seed when the study has several."""
         return label.name if len(self.cfg.study.seeds) == 1 or label.is_baseline else f"{label.name}-seed{seed}"

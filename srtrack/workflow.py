@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import yaml
 
 from srtrack import layout
-from srtrack.config import Config, config_to_dict
+from srtrack.config import Config, config_to_dict, section
 from srtrack.datasets import READERS
 from srtrack.errors import ConfigError
 from srtrack.io import write_text_atomic
@@ -35,12 +35,7 @@ def fingerprint(cfg: Config, *sections: str) -> str:
     its modification time changes with every section.
     """
     data = config_to_dict(cfg)
-    picked = {}
-    for dotted in sections:
-        value: Any = data
-        for part in dotted.split("."):
-            value = value[part]
-        picked[dotted] = value
+    picked = {dotted: section(data, dotted) for dotted in sections}
     return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -60,13 +55,9 @@ def synth_manifest(cfg: Config) -> str:
     return f"{cfg.synth.root}/{layout.MANIFEST_FILE}"
 
 
-def is_synthetic(cfg: Config, dataset: str) -> bool:
-    return Study(cfg).is_synthetic(dataset)
-
-
 def prepare_inputs(cfg: Config, dataset: str) -> dict[str, str]:
     """Inputs of `prepare` for one benchmark: the synth manifest where the data is synthetic."""
-    return {"synth": synth_manifest(cfg)} if is_synthetic(cfg, dataset) else {}
+    return {"synth": synth_manifest(cfg)} if Study(cfg).is_synthetic(dataset) else {}
 
 
 # --- pre-training and the prior -----------------------------------------------------------------
@@ -131,8 +122,10 @@ def eval_name(cfg: Config, label: str, seed: int | str) -> str:
     return study.display_name(study.label(label), int(seed))
 
 
-def eval_targets(cfg: Config) -> list[str]:
-    return [eval_path(cfg, r.dataset, r.label.name, r.seed) for r in Study(cfg).evaluation_runs()]
+def eval_targets(cfg: Config, dataset: str | None = None) -> list[str]:
+    """The scores of every evaluation run of the study (of one benchmark's, with `dataset`)."""
+    return [eval_path(cfg, r.dataset, r.label.name, r.seed) for r in Study(cfg).evaluation_runs()
+            if dataset is None or r.dataset == dataset]
 
 
 def compare_path(cfg: Config, dataset: str) -> str:
@@ -141,7 +134,7 @@ def compare_path(cfg: Config, dataset: str) -> str:
 
 def compare_inputs(cfg: Config, dataset: str) -> list[str]:
     """The scores a benchmark's comparison draws."""
-    return [eval_path(cfg, r.dataset, r.label.name, r.seed) for r in Study(cfg).evaluation_runs() if r.dataset == dataset]
+    return eval_targets(cfg, dataset)
 
 
 def compare_targets(cfg: Config) -> list[str]:
@@ -206,7 +199,7 @@ def final_targets(cfg: Config) -> list[str]:
     targets += compare_targets(cfg) + retention_targets(cfg)
     if evaluations:
         targets.append(report_path(cfg))
-    if any(is_synthetic(cfg, name) for name in READERS):
+    if any(Study(cfg).is_synthetic(name) for name in READERS):
         targets.append(synth_manifest(cfg))
     return targets
 

@@ -231,6 +231,11 @@ def _value_at(data: Any, key_path: list[str | int]) -> Any:
     return data
 
 
+def section(data: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted key (`model`, `datasets.lasher.root`) of a config dict."""
+    return _value_at(data, dotted.split("."))
+
+
 def _dotted(key_path: list[str | int]) -> str:
     return ".".join(str(p) for p in key_path) or "<top level>"
 

@@ -6,6 +6,7 @@ import csv
 import io
 
 from srtrack.report.tables import Cell, Table
+from srtrack.report.uncertainty import Interval
 
 DASH = "–"
 
@@ -120,6 +121,11 @@ def latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _interval_fields(interval: Interval | None) -> list[str]:
+    """diff, low, high of an interval for the CSV; blanks without one."""
+    return ["", "", ""] if interval is None else [f"{v:.4f}" for v in (interval.diff, interval.low, interval.high)]
+
+
 def long_csv(tables: list[Table]) -> str:
     """Every cell of every table, one line each, with its runs or source."""
     buffer = io.StringIO()
@@ -140,6 +146,5 @@ def long_csv(tables: list[Table]) -> str:
                                  "" if cell.value is None else f"{cell.value:.4f}",
                                  "" if cell.std is None else f"{cell.std:.4f}", cell.n or "", cell.rank or "",
                                  " ".join(cell.runs), cell.source, cell.flagged, sequences]
-                                + [f"{v:.4f}" if i is not None else "" for i in intervals
-                                   for v in ((i.diff, i.low, i.high) if i is not None else (0, 0, 0))])
+                                + [text for interval in intervals for text in _interval_fields(interval)])
     return buffer.getvalue()

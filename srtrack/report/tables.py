@@ -179,21 +179,20 @@ class Builder:
     def add_intervals(self, table: Table) -> None:
         """Each of our cells' paired bootstrap interval against full fine-tuning and the pretrained
         tracker, where the evaluation runs hold per-sequence scores."""
-        references = [r for r in REFERENCES if any(r in self.study.label_names(m) or r == BASELINE
-                                                   for m in self.study.tuned_modalities())]
-        for row in table.rows:
-            if row.kind == "published":
+        for column in table.columns:
+            if column.mlflow is None:
                 continue
-            for column in table.columns:
+            # a reference the study does not run has no runs, hence no scores and no intervals
+            references = {r: self.sequence_scores(self.reference_runs(r, column), column) for r in REFERENCES}
+            for row in table.rows:
                 cell = row.cells.get(column)
-                if cell is None or cell.value is None or column.mlflow is None:
+                if row.kind == "published" or cell is None or cell.value is None:
                     continue
                 scores = self.sequence_scores(cell.runs, column)
-                for reference in references:
-                    if reference == row.name or scores is None:
+                for reference, other in references.items():
+                    if reference == row.name or scores is None or other is None:
                         continue
-                    other = self.sequence_scores(self.reference_runs(reference, column), column)
-                    interval = paired_bootstrap(scores, other) if other is not None else None
+                    interval = paired_bootstrap(scores, other)
                     if interval is not None:
                         cell.intervals[reference] = interval
 
@@ -340,8 +339,8 @@ class Builder:
     def notes(self) -> list[str]:
         """What the tables leave out, said once."""
         notes = []
-        if not any(peft_family(self.study.label(v).model) not in (None, self.study.label(v).method)
-                   for v in self.cfg.study.variants):
+        labels = [self.study.label(v) for v in self.cfg.study.variants]
+        if not any(peft_family(label.model) not in (None, label.method) for label in labels):
             notes.append("No compatibility table: the study has no variant that sets model.name to a PEFT tracker "
                          "(e.g. lora_srft: {method: srft, set: {model.name: srtrack_lora_tiny}}).")
         if self.study.retention_split() is None:

@@ -41,7 +41,7 @@ def prepare_inputs(wildcards):
 
 def prepare_fingerprint(wildcards):
     sections = ["study.seed", f"datasets.{wildcards.dataset}", "encoding", "prepare"]
-    if dag.is_synthetic(CFG, wildcards.dataset):
+    if STUDY.is_synthetic(wildcards.dataset):
         sections.append("synth")
     return dag.fingerprint(CFG, *sections)
 
