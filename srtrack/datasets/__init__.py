@@ -1,6 +1,7 @@
 """Benchmark readers (one per benchmark, registered by name), the Sequence model and validation."""
 
-from srtrack.datasets import readers_rgb, readers_rgbe, readers_rgbt, readers_vot  # noqa: F401  (registers the readers)
+# registration order is the report's column order: RGB, RGB-T, RGB-D, RGB-E
+from srtrack.datasets import readers_rgb, readers_rgbt, readers_vot, readers_rgbe  # noqa: F401, I001  (registers the readers)
 from srtrack.datasets.base import READERS, BenchmarkReader, create_reader
 from srtrack.datasets.sequence import X_MODALITY, Modality, Sequence
 

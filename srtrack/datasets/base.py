@@ -25,9 +25,20 @@ R = TypeVar("R", bound=type["BenchmarkReader"])
 
 
 def register_reader(cls: R) -> R:
-    """Class decorator: make a reader available by its `name`."""
+    """Class decorator: make a reader available by its `name` (in registration order, which is the
+    order of the report's columns); its scoring facts must be complete."""
+    missing = [k for k in ("name", "modality", "title", "profiles", "columns", "headline") if not hasattr(cls, k)]
+    if missing:
+        raise TypeError(f"{cls.__name__} does not set {', '.join(missing)}")
+    if cls.headline not in dict(cls.columns):
+        raise TypeError(f"{cls.__name__}.headline {cls.headline!r} is not one of its columns {list(dict(cls.columns))}")
     READERS[cls.name] = cls
     return cls
+
+
+def ope_columns(profile: str) -> tuple[tuple[str, str], ...]:
+    """Precision, normalized precision and success AUC of an OPE profile (PR / NPR / SR)."""
+    return (("PR", f"{profile}/precision"), ("NPR", f"{profile}/norm_precision"), ("SR", f"{profile}/success_auc"))
 
 
 def create_reader(name: str, datasets: DatasetsConfig, *, list_frames: bool = True) -> "BenchmarkReader":
@@ -50,6 +61,16 @@ class BenchmarkReader(Generic[C]):
     non_sequence_dirs: ClassVar[frozenset[str]] = frozenset()
     # splits the benchmark defines (RGBT234, GTOT and VOT-RGBD2022 are test-only)
     splits: ClassVar[tuple[Split, ...]] = ("train", "test")
+    # How the field scores and reports the benchmark: its default evaluator profiles
+    # (srtrack.metrics.benchmark), the columns of its tables as (name, "<profile>/<metric>") and the
+    # column that sums a tracker up.
+    profiles: ClassVar[tuple[str, ...]]
+    columns: ClassVar[tuple[tuple[str, str], ...]]
+    headline: ClassVar[str]
+    # its evaluator reads the absent-flag file (absent frames count as misses of a predicted box)
+    scores_absent_flags: ClassVar[bool] = False
+    # scored from multistart anchor runs (VOT): each anchor run is tracked as a sequence of its own
+    multistart: ClassVar[bool] = False
 
     def __init__(self, cfg: C, *, list_frames: bool = True):
         self.cfg = cfg

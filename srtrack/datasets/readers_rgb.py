@@ -24,6 +24,9 @@ class Got10kReader(BenchmarkReader[DatasetConfig]):
     modality = "rgb"
     title = "GOT-10k"
     splits = ("train",)
+    profiles = ("got10k_otb",)
+    columns = (("SR", "got10k_otb/success_auc"),)
+    headline = "SR"
 
     def discover(self) -> tuple[list[str], Path]:
         """The split folder's `list.txt` where it exists, else every sequence folder."""

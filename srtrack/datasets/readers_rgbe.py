@@ -25,6 +25,7 @@ from srtrack.datasets.base import (
     absent_without_flag,
     check_nan_rows,
     absent_from_flags,
+    ope_columns,
     register_reader,
     warn_zero_size_present,
 )
@@ -37,6 +38,9 @@ class FlaggedEventReader(BenchmarkReader[DatasetConfig]):
 
     modality = "rgbe"
     flag_file: str
+    columns = ope_columns("otb_matlab")
+    headline = "SR"
+    scores_absent_flags = True  # their toolkits count a box predicted on an absent frame as a miss
 
     def folders(self, name: str) -> tuple[str, str]:
         raise NotImplementedError(f"{type(self).__name__} must name its RGB and event folders")
@@ -67,6 +71,7 @@ class VisEventReader(FlaggedEventReader):
     name = "visevent"
     title = "VisEvent"
     flag_file = "absent_label.txt"
+    profiles = ("otb_matlab",)  # its MATLAB toolkit
 
     def folders(self, name: str) -> tuple[str, str]:
         return "vis_imgs", "event_imgs"
@@ -77,6 +82,7 @@ class CoesotReader(FlaggedEventReader):
     name = "coesot"
     title = "COESOT"
     flag_file = "absent.txt"
+    profiles = ("otb_matlab", "ostrack")  # its MATLAB toolkit, and CEUTrack's analysis
 
     def folders(self, name: str) -> tuple[str, str]:
         return f"{name}_aps", f"{name}_dvs"
@@ -87,6 +93,9 @@ class Fe108Reader(BenchmarkReader[DatasetConfig]):
     name = "fe108"
     modality = "rgbe"
     title = "FE108"
+    profiles = ("ostrack",)
+    columns = (("RPR", "ostrack/precision"), ("RSR", "ostrack/success_auc"))
+    headline = "RSR"
 
     def _read(self, seq_dir: Path, name: str, log: ProblemLog) -> Sequence | None:
         frames = self._frames(seq_dir, "img", "evimg", log)

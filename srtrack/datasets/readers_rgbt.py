@@ -20,7 +20,7 @@ import numpy as np
 
 from srtrack.config.types import DatasetConfig, GtotConfig, LasherConfig
 from srtrack.datasets.annotations import corners_to_xywh, read_boxes
-from srtrack.datasets.base import BenchmarkReader, absent_without_flag, register_reader
+from srtrack.datasets.base import BenchmarkReader, absent_without_flag, ope_columns, register_reader
 from srtrack.datasets.sequence import Sequence
 from srtrack.errors import ProblemLog
 
@@ -63,6 +63,9 @@ class LasherReader(BenchmarkReader[LasherConfig]):
     name = "lasher"
     modality = "rgbt"
     title = "LasHeR"
+    profiles = ("lasher_rgbt",)
+    columns = ope_columns("lasher_rgbt")
+    headline = "SR"
     non_sequence_dirs = frozenset({"AttriSeqsTxt"})
 
     def _read(self, seq_dir: Path, name: str, log: ProblemLog) -> Sequence | None:
@@ -93,6 +96,9 @@ class Rgbt234Reader(BenchmarkReader[DatasetConfig]):
     splits = ("test",)
     modality = "rgbt"
     title = "RGBT234"
+    profiles = ("rgbt234",)  # MPR / MSR over both ground truths
+    columns = (("MPR", "rgbt234/precision"), ("MSR", "rgbt234/success_auc"))
+    headline = "MSR"
 
     def _read(self, seq_dir: Path, name: str, log: ProblemLog) -> Sequence | None:
         frames = self._frames(seq_dir, "visible", "infrared", log)
@@ -111,6 +117,9 @@ class GtotReader(BenchmarkReader[GtotConfig]):
     splits = ("test",)
     modality = "rgbt"
     title = "GTOT"
+    profiles = ("gtot",)
+    columns = (("MPR", "gtot/precision"), ("MSR", "gtot/success_auc"))
+    headline = "MSR"
 
     def _read(self, seq_dir: Path, name: str, log: ProblemLog) -> Sequence | None:
         frames = self._frames(seq_dir, "v", "i", log)

@@ -97,6 +97,9 @@ class VotRgbdReader(BenchmarkReader[DatasetConfig]):
 class DepthTrackReader(VotRgbdReader):
     name = "depthtrack"
     title = "DepthTrack"
+    profiles = ("vot_longterm",)
+    columns = (("F", "vot_longterm/f_score"), ("Re", "vot_longterm/recall"), ("Pr", "vot_longterm/precision"))
+    headline = "F"
 
 
 @register_reader
@@ -104,3 +107,8 @@ class VotRgbd22Reader(VotRgbdReader):
     name = "vot_rgbd22"
     splits = ("test",)
     title = "VOT-RGBD2022"
+    # EAO / A / R from the anchor runs, plus the long-term measure of the full-sequence run
+    profiles = ("vot_multistart", "vot_longterm")
+    columns = (("EAO", "vot_multistart/eao"), ("A", "vot_multistart/accuracy"), ("R", "vot_multistart/robustness"))
+    headline = "EAO"
+    multistart = True

@@ -1,11 +1,11 @@
-"""Which evaluator profile scores which benchmark, and the scoring of one benchmark's results.
+"""The scoring of one benchmark's results with its evaluator profiles.
 
-Defaults (../shared/reference/benchmarks.md, section 0 and 6): LasHeR -> `lasher_rgbt`, RGBT234 ->
-`rgbt234` (MPR/MSR over both GTs), GTOT -> `gtot`, VisEvent and COESOT -> `otb_matlab` (their MATLAB
-toolkits; absent frames count as misses) and, for COESOT, also `ostrack` (CEUTrack's analysis),
-FE108 -> `ostrack` (RSR/RPR), GOT-10k -> `got10k_otb`, DepthTrack -> VOT long-term Pr/Re/F,
-VOT-RGBD2022 -> VOT multistart EAO/A/R from its anchor runs (plus the long-term measure of the
-full-sequence run, labelled as such).
+Each benchmark's default profiles, whether its evaluator reads absent flags and whether it is scored
+from multistart anchor runs are facts of its reader (`srtrack.datasets`, class variables): LasHeR ->
+`lasher_rgbt`, RGBT234 -> `rgbt234` (MPR/MSR over both GTs), GTOT -> `gtot`, VisEvent and COESOT ->
+`otb_matlab` (absent frames count as misses) and, for COESOT, also `ostrack`, FE108 -> `ostrack`
+(RSR/RPR), GOT-10k -> `got10k_otb`, DepthTrack -> VOT long-term Pr/Re/F, VOT-RGBD2022 -> VOT
+multistart EAO/A/R plus the long-term measure of the full-sequence run.
 """
 
 from __future__ import annotations
@@ -14,27 +14,22 @@ import dataclasses
 
 import numpy as np
 
+from srtrack.datasets import READERS
 from srtrack.datasets.sequence import Sequence
 from srtrack.metrics.longterm import LongTermSequence, evaluate_longterm
 from srtrack.metrics.ope import SequenceBoxes, evaluate
 
-PROFILES_BY_BENCHMARK: dict[str, tuple[str, ...]] = {
-    "lasher": ("lasher_rgbt",), "rgbt234": ("rgbt234",), "gtot": ("gtot",), "visevent": ("otb_matlab",),
-    "coesot": ("otb_matlab", "ostrack"), "fe108": ("ostrack",), "got10k": ("got10k_otb",),
-    "depthtrack": ("vot_longterm",), "vot_rgbd22": ("vot_multistart", "vot_longterm"),
-}
-MULTISTART_BENCHMARKS = frozenset({"vot_rgbd22"})
 IMAGE_SIZE_PROFILES = frozenset({"vot_longterm", "vot_multistart"})  # VOT bounds overlaps by the image
 
 
 def profiles_for(benchmark: str, configured: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """The evaluator profiles a benchmark is scored with: the configured ones, else its defaults."""
-    return tuple(configured) if configured else PROFILES_BY_BENCHMARK[benchmark]
+    return tuple(configured) if configured else READERS[benchmark].profiles
 
 
 def with_anchor_runs(sequences: list[Sequence]) -> list[Sequence]:
     """The sequences, followed (for a multistart benchmark) by every anchor run as its own sequence."""
-    if not sequences or sequences[0].benchmark not in MULTISTART_BENCHMARKS:
+    if not sequences or not READERS[sequences[0].benchmark].multistart:
         return sequences
     return [*sequences, *(proxy for seq in sequences for _, proxy, _ in anchor_runs(seq))]
 
@@ -59,7 +54,6 @@ def anchor_runs(seq: Sequence) -> list[tuple[str, Sequence, np.ndarray]]:
             frame_tags={k: v[idx] for k, v in seq.frame_tags.items()})
         runs.append((name, proxy, idx))
     return runs
-ABSENT_FLAG_BENCHMARKS = frozenset({"visevent", "coesot"})  # evaluators that read an absent-flag file
 
 
 def score(benchmark: str, sequences: list[Sequence], results: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -70,6 +64,7 @@ def score(benchmark: str, sequences: list[Sequence], results: dict[str, tuple[np
     Returns {profile: {"summary": {...}, "per_sequence": {...}, "curves": {...}}}.
     """
     out: dict[str, dict] = {}
+    flags = READERS[benchmark].scores_absent_flags
     for profile in profiles_for(benchmark, profiles):
         if profile == "vot_multistart":
             r = _multistart(sequences, results, image_sizes)
@@ -87,7 +82,7 @@ def score(benchmark: str, sequences: list[Sequence], results: dict[str, tuple[np
                             "curves": {"precision": r["pr_curve"].tolist(), "recall": r["re_curve"].tolist()}}
             continue
         boxes = [SequenceBoxes(s.name, s.boxes, results[s.name][0], gt_x=s.extra_boxes.get("thermal"),
-                               absent=s.absent if benchmark in ABSENT_FLAG_BENCHMARKS else None) for s in sequences]
+                               absent=s.absent if flags else None) for s in sequences]
         r = evaluate(profile, boxes)
         out[profile] = {"summary": r.summary(), "per_sequence": r.per_sequence,
                         "curves": {"success": r.success_curve.tolist(), "precision": r.precision_curve.tolist(),

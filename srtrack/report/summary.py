@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from srtrack.report.runs import StudyRuns
-from srtrack.report.tables import LAYOUTS
+from srtrack.datasets import READERS
 
 SUMMARY_ARTIFACT = "study_summary.json"
 
@@ -22,7 +22,7 @@ def study_summary(runs: StudyRuns) -> pd.DataFrame:
         row = {"benchmark": benchmark, "label": run["tags.label"], "seed": run["tags.seed"],
                "tuned_on": run.get("tags.tuned_on") if not pd.isna(run.get("tags.tuned_on")) else "",
                "model": run.get("tags.model", ""), "run_id": run["run_id"]}
-        for name, metric in LAYOUTS.get(benchmark, [("SR", "got10k_otb/success_auc")]):
+        for name, metric in READERS[benchmark].columns:
             value = run.get(f"metrics.{metric}")
             row[f"{benchmark} {name}"] = None if value is None or pd.isna(value) else round(float(value) * 100, 2)
         rows.append(row)

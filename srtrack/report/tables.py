@@ -15,29 +15,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from srtrack.config import Config
+from srtrack.datasets import READERS
 from srtrack.errors import SrtrackError
 from srtrack.report.published import check_published, f_measure
 from srtrack.report.runs import StudyRuns
 from srtrack.report.uncertainty import Interval, paired_bootstrap, seed_mean
 from srtrack.study import BASELINE, PEFT_TRACKERS, Study, peft_family, rgb_counterpart
 
-BENCHMARK_NAMES = {"got10k": "GOT-10k", "lasher": "LasHeR", "rgbt234": "RGBT234", "gtot": "GTOT", "depthtrack": "DepthTrack",
-                   "vot_rgbd22": "VOT-RGBD22", "visevent": "VisEvent", "coesot": "COESOT", "fe108": "FE108"}
-_OPE = {"PR": "precision", "NPR": "norm_precision", "SR": "success_auc"}
-# the columns each benchmark is reported with in the field's tables: (name, MLflow metric)
-LAYOUTS: dict[str, list[tuple[str, str]]] = {
-    "lasher": [(m, f"lasher_rgbt/{k}") for m, k in _OPE.items()],
-    "rgbt234": [("MPR", "rgbt234/precision"), ("MSR", "rgbt234/success_auc")],
-    "gtot": [("MPR", "gtot/precision"), ("MSR", "gtot/success_auc")],
-    "depthtrack": [("F", "vot_longterm/f_score"), ("Re", "vot_longterm/recall"), ("Pr", "vot_longterm/precision")],
-    "vot_rgbd22": [("EAO", "vot_multistart/eao"), ("A", "vot_multistart/accuracy"),
-                   ("R", "vot_multistart/robustness")],
-    "visevent": [(m, f"otb_matlab/{k}") for m, k in _OPE.items()],
-    "coesot": [(m, f"otb_matlab/{k}") for m, k in _OPE.items()],
-    "fe108": [("RPR", "ostrack/precision"), ("RSR", "ostrack/success_auc")],
-}
-HEADLINE = {"lasher": "SR", "rgbt234": "MSR", "gtot": "MSR", "depthtrack": "F", "vot_rgbd22": "EAO",
-            "visevent": "SR", "coesot": "SR", "fe108": "RSR"}
 MODALITY_NAMES = {"rgbt": "RGB-T", "rgbd": "RGB-D", "rgbe": "RGB-E"}
 ABLATION_ORDER = ["full", "prior_only", "transfer_only", "srft"]
 PARADIGMS = ["full", "prompt", "lora", "srft"]
@@ -60,7 +44,8 @@ class Column:
 
     @property
     def header(self) -> str:
-        return f"{BENCHMARK_NAMES.get(self.benchmark, self.benchmark)} {self.metric}".strip()
+        title = READERS[self.benchmark].title if self.benchmark in READERS else self.benchmark
+        return f"{title} {self.metric}".strip()
 
 
 @dataclass
@@ -104,12 +89,12 @@ class Builder:
         self.problems: list[str] = []
 
     def columns(self, benchmarks: list[str], headline_only: bool = False) -> list[Column]:
-        return [Column(b, name, metric) for b in benchmarks for name, metric in LAYOUTS[b]
-                if not headline_only or name == HEADLINE[b]]
+        return [Column(b, name, metric) for b in benchmarks for name, metric in READERS[b].columns
+                if not headline_only or name == READERS[b].headline]
 
     def benchmarks(self, *modalities: str) -> list[str]:
         """The benchmarks the modalities' trackers are evaluated on, in table order."""
-        return [b for b in LAYOUTS if any(b in self.study.eval_datasets(m) for m in modalities)]
+        return [b for b in READERS if any(b in self.study.eval_datasets(m) for m in modalities)]
 
     def synthetic(self, columns: list[Column]) -> bool:
         return any(self.study.is_synthetic(c.benchmark) for c in columns)
@@ -317,11 +302,13 @@ class Builder:
             if not benchmarks:
                 continue
             name = MODALITY_NAMES[modality]
+            rgb = READERS[split[0]]
+            metric = dict(rgb.columns)[rgb.headline]
             columns = [*self.columns(benchmarks[:1], headline_only=True),
-                       Column(split[0], "SR (RGB, retained)", "got10k_otb/success_auc", tuned_on=modality)]
+                       Column(split[0], f"{rgb.headline} (RGB, retained)", metric, tuned_on=modality)]
             tables.append(self.table(
                 f"plasticity_{modality}", f"{name}: plasticity and stability", f"What tuning on {name} gains "
-                f"({columns[0].header}) against what it keeps of RGB tracking ({BENCHMARK_NAMES[split[0]]} "
+                f"({columns[0].header}) against what it keeps of RGB tracking ({rgb.title} "
                 f"{split[1]} split, first {self.cfg.evaluate.retention.sequences} sequences, RGB frames fed as X "
                 "too; percent). The pretrained row: the untuned RGB-X tracker on the modality, and the one-stream RGB "
                 f"tracker it starts from ({rgb_counterpart(self.cfg.model.name)}) on RGB.", columns,
