@@ -2,9 +2,10 @@
 
     python -m srtrack.compare results/eval/lasher/*/metrics.json --out results/eval/lasher/comparison
 
-Reads the `metrics.json` files `python -m srtrack.evaluate` wrote (one per tracker, same benchmark)
-and draws the success/precision (or long-term precision-recall, or EAO) curves and the attribute
-bars of all of them together, with each tracker's headline number in the legend.
+Reads the `metrics.json` files `python -m srtrack.evaluate` wrote (one per tracker and seed, same
+benchmark) and draws the success/precision (or long-term precision-recall, or EAO) curves and the
+attribute bars of all of them together: one line per label (its seeds as a band), each legend
+sorted by its score.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ def draw(paths: list[Path], out: Path) -> int:
     if len(benchmarks) != 1:
         raise ConfigError(f"the files score different benchmarks ({sorted(benchmarks)}): "
                           + ", ".join(str(p) for p in paths))
-    trackers = {d["tracker"]: d["profiles"] for d in documents}
+    trackers: dict[str, list[dict]] = {}
+    for d in documents:  # files written before labels were recorded: one tracker each
+        trackers.setdefault(d.get("label", d["tracker"]), []).append(d["profiles"])
     out.mkdir(parents=True, exist_ok=True)
     benchmark = benchmarks.pop()
     written = plot_curves(trackers, benchmark, out) + plot_attributes(trackers, benchmark, out)
-    print(f"compare {benchmark}: {len(trackers)} trackers -> {', '.join(str(p) for p in written)}", file=sys.stderr)
+    print(f"compare {benchmark}: {len(trackers)} trackers ({len(documents)} evaluations) -> {', '.join(str(p) for p in written)}", file=sys.stderr)
     return 0
 
 

@@ -125,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         toolkit = toolkit_scores(cfg, scores, sequences, Path(index["root"]), results, args.out / TOOLKIT_DIR)
         if rewards is not None:
             add_boc(scores, rewards)
-        document = {"benchmark": benchmark, "modality": modality, "tracker": args.name, "sequences": len(sequences),
+        document = {"benchmark": benchmark, "modality": modality, "tracker": args.name,
+                    "label": args.label or args.name, "seed": cfg.study.seed, "sequences": len(sequences),
                     "frames": int(sum(len(s) for s in sequences)), "raw_results": str(raw),
                     "profiles": {p: {k: v[k] for k in ("summary", "curves", "attributes") if k in v}
                                  for p, v in scores.items()},
@@ -139,8 +140,8 @@ def run(args: argparse.Namespace) -> int:
         write_text_atomic(args.out / TABLE_FILE, per_sequence_csv(scores))
         from srtrack.metrics.plots import plot_attributes, plot_curves
 
-        plots = plot_curves({args.name: scores}, benchmark, args.out) + plot_attributes({args.name: scores}, benchmark,
-                                                                                         args.out)
+        plots = (plot_curves({args.name: [scores]}, benchmark, args.out)
+                 + plot_attributes({args.name: [scores]}, benchmark, args.out))
         for profile, values in scores.items():
             run_.log_metrics({f"{profile}/{k}": v for k, v in values["summary"].items() if isinstance(v, float)})
         if tuned_run:  # the tuning run shows how its tracker scores

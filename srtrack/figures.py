@@ -10,12 +10,12 @@ from srtrack.io import write_bytes_atomic
 
 def save_figure(fig, path: Path, formats: tuple[str, ...] = (), dpi: int = 100) -> Path:
     """Write `fig` atomically to `path` (PNG), and beside it in every extra format (e.g. "pdf"),
-    then close it; returns `path`."""
+    then close it; returns `path`. The page fits everything drawn, legends outside the axes too."""
     import matplotlib.pyplot as plt
 
     for suffix in (path.suffix.lstrip(".") or "png", *formats):
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=suffix, dpi=dpi)
+        fig.savefig(buffer, format=suffix, dpi=dpi, bbox_inches="tight")
         write_bytes_atomic(path.with_suffix(f".{suffix}"), buffer.getvalue())
     plt.close(fig)
     return path

@@ -1,120 +1,195 @@
-"""Success and precision plots of one benchmark for any number of trackers (PNG and PDF)."""
+"""One benchmark's plots for any number of trackers (PNG and PDF): success, precision and, where the
+benchmark's table reports it, normalized precision (OPE profiles); precision-recall (VOT long-term);
+the EAO curve (VOT multistart); success by attribute.
+
+Drawn as the field draws them: one line per tracker, each panel's legend sorted by that panel's score
+and placed outside the curves, the benchmark's name in the titles. A tracker evaluated with several
+seeds is drawn as its mean curve with the band from its lowest to its highest seed, and its legend
+entry gives mean +- std over the seeds.
+"""
 
 from __future__ import annotations
 
+import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from srtrack.datasets import READERS
 from srtrack.figures import save_figure
-from srtrack.metrics.ope import SUCCESS_THRESHOLDS
+from srtrack.metrics.ope import NORM_THRESHOLDS, PROFILES, SUCCESS_THRESHOLDS
+
+Scores = dict[str, dict]  # one evaluation: {profile: {"summary", "curves", "attributes"}}
+Trackers = dict[str, list[Scores]]  # tracker name -> its evaluations, one per seed
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One axis: the curve key, the summary score its legend is sorted by, and its labels."""
+
+    curve: str
+    score: str
+    name: str
+    xlabel: str
+    ylabel: str
+    x: np.ndarray | None = None  # None: the curve's index
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _save(fig, path: Path) -> list[Path]:
-    """PNG and PDF of one figure (srtrack.method.plots.save_figure); returns both paths."""
+    """PNG and PDF of one figure; returns both paths."""
     png = save_figure(fig, path.with_suffix(".png"), formats=("pdf",), dpi=120)
     return [png, png.with_suffix(".pdf")]
 
 
-def plot_curves(trackers: dict[str, dict[str, dict]], benchmark: str, out_dir: Path) -> list[Path]:
-    """`success` and `precision` plots (OPE profiles) or `pr_curve` (VOT long-term), one line per
-    tracker with its headline number in the legend; returns the files written."""
-    import matplotlib
+def _title(benchmark: str) -> str:
+    return READERS[benchmark].title if benchmark in READERS else benchmark
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    profiles = next(iter(trackers.values()))
+def _legend_label(name: str, values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{name} [{values[0]:.3f}]"
+    return f"{name} [{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}, {len(values)} seeds]"
+
+
+def _legend_outside(ax) -> None:
+    """The legend right of the axes, in the order the lines were drawn (best score first)."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
+
+
+def ranked(trackers: Trackers, profile: str, score: str) -> list[tuple[str, list[Scores]]]:
+    """The trackers by their mean `score` over seeds, best first (ties keep the given order)."""
+    return sorted(trackers.items(), key=lambda kv: -statistics.fmean(s[profile]["summary"][score] for s in kv[1]))
+
+
+def _draw_panel(ax, trackers: Trackers, profile: str, panel: Panel) -> None:
+    """Every tracker's mean curve (best score first), with its seed band."""
+    for name, runs in ranked(trackers, profile, panel.score):
+        curves = [np.asarray(s[profile]["curves"][panel.curve], dtype=float) for s in runs]
+        length = min(len(c) for c in curves)
+        stack = np.stack([c[:length] for c in curves])
+        x = panel.x[:length] if panel.x is not None else np.arange(length)
+        values = [float(s[profile]["summary"][panel.score]) for s in runs]
+        (line,) = ax.plot(x, stack.mean(axis=0), label=_legend_label(name, values))
+        if len(runs) > 1:
+            ax.fill_between(x, stack.min(axis=0), stack.max(axis=0), color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set(xlabel=panel.xlabel, ylabel=panel.ylabel, ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    _legend_outside(ax)
+
+
+def ope_panels(benchmark: str, profile: str) -> list[Panel]:
+    """Success and precision; normalized precision too where the benchmark's table reports it."""
+    panels = [Panel("success", "success_auc", "success", "overlap threshold", "success rate", SUCCESS_THRESHOLDS),
+              Panel("precision", "precision", "precision", "location error threshold (px)", "precision",
+                    PROFILES[profile].precision_thresholds)]
+    reported = dict(READERS[benchmark].columns).values() if benchmark in READERS else ()
+    if f"{profile}/norm_precision" in reported:
+        panels.append(Panel("norm_precision", "norm_precision", "normalized precision",
+                            "normalized location error threshold", "normalized precision", NORM_THRESHOLDS))
+    return panels
+
+
+def plot_curves(trackers: Trackers, benchmark: str, out_dir: Path) -> list[Path]:
+    """`curves_<profile>` (OPE), `pr_curve_<profile>` (VOT long-term) and `eao_curve_<profile>` (VOT
+    multistart) for every profile the trackers were scored with; returns the files written."""
+    plt = _pyplot()
+    title = _title(benchmark)
     written: list[Path] = []
-    for profile in profiles:
+    for profile in next(iter(trackers.values()))[0]:
         if profile == "vot_multistart":
-            fig, ax = plt.subplots(figsize=(5.5, 4))
-            for name, scores in trackers.items():
-                s, c = scores[profile]["summary"], scores[profile]["curves"]
-                ax.plot(np.arange(len(c["eao"])), c["eao"], label=f"{name} [EAO {s['eao']:.3f}]")
+            fig, ax = plt.subplots(figsize=(7.5, 4))
+            _draw_panel(ax, trackers, profile, Panel("eao", "eao", "EAO", "sequence length (frames)",
+                                                     "expected average overlap"))
             ax.axvspan(115, 755, color="0.9", zorder=0)
-            ax.set(xlabel="sequence length (frames)", ylabel="expected average overlap",
-                   title=f"{benchmark}: EAO curve (multistart)", ylim=(0, 1))
-            ax.legend(fontsize=8)
+            ax.set_title(f"{title}: EAO curve (multistart)")
             written += _save(fig, out_dir / f"eao_curve_{profile}")
-            continue
-        if profile == "vot_longterm":
-            fig, ax = plt.subplots(figsize=(4.5, 4))
-            for name, scores in trackers.items():
-                s, c = scores[profile]["summary"], scores[profile]["curves"]
-                ax.plot(c["recall"], c["precision"], label=f"{name} [F {s['f_score']:.3f}]")
-            ax.set(xlabel="recall", ylabel="precision", title=f"{benchmark}: long-term precision/recall",
-                   xlim=(0, 1), ylim=(0, 1))
-            ax.legend(fontsize=8, loc="lower left")
-            written += _save(fig, out_dir / f"pr_curve_{profile}")
-            continue
-        fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-        for name, scores in trackers.items():
-            s, c = scores[profile]["summary"], scores[profile]["curves"]
-            axes[0].plot(SUCCESS_THRESHOLDS, c["success"], label=f"{name} [{s['success_auc']:.3f}]")
-            grid = np.linspace(0, 25, 51) if profile == "gtot" else np.arange(0, 51)
-            axes[1].plot(grid, c["precision"], label=f"{name} [{s['precision']:.3f}]")
-        axes[0].set(xlabel="overlap threshold", ylabel="success rate", title=f"{benchmark}: success ({profile})",
-                    xlim=(0, 1), ylim=(0, 1))
-        axes[1].set(xlabel="location error threshold (px)", ylabel="precision",
-                    title=f"{benchmark}: precision ({profile})", ylim=(0, 1))
-        for ax in axes:
-            ax.legend(fontsize=8, loc="lower left" if ax is axes[0] else "lower right")
-            ax.grid(alpha=0.3)
-        fig.tight_layout()
-        written += _save(fig, out_dir / f"curves_{profile}")
+        elif profile == "vot_longterm":
+            written += _save(_precision_recall(plt, trackers, profile, title), out_dir / f"pr_curve_{profile}")
+        else:
+            panels = ope_panels(benchmark, profile)
+            fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4), squeeze=False)
+            for ax, panel in zip(axes[0], panels):
+                _draw_panel(ax, trackers, profile, panel)
+                ax.set_title(f"{title}: {panel.name} ({profile})")
+            if panels[0].x is not None:
+                axes[0][0].set_xlim(0, 1)
+            written += _save(fig, out_dir / f"curves_{profile}")
     return written
 
 
-def plot_attributes(trackers: dict[str, dict[str, dict]], benchmark: str, out_dir: Path) -> list[Path]:
-    """Success AUC per attribute (horizontal bars, one colour per tracker) for every OPE profile
-    that has attribute results; returns the files written."""
-    import matplotlib
+def _precision_recall(plt, trackers: Trackers, profile: str, title: str):
+    """Long-term precision against recall: one line per seed (the curves share no grid), one colour
+    and one legend entry (mean F) per tracker, best F first."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, runs in ranked(trackers, profile, "f_score"):
+        color = None
+        for i, s in enumerate(runs):
+            c = s[profile]["curves"]
+            label = _legend_label(name, [float(r[profile]["summary"]["f_score"]) for r in runs]) if i == 0 else None
+            (line,) = ax.plot(c["recall"], c["precision"], color=color, label=label, alpha=1.0 if len(runs) == 1 else 0.7)
+            color = line.get_color()
+    ax.set(xlabel="recall", ylabel="precision", title=f"{title}: long-term precision/recall (F)", xlim=(0, 1),
+           ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    _legend_outside(ax)
+    return fig
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def plot_attributes(trackers: Trackers, benchmark: str, out_dir: Path) -> list[Path]:
+    """Success AUC per attribute (horizontal bars, one colour per tracker, error bars over seeds) for
+    every OPE profile that has attribute results, and a radar of the same numbers from three
+    attributes on; returns the files written."""
+    plt = _pyplot()
+    title = _title(benchmark)
     written: list[Path] = []
-    profiles = next(iter(trackers.values()))
-    for profile in profiles:
-        attributes = sorted({a for scores in trackers.values() for a in scores[profile].get("attributes", {})})
+    for profile in next(iter(trackers.values()))[0]:
+        attributes = sorted({a for runs in trackers.values() for s in runs for a in s[profile].get("attributes", {})})
         if not attributes:
             continue
-        fig, ax = plt.subplots(figsize=(6, 0.35 * len(attributes) * max(1, len(trackers)) + 1.2))
-        height = 0.8 / len(trackers)
-        for i, (name, scores) in enumerate(trackers.items()):
-            values = _attribute_auc(scores[profile], attributes)
-            ax.barh(np.arange(len(attributes)) + i * height, values, height=height, label=name)
-        counts = {a: next(s[profile]["attributes"][a]["sequences"] for s in trackers.values()
+        counts = {a: next(s[profile]["attributes"][a]["sequences"] for runs in trackers.values() for s in runs
                           if a in s[profile].get("attributes", {})) for a in attributes}
+        means = {name: np.nanmean([_attribute_auc(s[profile], attributes) for s in runs], axis=0)
+                 for name, runs in trackers.items()}
+        fig, ax = plt.subplots(figsize=(7, 0.35 * len(attributes) * max(1, len(trackers)) + 1.2))
+        height = 0.8 / len(trackers)
+        for i, (name, runs) in enumerate(trackers.items()):
+            spread = np.std([_attribute_auc(s[profile], attributes) for s in runs], axis=0, ddof=1) if len(runs) > 1 else None
+            ax.barh(np.arange(len(attributes)) + i * height, means[name], height=height, xerr=spread, label=name)
         ax.set_yticks(np.arange(len(attributes)) + 0.4 - height / 2, [f"{a} ({counts[a]})" for a in attributes])
-        ax.set(xlabel="success AUC", xlim=(0, 1), title=f"{benchmark}: success by attribute ({profile})")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
+        ax.set(xlabel="success AUC", xlim=(0, 1), title=f"{title}: success by attribute ({profile})")
+        _legend_outside(ax)
         written += _save(fig, out_dir / f"attributes_{profile}")
         if len(attributes) >= 3:
-            written += _radar(plt, trackers, profile, attributes, counts, benchmark, out_dir)
+            written += _radar(plt, means, profile, attributes, counts, title, out_dir)
     return written
 
 
 def _attribute_auc(profile_scores: dict, attributes: list[str]) -> list[float]:
-    """One tracker's success AUC per attribute (NaN where it has no result for one)."""
+    """One evaluation's success AUC per attribute (NaN where it has no result for one)."""
     return [profile_scores["attributes"].get(a, {}).get("success_auc", np.nan) for a in attributes]
 
 
-def _radar(plt, trackers: dict[str, dict[str, dict]], profile: str, attributes: list[str], counts: dict[str, int],
-           benchmark: str, out_dir: Path) -> list[Path]:
-    """The same per-attribute success AUCs as a radar chart (the layout of the LasHeR and COESOT
-    papers): one closed polygon per tracker, one spoke per attribute."""
+def _radar(plt, means: dict[str, np.ndarray], profile: str, attributes: list[str], counts: dict[str, int],
+           title: str, out_dir: Path) -> list[Path]:
+    """The per-attribute success AUCs (mean over seeds) as a radar chart (the layout of the LasHeR
+    and COESOT papers): one closed polygon per tracker, one spoke per attribute."""
     angles = np.linspace(0, 2 * np.pi, len(attributes), endpoint=False)
-    fig, ax = plt.subplots(figsize=(6, 6), subplot_kw={"projection": "polar"})
-    for name, scores in trackers.items():
-        values = _attribute_auc(scores[profile], attributes)
+    fig, ax = plt.subplots(figsize=(7, 6), subplot_kw={"projection": "polar"})
+    for name, values in means.items():
         ax.plot(np.append(angles, angles[0]), np.append(values, values[0]), marker="o", markersize=3, label=name)
     ax.set_xticks(angles, [f"{a} ({counts[a]})" for a in attributes], fontsize=8)
     ax.set_ylim(0, 1)
     ax.tick_params(axis="y", labelsize=7)
-    ax.set_title(f"{benchmark}: success AUC by attribute ({profile})", fontsize=10)
-    ax.legend(fontsize=8, loc="upper right", bbox_to_anchor=(1.25, 1.1))
-    fig.tight_layout()
+    ax.set_title(f"{title}: success AUC by attribute ({profile})", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.1, 1.05), frameon=False)
     return _save(fig, out_dir / f"attributes_radar_{profile}")

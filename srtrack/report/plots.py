@@ -6,33 +6,51 @@ from pathlib import Path
 
 from srtrack.figures import save_figure
 from srtrack.report.tables import Table
+from srtrack.study import BASELINE
 
 MARKERS = {"plasticity_rgbt": "o", "plasticity_rgbd": "s", "plasticity_rgbe": "D"}
 
 
 def plasticity_plot(tables: list[Table], path: Path) -> Path | None:
-    """One point per (modality, method): x = RGB score retained, y = the modality's headline score."""
+    """One point per (modality, label): x = RGB score retained, y = the modality's headline score,
+    with error bars of one std over seeds. A colour per label and a marker per modality, both
+    explained in the legend outside the axes (labels written beside the points overlap); the dashed
+    line is the RGB tracker's own RGB score, the stability to keep."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     picked = [t for t in tables if t.key in MARKERS]
     if not picked:
         return None
+    labels = list(dict.fromkeys(row.name for table in picked for row in table.rows))
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = {name: cycle[i % len(cycle)] for i, name in enumerate(n for n in labels if n != BASELINE)}
+    colours[BASELINE] = "0.35"
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    reference = None
     for table in picked:
         gain, kept = table.columns
-        points = [(row.name, row.cells[kept].value, row.cells[gain].value) for row in table.rows
-                  if row.cells[kept].value is not None and row.cells[gain].value is not None]
-        ax.scatter([p[1] for p in points], [p[2] for p in points], marker=MARKERS[table.key],
-                   label=f"{table.title.split(':')[0]} ({gain.header})")
-        for name, x, y in points:
-            ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("RGB tracking retained: success (%)")
+        for row in table.rows:
+            x, y = row.cells[kept], row.cells[gain]
+            if x.value is None or y.value is None:
+                continue
+            if row.name == BASELINE:
+                reference = x.value
+            ax.errorbar(x.value, y.value, xerr=x.std, yerr=y.std, marker=MARKERS[table.key], color=colours[row.name],
+                        markersize=7, capsize=3, linestyle="none")
+    if reference is not None:
+        ax.axvline(reference, color="0.35", linestyle="--", linewidth=1)
+    handles = [Line2D([], [], color=colours[n], marker="o", linestyle="none", label=n) for n in labels]
+    handles += [Line2D([], [], color="black", marker=MARKERS[t.key], linestyle="none", fillstyle="none",
+                       label=f"{t.title.split(':')[0]} ({t.columns[0].header})") for t in picked]
+    if reference is not None:
+        handles.append(Line2D([], [], color="0.35", linestyle="--", label="RGB tracker on RGB"))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    ax.set_xlabel(f"RGB tracking retained: {picked[0].columns[1].header} (%)")
     ax.set_ylabel("tuned modality: headline score (%)")
-    ax.set_title("Plasticity (up) vs stability (right)")
+    ax.set_title("Plasticity (up) vs stability (right); bars: std over seeds")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
     return save_figure(fig, path, formats=("pdf",))

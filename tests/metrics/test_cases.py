@@ -182,10 +182,10 @@ def test_attribute_plots_bars_and_radar(tmp_path) -> None:
         attributes = {a: {"success_auc": 0.2 + shift + 0.1 * i, "sequences": i + 1} for i, a in enumerate("ABCD")}
         return {"lasher_rgbt": {"attributes": attributes}}
 
-    written = plot_attributes({"one": scores(0.0), "two": scores(0.1)}, "lasher", tmp_path)
+    written = plot_attributes({"one": [scores(0.0)], "two": [scores(0.1), scores(0.2)]}, "lasher", tmp_path)
     assert sorted(p.name for p in written) == ["attributes_lasher_rgbt.pdf", "attributes_lasher_rgbt.png",
                                                "attributes_radar_lasher_rgbt.pdf", "attributes_radar_lasher_rgbt.png"]
     assert all(p.stat().st_size > 1000 for p in written)
-    two = plot_attributes({"one": {"lasher_rgbt": {"attributes": {a: scores(0)["lasher_rgbt"]["attributes"][a]
-                                                                  for a in "AB"}}}}, "lasher", tmp_path / "two")
+    two = plot_attributes({"one": [{"lasher_rgbt": {"attributes": {a: scores(0)["lasher_rgbt"]["attributes"][a]
+                                                                   for a in "AB"}}}]}, "lasher", tmp_path / "two")
     assert [p.name for p in two if "radar" in p.name] == []  # two spokes make no radar

@@ -255,3 +255,38 @@ def test_nothing_in_a_checkpoint_runs_at_any_entry_point(smoke_data: Path, tmp_p
     assert not target.exists()
     report = json.loads((tmp_path / "tune-init/load_report.json").read_text())
     assert any(name.endswith(".exec") for name in report["placeholders"])
+
+
+def _ope_document(label: str, seed: int, auc: float) -> dict:
+    from srtrack.metrics.ope import NORM_THRESHOLDS, PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS
+
+    curves = {"success": (1 - SUCCESS_THRESHOLDS * (1 - auc)).tolist(),
+              "precision": np.minimum(1, PRECISION_THRESHOLDS / 20 * auc).tolist(),
+              "norm_precision": np.minimum(1, NORM_THRESHOLDS * 4 * auc).tolist()}
+    summary = {"profile": "lasher_rgbt", "success_auc": auc, "precision": auc, "norm_precision": auc}
+    return {"benchmark": "lasher", "tracker": f"{label}-seed{seed}", "label": label, "seed": seed,
+            "profiles": {"lasher_rgbt": {"summary": summary, "curves": curves}}}
+
+
+def test_compare_draws_one_line_per_label_with_its_seeds(tmp_path: Path, capsys) -> None:
+    from srtrack import compare
+
+    paths = []
+    for label, seed, auc in [("full", 0, 0.4), ("full", 1, 0.5), ("srft", 0, 0.6), ("pretrained", 0, 0.2)]:
+        path = tmp_path / f"{label}-{seed}.json"
+        path.write_text(json.dumps(_ope_document(label, seed, auc)))
+        paths.append(str(path))
+    assert compare.main([*paths, "--out", str(tmp_path / "o")]) == 0
+    assert "lasher: 3 trackers (4 evaluations)" in capsys.readouterr().err
+    assert (tmp_path / "o/curves_lasher_rgbt.png").stat().st_size > 10_000
+
+
+def test_plots_rank_legends_by_score_and_add_npr_where_the_table_reports_it() -> None:
+    from srtrack.metrics.plots import ope_panels, ranked
+
+    trackers = {label: [_ope_document(label, s, auc)["profiles"] for s, auc in runs]
+                for label, runs in {"a": [(0, 0.3)], "b": [(0, 0.9), (1, 0.1)], "c": [(0, 0.6)]}.items()}
+    assert [name for name, _ in ranked(trackers, "lasher_rgbt", "success_auc")] == ["c", "b", "a"]  # b: mean 0.5
+    assert [p.curve for p in ope_panels("lasher", "lasher_rgbt")] == ["success", "precision", "norm_precision"]
+    assert [p.curve for p in ope_panels("rgbt234", "rgbt234")] == ["success", "precision"]
+    assert [p.curve for p in ope_panels("coesot", "ostrack")] == ["success", "precision"]  # its table: otb_matlab
