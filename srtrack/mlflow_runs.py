@@ -34,6 +34,7 @@ import yaml
 
 from srtrack.config import Config, config_to_dict, section
 from srtrack.layout import RUN_ID_FILE
+from srtrack.mlflow_logging import NullRun, StageRun
 from srtrack.mlflow_server import check_server
 from srtrack.run_registry import close_orphans, ensure_study_run
 
@@ -44,8 +45,6 @@ EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development",
                                           "run per DAG invocation, which holds a run per stage job (tags: stage, "
                                           "label, method, model, modality, dataset, seed). The study run's "
                                           "study_summary table has every headline score."}
-_MAX_PARAM_CHARS = 6000
-_BATCH = 100
 
 
 def tracking_uri(cfg: Config) -> str:
@@ -74,19 +73,6 @@ def is_main_process() -> bool:
     if dist is not None and dist.is_available() and dist.is_initialized():
         return dist.get_rank() == 0
     return int(os.environ.get("RANK", "0")) == 0
-
-
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested mapping -> `{"a.b.c": "value"}` with lists as JSON, for MLflow params."""
-    flat: dict[str, str] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            text = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
-            flat[name] = text[:_MAX_PARAM_CHARS]
-    return flat
 
 
 def config_sections(data: Mapping[str, Any], sections: Sequence[str] | None) -> dict[str, Any]:
@@ -126,83 +112,6 @@ def git_commit() -> str:
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-class StageRun:
-    """A live MLflow run; thin wrappers that batch and flatten."""
-
-    def __init__(self, client: Any, run_id: str, experiment_id: str):
-        self.client = client
-        self.run_id = run_id
-        self.experiment_id = experiment_id
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
-
-        items = [Param(k, v) for k, v in flatten(params).items()]
-        for start in range(0, len(items), _BATCH):
-            self.client.log_batch(self.run_id, params=items[start:start + _BATCH])
-
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        import time
-
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
-        for start in range(0, len(items), _BATCH):
-            self.client.log_batch(self.run_id, metrics=items[start:start + _BATCH])
-
-    def log_metrics_to(self, run_id: str, metrics: Mapping[str, float]) -> None:
-        """Metrics on another run of the study (an evaluation's scores on the tuning run it scores)."""
-        StageRun(self.client, run_id, self.experiment_id).log_metrics(metrics)
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        from mlflow.entities import RunTag
-
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items() if v is not None])
-
-    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), artifact_path)
-
-    def log_split(self, index: Mapping[str, Any], context: str) -> None:
-        """A prepared split as an MLflow dataset input (name, digest of its index, source = its root), so
-        the UI's dataset column says what the run read; `context` is `train`, `test` or `prior`."""
-        from mlflow.entities import Dataset, DatasetInput, InputTag
-
-        from srtrack.io import json_sha256
-
-        name = f"{index['benchmark']}-{index['split']}"
-        digest = json_sha256([s.get("boxes_sha256") for s in index.get("sequences", [])])[:16]
-        profile = json.dumps({"sequences": index.get("n_sequences"), "frames": index.get("n_frames"),
-                              "modality": index.get("modality")})
-        dataset = Dataset(name, digest, "local", str(index.get("root", "")), profile=profile)
-        self.client.log_inputs(self.run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
-
-
-class NullRun(StageRun):
-    """Stands in on ranks other than 0: every call does nothing."""
-
-    def __init__(self) -> None:
-        super().__init__(None, "", "")
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        pass
-
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        pass
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        pass
-
-    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
-        pass
-
-    def log_split(self, index: Mapping[str, Any], context: str) -> None:
-        pass
-
-    def log_metrics_to(self, run_id: str, metrics: Mapping[str, float]) -> None:
-        pass
 
 
 @contextlib.contextmanager

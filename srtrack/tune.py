@@ -166,7 +166,7 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
     import torch
 
     from srtrack.method.prior import check_prior
-    from srtrack.method.regularizers import create_regularizer, settings_from_config
+    from srtrack.method.regularizers import create_regularizer
     from srtrack.models.checkpoints import prior_for_model
     from srtrack.models.networks import announce, network_for
     from srtrack.train.data import open_datasets, probe_batch, steps_per_epoch
@@ -183,7 +183,7 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
                                       elimination=schedule.candidate_elimination.start_epoch is not None)
     announce("tune", spec, report)
     total_steps = schedule.epochs * steps_per_epoch(schedule)
-    regularizer = create_regularizer(method, settings_from_config(cfg.method), total_steps)
+    regularizer = create_regularizer(method, cfg.method, total_steps)
     regularizer.configure_model(model)
     prior = None
     if regularizer.uses_prior:
@@ -273,7 +273,13 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
             summary = trainer.run(stop)
         after = score_probe(setup.model, setup.probe, setup.loss_weights, device) if setup.probe else None
         if env.is_main:
-            write_outputs(args.out, run, trainer, summary, after, setup.run_key, config_hash(cfg))
+            digest = write_outputs(args.out, run, trainer, summary, after, setup.run_key, config_hash(cfg))
+            run.log_model(args.out / MODEL_FILE, name=f"{tag}-{modality}-s{cfg.study.seed}",
+                          description=f"{setup.network.describe()}: {stage} on {'+'.join(datasets)} "
+                                      f"({label.method}, seed {cfg.study.seed}), run key {setup.run_key[:12]}",
+                          params={"network": setup.network.to_dict()},
+                          tags={"label": tag, "method": label.method, "modality": modality, "seed": cfg.study.seed,
+                                "run_key": setup.run_key, "model_sha256": digest})
     return 0
 
 
@@ -298,9 +304,9 @@ def trainer_rates(trainer) -> dict[str, float]:
 
 
 def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[str, float] | None, key: str,
-                  config_sha256: str) -> None:
+                  config_sha256: str) -> str:
     """model.pth (self-describing), metrics.json, load_report.json and loss.png, then the same to
-    MLflow with the model's hash as a tag."""
+    MLflow with the model's hash as a tag; returns that hash."""
     from srtrack.io import write_bytes_atomic
     from srtrack.models.files import save_tracker
     from srtrack.train.plots import plot_history
@@ -328,6 +334,7 @@ def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[
     print(f"tune: {summary['steps']} steps -> {out / MODEL_FILE} (sha256 {digest[:12]})"
           + (f"; probe IoU {document['probe_before']['iou']:.3f} -> {after['iou']:.3f}"
              if after and document["probe_before"] else ""), file=sys.stderr)
+    return digest
 
 
 if __name__ == "__main__":

@@ -26,11 +26,11 @@ from srtrack.config.types import TrainConfig
 from srtrack.errors import SrtrackError
 from srtrack.method.regularizers import NonFiniteGradientError, Regularizer, apply_update
 from srtrack.models.elimination import keep_rate
-from srtrack.models.losses import LossWeights, loss_terms
+from srtrack.models.losses import LossWeights, loss_terms, weighted_loss
 from srtrack.train import distributed
 from srtrack.train.data import TENSOR_KEYS, epoch_loader, micro_batches, per_rank_batch, steps_per_epoch
 from srtrack.train.distributed import DistEnv
-from srtrack.train.optim import build_optimizer, build_scheduler, group_rates
+from srtrack.train.optim import build_optimizer, build_scheduler, group_rates, schedule_varies
 from srtrack.train.preemption import StopRequest
 from srtrack.train.state import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 
@@ -86,8 +86,7 @@ def micro_batch_seed(seed: int, step: int, index: int) -> int:
 def batch_loss(model: nn.Module, batch: dict[str, Tensor], weights: LossWeights) -> tuple[Tensor, dict[str, Tensor]]:
     """Weighted tracking loss of one (micro-)batch and its unweighted terms."""
     terms = loss_terms(model(batch["template"], batch["search"]), batch["search_box"], batch["score_map"])
-    total = weights.focal * terms["focal"] + weights.giou * terms["giou"] + weights.l1 * terms["l1"]
-    return total, terms
+    return weighted_loss(terms, weights), terms
 
 
 @torch.no_grad()
@@ -129,6 +128,8 @@ class Trainer:
             self.model, device_ids=[device.index] if device.type == "cuda" else None) if env.distributed else self.model
         self.optimizer = build_optimizer(self.model, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg.schedule, self.steps_per_epoch, self.total_steps)
+        # constant LRs are the run's params (tune logs them), not flat metric charts
+        self.logs_rates = schedule_varies(cfg.schedule, self.steps_per_epoch, self.total_steps)
         self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
         self.progress = Progress()
         self.checkpoint_path = setup.out / LAST_CHECKPOINT
@@ -279,6 +280,7 @@ class Trainer:
         means["step"] = float(self.progress.step)
         self.progress.history.append(means)
         if self.env.is_main:
-            self.on_log({k: v for k, v in means.items() if k != "step"}, self.progress.step)
+            self.on_log({k: v for k, v in means.items()
+                         if k != "step" and (self.logs_rates or not k.startswith("lr/"))}, self.progress.step)
             log.info("step %d/%d %s", self.progress.step, self.total_steps,
                      " ".join(f"{k}={v:.4g}" for k, v in means.items() if k.startswith(("loss/", "train/", "reg/"))))

@@ -60,6 +60,12 @@ def schedule_factor(schedule: ScheduleConfig, steps_per_epoch: int, total_steps:
     return factor
 
 
+def schedule_varies(schedule: ScheduleConfig, steps_per_epoch: int, total_steps: int) -> bool:
+    """Whether the LRs change during the run (warm-up, a drop or a decay before the last step)."""
+    factor = schedule_factor(schedule, steps_per_epoch, total_steps)
+    return any(factor(step) != factor(0) for step in range(total_steps))
+
+
 def build_scheduler(optimizer: torch.optim.Optimizer, schedule: ScheduleConfig, steps_per_epoch: int,
                     total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(schedule, steps_per_epoch, total_steps))

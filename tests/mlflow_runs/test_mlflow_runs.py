@@ -10,7 +10,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from srtrack.config import load_config
-from srtrack.mlflow_runs import flatten, stage_run
+from srtrack.mlflow_logging import flatten
+from srtrack.mlflow_runs import stage_run
 
 
 def runs_of(uri: str, experiment: str = "pytest", filter_string: str = "tags.`srtrack.role` = 'stage'"):

@@ -134,3 +134,11 @@ def test_srft_on_a_lora_tracker_constrains_the_lora_matrices_with_the_prior(smok
     removed = client.get_metric_history(run.info.run_id, "reg/prior_removed")
     assert removed and max(m.value for m in removed) > 0.0, "the prior acts on the LoRA matrices"
     assert int(run.data.params["run/params_trainable"]) < 500_000  # only LoRA (and what LoRA trains) moved
+    # a step schedule that never drops within the run: LRs are params, not flat metric charts
+    assert "lr/lora" not in run.data.metrics and float(run.data.params["run/effective_lr_lora"]) > 0
+    # the tracker is a logged model of the run, the file itself with its network description
+    (logged,) = client.search_logged_models([run.info.experiment_id])
+    assert logged.model_id == run.data.tags["model_id"] and logged.source_run_id == run.info.run_id
+    assert logged.name == "lora_srft-rgbt-s0" and logged.tags["model_sha256"] == run.data.tags["model_sha256"]
+    assert logged.tags["mlflow.note.content"].startswith("srtrack_lora_tiny (64/128; LoRA")
+    assert [a.path for a in client.list_logged_model_artifacts(logged.model_id)] == ["model.pth"]

@@ -18,7 +18,7 @@ from srtrack.models import create_tracker
 from srtrack.train.data import RankBatchSampler, micro_batches
 from srtrack.train.distributed import DistEnv, backend_for, detect, first_host
 from srtrack.train.loop import micro_batch_seed
-from srtrack.train.optim import build_optimizer, lr_scale, schedule_factor
+from srtrack.train.optim import build_optimizer, lr_scale, schedule_factor, schedule_varies
 from srtrack.train.state import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from srtrack.study import PRIOR_METHODS
 
@@ -56,6 +56,15 @@ def test_schedules_warmup_step_and_cosine() -> None:
     assert cosine(60) == pytest.approx(0.5) and cosine(110) == pytest.approx(0.0, abs=1e-12)
     constant = schedule_factor(dataclasses.replace(CFG.train.schedule, kind="constant", warmup_steps=0), 10, 50)
     assert {constant(s) for s in range(50)} == {1.0}
+
+
+def test_rates_are_a_metric_series_only_when_the_schedule_changes_them() -> None:
+    schedule = CFG.train.schedule
+    assert not schedule_varies(dataclasses.replace(schedule, kind="step", drop_epoch=5, warmup_steps=0), 10, 50)
+    assert schedule_varies(dataclasses.replace(schedule, kind="step", drop_epoch=4, warmup_steps=0), 10, 50)
+    assert schedule_varies(dataclasses.replace(schedule, kind="constant", warmup_steps=3), 10, 50)
+    assert not schedule_varies(dataclasses.replace(schedule, kind="constant", warmup_steps=0), 10, 50)
+    assert schedule_varies(dataclasses.replace(schedule, kind="cosine", warmup_steps=0), 10, 50)
 
 
 def test_param_groups_carry_the_configured_and_scaled_lrs() -> None:

@@ -183,6 +183,12 @@ def check_honest_records(client: MlflowClient, runs: list, tuned: dict) -> None:
     scored = client.search_runs([experiment.experiment_id], "tags.stage = 'evaluate' and tags.label = 'lora'")
     assert {r.data.tags["tune_run_id"] for r in scored} == {lora.info.run_id}
     assert 0 <= client.get_run(lora.info.run_id).data.metrics["eval/lasher/success_auc"] <= 1
+    # every tracker trained (pre-training and tuning) is a logged model, with its evaluation's scores
+    models = {m.name: m for m in client.search_logged_models([experiment.experiment_id])}
+    assert set(models) == {f"{label}-{modality}-s0" for modality, label in tuned} | {"pretrained-rgb-s0"}
+    lora_model = client.get_logged_model(models["lora-rgbt-s0"].model_id)
+    assert lora_model.source_run_id == lora.info.run_id
+    assert {m.key for m in lora_model.metrics} >= {"eval/lasher/success_auc", "retained/got10k/success_auc"}
     # the study run holds every headline score in one table
     study = client.search_runs([experiment.experiment_id], "tags.`srtrack.role` = 'study'")[0]
     summary = json.loads(Path(client.download_artifacts(study.info.run_id, "study_summary.json")).read_text())
