@@ -14,6 +14,7 @@ chunk 4), each in its own process.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -21,7 +22,9 @@ from pathlib import Path
 import torch
 
 from srtrack.method.prior import per_sample_gradients, per_sample_gradients_loop, tracker_sample_loss
-from srtrack.method.regularizers import MethodSettings, create_regularizer, regularized_step
+from srtrack.config import load_config
+from srtrack.config.types import MethodConfig
+from srtrack.method.regularizers import apply_update, create_regularizer
 from srtrack.models import create_tracker
 from srtrack.models.losses import objective
 
@@ -44,7 +47,17 @@ def random_prior(params: dict[str, torch.nn.Parameter], k: int = 8) -> dict[str,
     return prior
 
 
-def time_steps(method: str, settings: MethodSettings, steps: int) -> float:
+def regularized_step(params, optimizer, reg, loss_fn, step: int) -> None:
+    """The trainer's step on one batch: task loss + penalty, backward, then the update it runs
+    (`apply_update`: before_step, clipping, AdamW, after_step)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn()
+    penalty = reg.penalty(params, step)
+    (loss if penalty is None else loss + penalty).backward()
+    apply_update(params, optimizer, reg, step, grad_clip=0.1)
+
+
+def time_steps(method: str, settings: MethodConfig, steps: int) -> float:
     torch.manual_seed(0)
     model = create_tracker("srtrack_tiny", template_size=64, search_size=128)
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
@@ -58,10 +71,10 @@ def time_steps(method: str, settings: MethodSettings, steps: int) -> float:
         return objective(out, data["search_box"], data["score_map"])
 
     for step in range(2):
-        regularized_step(params, optimizer, reg, loss, step, grad_clip=0.1)
+        regularized_step(params, optimizer, reg, loss, step)
     started = time.perf_counter()
     for step in range(steps):
-        regularized_step(params, optimizer, reg, loss, step, grad_clip=0.1)
+        regularized_step(params, optimizer, reg, loss, step)
     return (time.perf_counter() - started) / steps
 
 
@@ -99,12 +112,18 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(2)
+    method = load_config([Path(__file__).resolve().parents[1] / "config" / "config.yaml"]).method  # the default
+
+    def settings(**overrides) -> MethodConfig:
+        return dataclasses.replace(method, **overrides)
+
     rows = {
-        "plain": time_steps("full", MethodSettings(), args.steps),
-        "srft_quantile_rank_every_5": time_steps("srft", MethodSettings(rank_every=5, rank_method="quantile"), args.steps),
-        "srft_quantile_rank_every_1": time_steps("srft", MethodSettings(rank_every=1, rank_method="quantile"), args.steps),
-        "srft_exact_rank_every_1": time_steps("srft", MethodSettings(rank_every=1), args.steps),
-        "released_full_sort": time_steps("transfer_only", MethodSettings(rank_every=1, bug_compatible=True), args.steps),
+        "plain": time_steps("full", method, args.steps),
+        "srft_quantile_rank_every_5": time_steps("srft", settings(rank_every=5, rank_method="quantile"), args.steps),
+        "srft_quantile_rank_every_1": time_steps("srft", settings(rank_every=1, rank_method="quantile"), args.steps),
+        "srft_exact_rank_every_1": time_steps("srft", settings(rank_every=1, rank_method="exact"), args.steps),
+        "released_full_sort": time_steps("transfer_only", settings(rank_every=1, rank_method="exact",
+                                                                   bug_compatible=True), args.steps),
     }
     results = {f"step_s_{k}": round(v, 4) for k, v in rows.items()}
     results.update({f"ratio_{k}": round(v / rows["plain"], 3) for k, v in rows.items()})

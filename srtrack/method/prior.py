@@ -99,13 +99,9 @@ def accumulate(stats: PriorStatistics | None, grads: dict[str, Tensor]) -> Prior
     return stats
 
 
-def top_eigen(matrix: Tensor, rank: int | None, energy: float | None) -> tuple[Tensor, Tensor]:
-    """Top eigenpairs of a symmetric PSD matrix: `rank` of them, or the fewest holding `energy`."""
-    return select_top(*torch.linalg.eigh(matrix), rank, energy)
-
-
 def select_top(values: Tensor, vectors: Tensor, rank: int | None, energy: float | None) -> tuple[Tensor, Tensor]:
-    """From `torch.linalg.eigh`'s ascending output, the leading pairs (see top_eigen)."""
+    """From `torch.linalg.eigh`'s ascending output of a symmetric PSD matrix, the leading eigenpairs:
+    `rank` of them, or the fewest holding `energy` of the spectrum (at most `rank`)."""
     values, vectors = values.flip(0).clamp(min=0), vectors.flip(1)
     if energy is not None:
         share = torch.cumsum(values, 0) / values.sum().clamp(min=1e-30)
@@ -123,15 +119,11 @@ def effective_rank(values: Tensor) -> float:
     return float(torch.exp(-(p * p.log()).sum())) if len(p) else 0.0
 
 
-def prior_artifact(stats: PriorStatistics, *, rank: int | None, energy: float | None) -> dict[str, Tensor]:
-    """Flat tensor dict (safetensors-ready): `<param>.fisher`, and for matrices
-    `<param>.out_vectors/out_values/in_vectors/in_values`."""
-    return prior_artifact_with_summary(stats, rank=rank, energy=energy)[0]
-
-
-def prior_artifact_with_summary(stats: PriorStatistics, *, rank: int | None,
-                                energy: float | None) -> tuple[dict[str, Tensor], dict[str, dict[str, float]]]:
-    """The artifact tensors and, per parameter, its Fisher energy, effective ranks and kept k."""
+def prior_artifact(stats: PriorStatistics, *, rank: int | None,
+                   energy: float | None) -> tuple[dict[str, Tensor], dict[str, dict[str, float]]]:
+    """The artifact as a flat tensor dict (safetensors-ready: `<param>.fisher`, and for matrices
+    `<param>.out_vectors/out_values/in_vectors/in_values`) and, per parameter, its Fisher energy,
+    effective ranks and kept k."""
     out: dict[str, Tensor] = {}
     summary: dict[str, dict[str, float]] = {}
     for name, diag in stats.diag_sum.items():
@@ -166,7 +158,7 @@ def extract_prior(model: nn.Module, batches: Iterable[dict[str, Tensor]], object
     model.train(was_training)
     if stats is None:
         raise ValueError("no samples to compute the prior sensitivity from")
-    return prior_artifact_with_summary(stats, rank=rank, energy=energy)
+    return prior_artifact(stats, rank=rank, energy=energy)
 
 
 def _tensors_only(batches: Iterable[dict[str, Tensor]]) -> Iterator[dict[str, Tensor]]:

@@ -1,6 +1,7 @@
 """SRFT and the baselines behind one interface, selected by name (`method.name` in the config).
 
-A regularizer acts at four points of a training step (see `regularized_step`):
+A regularizer acts at four points of a training step (the trainer's `train_step` adds the penalty
+before its backward pass, then calls `apply_update`):
 
     loss = task loss + penalty(params, t)         # L2-SP, EWC, SRFT's optional penalty form
     backward; before_step(params, t)              # SRFT prior: remove kappa(t) of the gradient in the prior subspace
@@ -21,66 +22,30 @@ Every regularizer has a state dict, so a resumed run continues exactly.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from srtrack.config.types import MethodConfig
+from srtrack.config.types import KappaConfig, MethodConfig
 from srtrack.method.transfer import TransferSensitivity, hoyer_sparsity
 
 REGULARIZERS: dict[str, type["Regularizer"]] = {}
 
 
-@dataclass(frozen=True)
-class KappaSchedule:
+def kappa_at(schedule: KappaConfig, step: int, total: int) -> float:
     """kappa(t) between `start` (t = 0) and `end` (t = total): constant, linear or cosine."""
-
-    kind: str = "cosine"
-    start: float = 1.0
-    end: float = 0.0
-
-    def __call__(self, step: int, total: int) -> float:
-        if self.kind == "constant":
-            return self.start
-        progress = min(max(step / max(total, 1), 0.0), 1.0)
-        if self.kind == "linear":
-            return self.start + (self.end - self.start) * progress
-        if self.kind == "cosine":
-            return self.end + (self.start - self.end) * 0.5 * (1 + math.cos(math.pi * progress))
-        raise ValueError(f"unknown kappa schedule {self.kind!r}; known: constant, linear, cosine")
-
-
-@dataclass(frozen=True)
-class MethodSettings:
-    """The typed `method` config section as the regularizers need it."""
-
-    m_min: float = 0.25
-    m_max: float = 0.65
-    kappa: KappaSchedule = KappaSchedule()
-    transfer_weight: str = "complement"
-    penalty_weight: float = 1.0
-    bug_compatible: bool = False
-    smoothing: str = "window"
-    rank_every: int = 1
-    rank_method: str = "exact"
-    prior_on: str = "update"
-    prior_form: str = "projection"
-    sparsity_scaling: bool = False
+    if schedule.kind == "constant":
+        return schedule.start
+    progress = min(max(step / max(total, 1), 0.0), 1.0)
+    if schedule.kind == "linear":
+        return schedule.start + (schedule.end - schedule.start) * progress
+    if schedule.kind == "cosine":
+        return schedule.end + (schedule.start - schedule.end) * 0.5 * (1 + math.cos(math.pi * progress))
+    raise ValueError(f"unknown kappa schedule {schedule.kind!r}; known: constant, linear, cosine")
 
 
 Params = dict[str, nn.Parameter]
-
-
-def settings_from_config(method: MethodConfig) -> MethodSettings:
-    """The typed `method` config section as MethodSettings."""
-    kappa = KappaSchedule(method.kappa.kind, method.kappa.start, method.kappa.end)
-    return MethodSettings(m_min=method.m_min, m_max=method.m_max, kappa=kappa, transfer_weight=method.transfer_weight,
-                          penalty_weight=method.penalty_weight, bug_compatible=method.bug_compatible,
-                          smoothing=method.smoothing, rank_every=method.rank_every, rank_method=method.rank_method,
-                          prior_on=method.prior_on, prior_form=method.prior_form,
-                          sparsity_scaling=method.sparsity_scaling)
 
 
 def register_regularizer(cls: type["Regularizer"]) -> type["Regularizer"]:
@@ -88,7 +53,7 @@ def register_regularizer(cls: type["Regularizer"]) -> type["Regularizer"]:
     return cls
 
 
-def create_regularizer(name: str, settings: MethodSettings, total_steps: int) -> "Regularizer":
+def create_regularizer(name: str, settings: MethodConfig, total_steps: int) -> "Regularizer":
     if name not in REGULARIZERS:
         raise ValueError(f"unknown method {name!r}; known: {sorted(REGULARIZERS)}")
     return REGULARIZERS[name](settings, total_steps)
@@ -101,7 +66,7 @@ class Regularizer:
     uses_prior: ClassVar[bool] = False
     needs_snapshot: ClassVar[bool] = False
 
-    def __init__(self, settings: MethodSettings, total_steps: int):
+    def __init__(self, settings: MethodConfig, total_steps: int):
         self.settings, self.total_steps = settings, total_steps
         self.theta0: dict[str, Tensor] = {}
         self.prior: dict[str, Tensor] = {}
@@ -207,14 +172,14 @@ class SRFT(Regularizer):
     use_prior_term: ClassVar[bool] = True
     use_transfer_term: ClassVar[bool] = True
 
-    def __init__(self, settings: MethodSettings, total_steps: int):
+    def __init__(self, settings: MethodConfig, total_steps: int):
         super().__init__(settings, total_steps)
         self.transfer = TransferSensitivity(m_min=settings.m_min, m_max=settings.m_max, smoothing=settings.smoothing,
                                             bug_compatible=settings.bug_compatible, rank_every=settings.rank_every,
                                             rank_method=settings.rank_method)
 
     def kappa(self, step: int) -> float:
-        return self.settings.kappa(step, self.total_steps) if self.use_prior_term else 0.0
+        return kappa_at(self.settings.kappa, step, self.total_steps) if self.use_prior_term else 0.0
 
     def penalty(self, params: Params, step: int) -> Tensor | None:
         """The prior term as a penalty (`prior_form: penalty`), weighted by kappa at the current step."""
@@ -326,19 +291,6 @@ class TransferOnly(SRFT):
 
 class NonFiniteGradientError(FloatingPointError):
     """The gradient norm is NaN or infinite; the parameters were not updated."""
-
-
-def regularized_step(params: Params, optimizer: torch.optim.Optimizer, regularizer: Regularizer,
-                     loss_fn: Callable[[], Tensor], step: int, grad_clip: float | None = None) -> dict[str, float]:
-    """One training step with the regularizer's hooks in their order; returns the step's statistics."""
-    optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn()
-    penalty = regularizer.penalty(params, step)
-    total = loss if penalty is None else loss + penalty
-    total.backward()
-    stats = {"loss/task": loss.item(), "reg/penalty": penalty.item() if penalty is not None else 0.0}
-    stats.update(apply_update(params, optimizer, regularizer, step, grad_clip))
-    return stats
 
 
 def apply_update(params: Params, optimizer: torch.optim.Optimizer, regularizer: Regularizer, step: int,

@@ -118,11 +118,6 @@ class TransferSensitivity:
         self.steps += 1
         return self.factors
 
-    @staticmethod
-    def interpolate(before: Tensor, after: Tensor, m: Tensor) -> Tensor:
-        """theta = m * theta_before + (1 - m) * theta_after (element-wise)."""
-        return m * before + (1 - m) * after
-
     def state_dict(self) -> dict:
         return {"previous": dict(self.previous), "factors": dict(self.factors), "steps": self.steps,
                 "mean_factor": self.mean_factor, "spread_factor": self.spread_factor}

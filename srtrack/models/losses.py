@@ -55,24 +55,6 @@ def giou(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     return iou - (hull - union) / hull, iou
 
 
-def tracking_loss(outputs: dict[str, Tensor], search_box: Tensor, score_target: Tensor,
-                  weights: LossWeights = LossWeights()) -> tuple[Tensor, dict[str, float]]:
-    """The weighted objective and its parts (namespaced for MLflow).
-
-    Args:
-        outputs: the tracker's `score_map` (B, 1, H, W) and `pred_boxes` (B, 4) normalised cx, cy, w, h.
-        search_box: ground truth (B, 4) normalised x, y, w, h in the search crop.
-        score_target: Gaussian targets (B, H, W).
-    """
-    if not torch.isfinite(outputs["pred_boxes"]).all():
-        raise ValueError("network predicted non-finite boxes")
-    terms = loss_terms(outputs, search_box, score_target)
-    total = _weighted(terms, weights)
-    stats = {"loss/total": total.item(), **{f"loss/{k}": terms[k].item() for k in ("focal", "giou", "l1")},
-             "train/iou": terms["iou"].detach().item()}
-    return total, stats
-
-
 def loss_terms(outputs: dict[str, Tensor], search_box: Tensor, score_target: Tensor) -> dict[str, Tensor]:
     """The unweighted terms (and the mean IoU) as tensors; free of Python control flow on data, so
     that `torch.func.vmap` can differentiate it per sample."""
@@ -86,8 +68,9 @@ def loss_terms(outputs: dict[str, Tensor], search_box: Tensor, score_target: Ten
 def objective(outputs: dict[str, Tensor], search_box: Tensor, score_target: Tensor,
               weights: LossWeights = LossWeights()) -> Tensor:
     """The weighted tracking loss as one tensor (the form per-sample gradients need)."""
-    return _weighted(loss_terms(outputs, search_box, score_target), weights)
+    return weighted_loss(loss_terms(outputs, search_box, score_target), weights)
 
 
-def _weighted(terms: dict[str, Tensor], weights: LossWeights) -> Tensor:
+def weighted_loss(terms: dict[str, Tensor], weights: LossWeights) -> Tensor:
+    """The objective from its terms: focal + GIoU + L1 with the configured weights."""
     return weights.focal * terms["focal"] + weights.giou * terms["giou"] + weights.l1 * terms["l1"]

@@ -12,7 +12,7 @@ from srtrack.method.prior import (
     per_sample_gradients,
     per_sample_gradients_loop,
     prior_artifact,
-    top_eigen,
+    select_top,
     tracker_sample_loss,
 )
 from srtrack.models import create_tracker
@@ -52,7 +52,7 @@ def test_diagonal_fisher_of_a_linear_gaussian_model_is_the_closed_form() -> None
 
     stats = accumulate(None, per_sample_gradients(loss, {"w": w}, {"x": x[:20], "t": t[:20]}))
     stats = accumulate(stats, per_sample_gradients(loss, {"w": w}, {"x": x[20:], "t": t[20:]}))  # chunked
-    fisher = prior_artifact(stats, rank=None, energy=None)["w.fisher"]
+    fisher = prior_artifact(stats, rank=None, energy=None)[0]["w.fisher"]
     expected = (((x @ w - t)[:, None] * x) ** 2).mean(0)
     torch.testing.assert_close(fisher, expected.float())
 
@@ -67,7 +67,7 @@ def test_two_sided_factors_and_their_eigenvectors() -> None:
     grads = per_sample_gradients(loss, {"W": weight}, {"x": x, "t": t})
     expected_grads = torch.einsum("no,ni->noi", x @ weight.T - t, x)
     torch.testing.assert_close(grads["W"], expected_grads)
-    artifact = prior_artifact(accumulate(None, grads), rank=2, energy=None)
+    artifact, _ = prior_artifact(accumulate(None, grads), rank=2, energy=None)
     c_out = torch.einsum("noi,npi->op", expected_grads, expected_grads).double()
     values, vectors = torch.linalg.eigh(c_out)
     top = vectors[:, -2:]
@@ -78,10 +78,10 @@ def test_two_sided_factors_and_their_eigenvectors() -> None:
 
 
 def test_energy_threshold_picks_the_fewest_directions() -> None:
-    matrix = torch.diag(torch.tensor([1.0, 2.0, 7.0], dtype=torch.float64))
-    assert len(top_eigen(matrix, None, 0.7)[0]) == 1
-    assert len(top_eigen(matrix, None, 0.8)[0]) == 2
-    assert len(top_eigen(matrix, 1, 0.95)[0]) == 1 and len(top_eigen(matrix, None, None)[0]) == 3
+    spectrum = torch.linalg.eigh(torch.diag(torch.tensor([1.0, 2.0, 7.0], dtype=torch.float64)))
+    assert len(select_top(*spectrum, None, 0.7)[0]) == 1
+    assert len(select_top(*spectrum, None, 0.8)[0]) == 2
+    assert len(select_top(*spectrum, 1, 0.95)[0]) == 1 and len(select_top(*spectrum, None, None)[0]) == 3
 
 
 def test_extract_prior_on_a_tracker_covers_every_trainable_parameter() -> None:

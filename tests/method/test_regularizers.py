@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
 from torch.func import functional_call
 
+from srtrack.config.types import KappaConfig, MethodConfig
 from srtrack.method.prior import accumulate, per_sample_gradients, prior_artifact
-from srtrack.method.regularizers import (
-    REGULARIZERS,
-    KappaSchedule,
-    MethodSettings,
-    create_regularizer,
-    regularized_step,
-)
+from srtrack.method.regularizers import REGULARIZERS, Regularizer, apply_update, create_regularizer, kappa_at
+
+# every setting spelled out: the released transfer update (exact ranks every step), cosine kappa 1 -> 0
+REFERENCE = MethodConfig(name="srft", m_min=0.25, m_max=0.65, kappa=KappaConfig("cosine", 1.0, 0.0),
+                         transfer_weight="complement", penalty_weight=1.0, bug_compatible=False, smoothing="window",
+                         rank_every=1, rank_method="exact", prior_on="update", prior_form="projection",
+                         sparsity_scaling=False)
+
+
+def settings(kappa: float | None = None, **overrides) -> MethodConfig:
+    """REFERENCE with overrides; `kappa`: a constant kappa."""
+    if kappa is not None:
+        overrides["kappa"] = KappaConfig("constant", kappa, kappa)
+    return dataclasses.replace(REFERENCE, **overrides)
+
+
+def regularized_step(params: dict[str, nn.Parameter], optimizer: torch.optim.Optimizer, regularizer: Regularizer,
+                     loss_fn, step: int) -> dict[str, float]:
+    """The trainer's step on a plain loss: task loss + penalty, backward, then `apply_update`."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn()
+    penalty = regularizer.penalty(params, step)
+    (loss if penalty is None else loss + penalty).backward()
+    return apply_update(params, optimizer, regularizer, step)
 
 
 def subspace_prior(out_dim: int = 6, in_dim: int = 5, k: int = 2) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
@@ -31,8 +51,7 @@ def test_kappa_one_removes_the_prior_component_and_kappa_zero_keeps_it(prior_on:
     prior, p_out, p_in = subspace_prior()
     for kappa, expect_removed in ((1.0, True), (0.0, False)):
         params = {"w": nn.Parameter(torch.randn(6, 5)), "b": nn.Parameter(torch.randn(3))}
-        settings = MethodSettings(kappa=KappaSchedule("constant", kappa, kappa), prior_on=prior_on)
-        reg = create_regularizer("prior_only", settings, 10)
+        reg = create_regularizer("prior_only", settings(kappa, prior_on=prior_on), 10)
         reg.attach(params, prior)
         before = {n: p.detach().clone() for n, p in params.items()}
         optimizer = torch.optim.SGD(params.values(), lr=0.1)
@@ -48,26 +67,27 @@ def test_kappa_one_removes_the_prior_component_and_kappa_zero_keeps_it(prior_on:
 
 
 def test_kappa_schedules() -> None:
-    assert KappaSchedule("constant", 0.7, 0.0)(50, 100) == 0.7
-    assert KappaSchedule("linear", 1.0, 0.0)(25, 100) == pytest.approx(0.75)
-    cosine = KappaSchedule("cosine", 1.0, 0.0)
-    assert cosine(0, 100) == pytest.approx(1.0) and cosine(50, 100) == pytest.approx(0.5) and cosine(100, 100) == pytest.approx(0.0)
+    assert kappa_at(KappaConfig("constant", 0.7, 0.0), 50, 100) == 0.7
+    assert kappa_at(KappaConfig("linear", 1.0, 0.0), 25, 100) == pytest.approx(0.75)
+    cosine = KappaConfig("cosine", 1.0, 0.0)
+    assert kappa_at(cosine, 0, 100) == pytest.approx(1.0) and kappa_at(cosine, 50, 100) == pytest.approx(0.5)
+    assert kappa_at(cosine, 100, 100) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="unknown kappa schedule 'step'"):
-        KappaSchedule("step")(1, 2)
+        kappa_at(KappaConfig("step", 1.0, 0.0), 1, 2)
 
 
 def test_registry_and_prior_requirement() -> None:
     assert set(REGULARIZERS) == {"full", "frozen", "prompt", "lora", "l2sp", "ewc", "srft", "prior_only", "transfer_only"}
     with pytest.raises(ValueError, match=r"unknown method 'sft'; known: \['ewc', 'frozen', 'full'"):
-        create_regularizer("sft", MethodSettings(), 1)
+        create_regularizer("sft", REFERENCE, 1)
     with pytest.raises(ValueError, match="method 'srft' needs a prior-sensitivity artifact"):
-        create_regularizer("srft", MethodSettings(), 1).attach({"w": nn.Parameter(torch.zeros(2))}, None)
+        create_regularizer("srft", REFERENCE, 1).attach({"w": nn.Parameter(torch.zeros(2))}, None)
 
 
 def test_transfer_only_matches_the_released_update() -> None:
     """One step of the released code by hand: theta = m * theta_prev + (1 - m) * theta_new."""
     params = {"w": nn.Parameter(torch.tensor([1.0, 1.0, 1.0]))}
-    reg = create_regularizer("transfer_only", MethodSettings(), 10)
+    reg = create_regularizer("transfer_only", REFERENCE, 10)
     reg.attach(params)
     optimizer = torch.optim.SGD(params.values(), lr=0.5)
     regularized_step(params, optimizer, reg, lambda: (params["w"] * torch.tensor([1.0, 2.0, 3.0])).sum(), 0)
@@ -77,7 +97,7 @@ def test_transfer_only_matches_the_released_update() -> None:
     torch.testing.assert_close(params["w"].detach(), m * 1.0 + (1 - m) * new)
 
 
-def two_task_forgetting(seed: int, method: str, settings: MethodSettings) -> tuple[float, float, float]:
+def two_task_forgetting(seed: int, method: str, chosen: MethodConfig) -> tuple[float, float, float]:
     """Train an MLP on task A, tune on task B; returns (forgetting of A, final B loss, initial B loss).
 
     The tasks live in partly overlapping input subspaces (a GPM-style continual-learning setting),
@@ -102,7 +122,7 @@ def two_task_forgetting(seed: int, method: str, settings: MethodSettings) -> tup
         with torch.no_grad():
             return mse(x, y).item()
 
-    plain = create_regularizer("full", settings, 400)
+    plain = create_regularizer("full", chosen, 400)
     optimizer = torch.optim.Adam(params.values(), lr=1e-2)
     for step in range(400):
         regularized_step(params, optimizer, plain, lambda: mse(xa, ya), step)
@@ -111,9 +131,9 @@ def two_task_forgetting(seed: int, method: str, settings: MethodSettings) -> tup
         return ((functional_call(student, p, (sample["x"][None],)) - sample["y"][None]) ** 2).mean()
 
     grads = per_sample_gradients(sample_loss, {n: p.detach() for n, p in params.items()}, {"x": xa[:128], "y": ya[:128]})
-    prior = prior_artifact(accumulate(None, grads), rank=8, energy=None)
+    prior, _ = prior_artifact(accumulate(None, grads), rank=8, energy=None)
     loss_a, loss_b = evaluate(xa, ya), evaluate(xb, yb)
-    regularizer = create_regularizer(method, settings, 200)
+    regularizer = create_regularizer(method, chosen, 200)
     regularizer.attach(params, prior)
     optimizer = torch.optim.Adam(params.values(), lr=1e-2)
     for step in range(200):
@@ -124,9 +144,9 @@ def two_task_forgetting(seed: int, method: str, settings: MethodSettings) -> tup
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_ewc_and_srft_forget_less_than_full_fine_tuning(seed: int) -> None:
-    full, full_b, start_b = two_task_forgetting(seed, "full", MethodSettings())
-    ewc, ewc_b, _ = two_task_forgetting(seed, "ewc", MethodSettings(penalty_weight=30.0))
-    srft, srft_b, _ = two_task_forgetting(seed, "srft", MethodSettings())
+    full, full_b, start_b = two_task_forgetting(seed, "full", REFERENCE)
+    ewc, ewc_b, _ = two_task_forgetting(seed, "ewc", settings(penalty_weight=30.0))
+    srft, srft_b, _ = two_task_forgetting(seed, "srft", REFERENCE)
     assert full > 0.05, "plain fine-tuning forgets task A"
     assert ewc < 0.6 * full, f"EWC forgot {ewc:.4f} vs full {full:.4f}"
     assert srft < 0.9 * full, f"SRFT forgot {srft:.4f} vs full {full:.4f}"
@@ -137,13 +157,12 @@ def test_ewc_and_srft_forget_less_than_full_fine_tuning(seed: int) -> None:
 def test_config_selects_a_registered_method_with_its_settings() -> None:
     from conftest import DEFAULT_CONFIG
     from srtrack.config import load_config, load_schema
-    from srtrack.method.regularizers import settings_from_config
 
     assert load_schema()["properties"]["method"]["properties"]["name"]["enum"] == sorted(REGULARIZERS)
     cfg = load_config(DEFAULT_CONFIG, ["method.kappa.kind=linear", "method.bug_compatible=true", "method.rank_method=exact"])
-    settings = settings_from_config(cfg.method)
-    assert settings.kappa == KappaSchedule("linear", 1.0, 0.0) and settings.bug_compatible
-    assert isinstance(create_regularizer(cfg.method.name, settings, 10), REGULARIZERS["srft"])
+    regularizer = create_regularizer(cfg.method.name, cfg.method, 10)
+    assert isinstance(regularizer, REGULARIZERS["srft"]) and regularizer.settings.bug_compatible
+    assert regularizer.kappa(5) == pytest.approx(0.5)  # linear from 1 to 0 over 10 steps
 
 
 def test_prior_penalty_form_is_zero_at_theta0_and_grows_inside_the_subspace() -> None:
@@ -151,7 +170,7 @@ def test_prior_penalty_form_is_zero_at_theta0_and_grows_inside_the_subspace() ->
     prior, p_out, p_in = subspace_prior()
     prior.update({"w.out_values": torch.tensor([2.0, 1.0]), "w.in_values": torch.tensor([1.0, 0.5])})
     params = {"w": nn.Parameter(torch.randn(6, 5)), "b": nn.Parameter(torch.randn(3))}
-    reg = create_regularizer("srft", MethodSettings(prior_form="penalty", kappa=KappaSchedule("constant", 1.0, 1.0)), 10)
+    reg = create_regularizer("srft", settings(1.0, prior_form="penalty"), 10)
     reg.attach(params, prior)
     def penalty() -> float:
         with torch.no_grad():
@@ -173,19 +192,19 @@ def test_train_only_methods_configure_the_model() -> None:
     from srtrack.models import create_tracker
 
     model = create_tracker("srtrack_tiny", template_size=64, search_size=128)
-    create_regularizer("frozen", MethodSettings(), 1).configure_model(model)
+    create_regularizer("frozen", REFERENCE, 1).configure_model(model)
     assert {model.param_group(n) for n, p in model.named_parameters() if p.requires_grad} == {"head"}
     with pytest.raises(ValueError, match=r"method 'lora' trains \['lora'\], but the model has none of them"):
-        create_regularizer("lora", MethodSettings(), 1).configure_model(model)
+        create_regularizer("lora", REFERENCE, 1).configure_model(model)
     lora_model = create_tracker("srtrack_lora_tiny", template_size=64, search_size=128)
-    create_regularizer("lora", MethodSettings(), 1).configure_model(lora_model)
+    create_regularizer("lora", REFERENCE, 1).configure_model(lora_model)
     assert {lora_model.param_group(n) for n, p in lora_model.named_parameters() if p.requires_grad} == {"lora"}
 
 
 def test_sparsity_scaling_damps_concentrated_gradients_more() -> None:
     for scaling, expected in ((False, True), (True, False)):
         params = {"dense": nn.Parameter(torch.zeros(4)), "spike": nn.Parameter(torch.zeros(4))}
-        reg = create_regularizer("transfer_only", MethodSettings(sparsity_scaling=scaling), 10)
+        reg = create_regularizer("transfer_only", settings(sparsity_scaling=scaling), 10)
         reg.attach(params)
         optimizer = torch.optim.SGD(params.values(), lr=1.0)
         grads = {"dense": torch.ones(4), "spike": torch.tensor([0.0, 0.0, 0.0, 4.0])}

@@ -10,7 +10,7 @@ import torch
 from srtrack.models import TRACKERS, create_tracker
 from srtrack.models.backbones import fusion_layers
 from srtrack.models.head import decode_boxes
-from srtrack.models.losses import LossWeights, focal_loss, giou, tracking_loss
+from srtrack.models.losses import LossWeights, focal_loss, giou, loss_terms, weighted_loss
 
 torch.manual_seed(0)
 SMALL = {"depth": 2}  # registry-wide tests shrink depth to stay fast; the structure is the same
@@ -101,10 +101,14 @@ def test_giou_and_weighted_loss_by_hand() -> None:
                "score_map": torch.full((1, 1, 2, 2), 0.5)}
     target_box = torch.tensor([[0.4, 0.4, 0.2, 0.2]])  # the same box: GIoU 1, L1 0
     heat = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])
-    total, stats = tracking_loss(outputs, target_box, heat, LossWeights(1, 2, 5))
+    terms = loss_terms(outputs, target_box, heat)
     focal = -(math.log(0.5) * 0.25 + 3 * math.log(0.5) * 0.25)
-    assert total.item() == pytest.approx(focal, rel=1e-6) and stats["loss/giou"] == pytest.approx(0, abs=1e-6)
-    assert stats["train/iou"] == pytest.approx(1.0)
+    assert weighted_loss(terms, LossWeights(1, 2, 5)).item() == pytest.approx(focal, rel=1e-6)
+    assert terms["giou"].item() == pytest.approx(0, abs=1e-6) and terms["iou"].item() == pytest.approx(1.0)
+    shifted = loss_terms({**outputs, "pred_boxes": torch.tensor([[0.6, 0.5, 0.2, 0.2]])}, target_box, heat)
+    expected = 3 * shifted["focal"] + 2 * shifted["giou"] + 5 * shifted["l1"]
+    assert weighted_loss(shifted, LossWeights(3, 2, 5)).item() == pytest.approx(expected.item())
+    assert shifted["giou"].item() > 0.5 and shifted["l1"].item() == pytest.approx(0.05)
 
 
 def test_lora_starts_equal_to_the_base_model_and_trains_only_low_rank_matrices() -> None:
