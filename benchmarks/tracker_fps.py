@@ -21,7 +21,7 @@ import torch
 
 from srtrack.config import load_config
 from srtrack.datasets.sequence import Sequence
-from srtrack.inference import SequenceTracker
+from srtrack.inference.tracker import SequenceTracker
 from srtrack.models import create_tracker
 
 REPO = Path(__file__).resolve().parent.parent

@@ -10,8 +10,8 @@
 # repository. Defaults chosen for the test suite: 8 declared CPUs on a 2-core machine (several jobs
 # and 2-task DDP at once), 2 fake GPUs, accounting on (snakemake-executor-plugin-slurm and submitit
 # poll sacct; without slurmdbd a dead job is never noticed). Every knob of slurm-local-setup.sh can
-# be overridden from the environment (SLURM_LOCAL_*). Facts behind the choices:
-# ../shared/reference/slurm-local.md (copied scripts: slurm-local-setup.sh, slurm-local-stop.sh).
+# be overridden from the environment (SLURM_LOCAL_*); the helpers are slurm-local-setup.sh and
+# slurm-local-stop.sh beside this script.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 action=${1:-}

@@ -104,8 +104,3 @@ class ProblemLog:
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.items if p.severity == "warning"]
-
-    def raise_if_errors(self) -> None:
-        """Raise one DatasetFormatError carrying every problem (warnings included) if any is an error."""
-        if self.errors:
-            raise DatasetFormatError(self.items)

@@ -1,7 +1,8 @@
 """`python -m srtrack.evaluate`: track every test sequence of a benchmark and score it.
 
     python -m srtrack.evaluate --config config/config.yaml --data results/data/lasher-test \
-        --checkpoint results/tune/rgbt/srft/model.pth --name srft --out results/eval/lasher/srft
+        --checkpoint results/tune/rgbt/srft/seed0/model.pth --name srft --label srft \
+        --out results/eval/lasher/srft/seed0
     python -m srtrack.evaluate --config config/config.yaml --data results/data/lasher-test \
         --results published/ViPT/lasher --name ViPT --out results/eval/lasher/ViPT
 
@@ -17,10 +18,13 @@ With `--results`, another tracker's raw results (`<sequence>.txt`, comma/space/t
 x,y,w,h; optional `<sequence>_confidence.value`) are scored by the same code, reading only the
 annotations (and, for the VOT measures, the image sizes).
 
-Scores: every profile of srtrack/metrics/benchmark.py; `metrics.json` (summaries, curves,
+Scores: with the benchmark's evaluator profiles (its reader's defaults, or `evaluate.profiles`).
+Written to `--out` and logged to MLflow: `metrics.json` (tracker, label, seed, summaries, curves,
 per-attribute values and `result_warnings`: short, long, aligned files and NaN rows),
-`per_sequence.csv`, `success.png/.pdf`, `precision.png/.pdf` and the attribute plots, all logged
-to MLflow.
+`per_sequence.csv`, per profile `curves_<profile>` (OPE success / precision / normalized
+precision), `pr_curve_<profile>` (VOT long-term) or `eao_curve_<profile>` (VOT multistart) as PNG
+and PDF, the attribute bars and radar where sequences carry attributes, and the vot-toolkit
+reports when `evaluate.vot_toolkit` is on.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import numpy as np
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
 from srtrack.config import Config
 from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
+from srtrack.inference.results import read_confidence_file, read_result_boxes, result_paths
 from srtrack.io import file_sha256, write_json_atomic, write_text_atomic
 from srtrack.layout import METRICS_FILE, TABLE_FILE
 from srtrack.study import Label, Study
@@ -220,14 +225,13 @@ def read_results(folder: Path, sequences, short: str = "warn") -> tuple[dict[str
 
     problems, out, notes = ProblemLog(), {}, []
     for seq in with_anchor_runs(sequences):
-        path = folder / f"{seq.name}.txt"
+        path, conf_path = result_paths(folder, seq.name)
         if not path.is_file():
             problems.error(path, f"no result file for sequence {seq.name}")
             continue
-        boxes = read_box_file(path, problems)
+        boxes = read_result_boxes(path, problems)
         if boxes is None:
             continue
-        conf_path = folder / f"{seq.name}_confidence.value"
         confidence = read_confidence_file(conf_path, len(boxes), problems) if conf_path.is_file() else np.ones(len(boxes))
         if confidence is None:
             continue
@@ -280,61 +284,6 @@ def align_to_first_present(boxes: np.ndarray, confidence: np.ndarray,
     return boxes, confidence, first
 
 
-def read_box_file(path: Path, problems: ProblemLog) -> np.ndarray | None:
-    """x,y,w,h rows separated by commas, spaces or tabs; a malformed line is reported with its number."""
-    from srtrack.datasets.annotations import parse_fields
-
-    lines = _text_lines(path, problems, "x,y,w,h rows")
-    if lines is None:
-        return None
-    rows, ok = [], True
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        values, why = parse_fields(line)
-        if values is None or len(values) != 4:
-            got = f"{line.strip()[:80]!r} ({why})" if values is None else f"{len(values)} in {line.strip()[:80]!r}"
-            problems.error(path, f"expected 4 numbers x,y,w,h, got {got}", number)
-            ok = False
-            continue
-        rows.append(values)
-    return np.array(rows, dtype=float).reshape(-1, 4) if ok else None
-
-
-def read_confidence_file(path: Path, rows: int, problems: ProblemLog) -> np.ndarray | None:
-    """One confidence per line (VOT's `<seq>_confidence.value`), as many as the box file has rows."""
-    from srtrack.datasets.annotations import parse_fields
-
-    lines = _text_lines(path, problems, "one confidence per line")
-    if lines is None:
-        return None
-    values, ok = [], True
-    for number, line in enumerate(lines, 1):
-        parsed, why = parse_fields(line) if line.strip() else (None, "a blank line")
-        if parsed is None or len(parsed) != 1:
-            problems.error(path, f"expected one number, got {line.strip()[:80]!r}" + (f" ({why})" if why else ""), number)
-            ok = False
-            continue
-        values.append(parsed[0])
-    if ok and len(values) != rows:
-        problems.error(path, f"{len(values)} confidences for {rows} boxes in {path.name.replace('_confidence.value', '.txt')}")
-        ok = False
-    return np.array(values, dtype=float) if ok else None
-
-
-def _text_lines(path: Path, problems: ProblemLog, what: str) -> list[str] | None:
-    """The lines of a UTF-8 text file (a BOM is dropped); a binary or undecodable file is reported."""
-    data = path.read_bytes()
-    if b"\x00" in data[:4096]:
-        problems.error(path, f"is a binary file (expected text: {what})")
-        return None
-    try:
-        return data.decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        problems.error(path, f"is not UTF-8 text ({exc.reason} at byte {exc.start}; expected {what})")
-        return None
-
-
 def per_sequence_csv(scores: dict[str, dict]) -> str:
     import pandas as pd
 
@@ -373,12 +322,10 @@ def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, model) ->
     from tqdm import tqdm
 
     from srtrack.evaluation.runner import run_batches
-
     from srtrack.metrics.benchmark import with_anchor_runs
 
     sequences = with_anchor_runs(sequences)  # VOT multistart: one run per anchor too
-    todo = [s for s in sequences if not ((raw / f"{s.name}.txt").is_file()
-                                         and (raw / f"{s.name}_confidence.value").is_file())]
+    todo = [s for s in sequences if not all(path.is_file() for path in result_paths(raw, s.name))]
     if len(todo) < len(sequences):
         log.info("%d of %d sequences already tracked with this checkpoint", len(sequences) - len(todo), len(sequences))
     if not todo:

@@ -20,8 +20,6 @@ talks to MLflow; other ranks get a run object whose methods do nothing.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import socket
 import subprocess
@@ -33,6 +31,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import yaml
 
 from srtrack.config import Config, config_to_dict, section
+from srtrack.io import json_sha256
 from srtrack.layout import RUN_ID_FILE
 from srtrack.mlflow_logging import NullRun, StageRun
 from srtrack.mlflow_server import check_server
@@ -97,7 +96,7 @@ def run_id_beside(artifact: Path) -> str | None:
 
 def config_hash(cfg: Config) -> str:
     """sha256 of the resolved config in canonical JSON: equal configs give equal hashes."""
-    return hashlib.sha256(json.dumps(config_to_dict(cfg), sort_keys=True).encode()).hexdigest()
+    return json_sha256(config_to_dict(cfg))
 
 
 def git_commit() -> str:

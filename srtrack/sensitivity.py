@@ -16,7 +16,6 @@ The RGB tracker is the one-stream counterpart of `model.name` (srtrack_tiny -> o
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -27,7 +26,7 @@ from typing import Sequence
 from srtrack.cli_common import add_config_arguments, config_for_label, config_from_args, parse, run_main
 from srtrack.config import Config, config_to_dict
 from srtrack.errors import ConfigError
-from srtrack.io import file_sha256, write_bytes_atomic, write_json_atomic, write_text_atomic
+from srtrack.io import file_sha256, json_sha256, write_bytes_atomic, write_json_atomic, write_text_atomic
 from srtrack.layout import PRIOR_FILE, RUN_ID_FILE, SUMMARY_FILE
 from srtrack.mlflow_runs import stage_run
 from srtrack.study import BASELINE, rgb_counterpart
@@ -43,7 +42,7 @@ def cache_key(cfg: Config, checkpoint_hash: str, data_index: dict, model_name: s
              "model": [model_name, {k: v for k, v in model.items() if k not in ("name", "pretrained")}],
              "sensitivity": config_to_dict(cfg)["sensitivity"], "sampler": config_to_dict(cfg)["sampler"],
              "loss": "ostrack focal/giou/l1 1/2/5", "seed": cfg.study.seed}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return json_sha256(parts)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ One object, built from the `resources` config section, feeds the three places th
 Snakemake rules' `threads`/`resources` (which snakemake-executor-plugin-slurm turns into sbatch
 options), the command line of those rules, and the submitit launcher (`python -m srtrack.launch`).
 
-Two launch routes, as the issue asks and as the plugin can express them:
+Two launch routes, as the plugin can express them:
 
 * one node: ONE Slurm task that runs `torch.distributed.run` (torchrun) with one process per GPU
   (`--nproc-per-node`). The sbatch request is `--nodes=1 --gres=gpu:G --cpus-per-task=<all>` with no

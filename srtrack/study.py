@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from srtrack.config import Config, method_names
-from srtrack.datasets import READERS
+from srtrack.datasets import READERS, X_MODALITY
 from srtrack.errors import ConfigError
 
-MODALITIES = ("rgbt", "rgbd", "rgbe")
+MODALITIES = tuple(m for m, x in X_MODALITY.items() if x)  # tuned from RGB: rgbt, rgbd, rgbe
 BASELINE = "pretrained"  # the RGB tracker before tuning, evaluated beside the tuned ones
 # regularizers that read the prior artifact (a test checks this against the registry, which imports torch)
 PRIOR_METHODS = frozenset({"ewc", "prior_only", "srft"})

@@ -37,17 +37,16 @@ from srtrack import study
 from srtrack.cli_common import add_config_arguments, config_for_label, config_from_args, parse, run_main
 from srtrack.config import Config, config_to_dict
 from srtrack.errors import ConfigError
-from srtrack.io import file_sha256, write_json_atomic, write_text_atomic
+from srtrack.io import file_sha256, json_sha256, write_json_atomic, write_text_atomic
 from srtrack.layout import LOAD_REPORT_FILE, METRICS_FILE, MODEL_FILE, RUN_ID_FILE, TRAIN_LOG
 
 log = logging.getLogger("srtrack.tune")
-MODALITIES = ("rgb", *study.MODALITIES)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m srtrack.tune", description=__doc__.split("\n")[0])
     add_config_arguments(parser)
-    parser.add_argument("--modality", required=True, choices=MODALITIES,
+    parser.add_argument("--modality", required=True, choices=("rgb", *study.MODALITIES),
                         help="rgb = the RGB pre-training (pretrain schedule); otherwise the tuning target")
     parser.add_argument("--method", default=None, help="a regularizer to run without a study label (default: method.name)")
     parser.add_argument("--data", action="append", type=Path, default=None, metavar="DIR",
@@ -86,7 +85,7 @@ def run_key(cfg: Config, *, network: dict, method: str, modality: str, indexes: 
              "sampler": data["sampler"], "encoding": data["encoding"],
              "data": [[s["boxes_sha256"] for s in index["sequences"]] for index in indexes],
              "init": init_sha256, "prior": prior_sha256}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return json_sha256(parts)[:20]
 
 
 def finished(out: Path, key: str) -> bool:

@@ -7,7 +7,6 @@ kept here so that it is importable and unit-tested.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from srtrack import layout
 from srtrack.config import Config, config_to_dict, section
 from srtrack.datasets import READERS
 from srtrack.errors import ConfigError
-from srtrack.io import write_text_atomic
+from srtrack.io import json_sha256, write_text_atomic
 from srtrack.study import BASELINE, MODALITIES, Study, split_retained
 
 # what a tracking result depends on (evaluate.retention only selects which runs exist)
@@ -36,7 +35,7 @@ def fingerprint(cfg: Config, *sections: str) -> str:
     """
     data = config_to_dict(cfg)
     picked = {dotted: section(data, dotted) for dotted in sections}
-    return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+    return json_sha256(picked)[:16]
 
 
 def out(cfg: Config) -> Path:

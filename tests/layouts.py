@@ -1,7 +1,7 @@
 """Tiny fixture sequences written in each real benchmark layout, independently of srtrack's readers.
 
 Each builder writes one sequence of `n` frames (64x48 images) with a known box track and returns
-the sequence folder. The layouts follow ../shared/reference/benchmarks.md; they are spelled out
+the sequence folder. The layouts follow the benchmarks as they ship; they are spelled out
 here on purpose (not taken from srtrack) so that the tests check the readers against the layout.
 """
 

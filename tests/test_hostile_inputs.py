@@ -253,7 +253,7 @@ def test_case_count() -> None:
 def test_box_parsers_give_a_clear_error_or_valid_boxes(tmp_path: Path, data: bytes) -> None:
     from srtrack.datasets.annotations import read_boxes
     from srtrack.errors import ProblemLog
-    from srtrack.evaluate import read_box_file, read_confidence_file
+    from srtrack.inference.results import read_confidence_file, read_result_boxes
 
     path = tmp_path / "file.txt"
     path.write_bytes(data)
@@ -264,7 +264,7 @@ def test_box_parsers_give_a_clear_error_or_valid_boxes(tmp_path: Path, data: byt
     assert np.isfinite(boxes[ok]).all()
     assert gt_log.errors or np.isnan(boxes).all(axis=1)[~ok].all()
     result_log = ProblemLog()
-    rows = read_box_file(path, result_log)
+    rows = read_result_boxes(path, result_log)
     assert (rows is None) == bool(result_log.errors)
     if rows is not None:
         assert rows.shape[1] == 4

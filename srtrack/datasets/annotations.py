@@ -1,6 +1,6 @@
 """Parse ground-truth and per-frame label files; every bad line is reported, none stops the scan.
 
-Formats (../shared/reference/benchmarks.md): comma `x,y,w,h` (LasHeR, RGBT234, VisEvent, COESOT,
+Formats: comma `x,y,w,h` (LasHeR, RGBT234, VisEvent, COESOT,
 FE108, VOT), whitespace or tab `x y w h` (GTOT init.txt), corners `x1 y1 x2 y2` (GTOT), VOT regions
 (rectangle, polygon, or a single number / NaN = absent), and 0/1 flag files.
 """

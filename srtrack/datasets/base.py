@@ -59,6 +59,8 @@ class BenchmarkReader(Generic[C]):
     x_dtype: ClassVar[str] = "uint8"
     # folders under root that are not sequences
     non_sequence_dirs: ClassVar[frozenset[str]] = frozenset()
+    # a file under root naming the sequences, one per line, read where it exists
+    sequence_list: ClassVar[str | None] = None
     # splits the benchmark defines (RGBT234, GTOT and VOT-RGBD2022 are test-only)
     splits: ClassVar[tuple[Split, ...]] = ("train", "test")
     # How the field scores and reports the benchmark: its default evaluator profiles
@@ -92,8 +94,12 @@ class BenchmarkReader(Generic[C]):
         return self.cfg.root
 
     def discover(self) -> tuple[list[str], Path]:
-        """Every sequence folder under the root, sorted (what `*_list: all` selects)."""
+        """What `*_list: all` selects: the names in the root's `sequence_list` file where it exists,
+        else every sequence folder under the root, sorted; and where they came from."""
         root = self.root
+        if self.sequence_list and (root / self.sequence_list).is_file():
+            listed = (root / self.sequence_list).read_text(encoding="utf-8-sig").splitlines()
+            return [n.strip() for n in listed if n.strip()], root / self.sequence_list
         names = sorted(
             p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in self.non_sequence_dirs
         )

@@ -24,16 +24,10 @@ class Got10kReader(BenchmarkReader[DatasetConfig]):
     modality = "rgb"
     title = "GOT-10k"
     splits = ("train",)
+    sequence_list = "list.txt"
     profiles = ("got10k_otb",)
     columns = (("SR", "got10k_otb/success_auc"),)
     headline = "SR"
-
-    def discover(self) -> tuple[list[str], Path]:
-        """The split folder's `list.txt` where it exists, else every sequence folder."""
-        list_file = self.root / "list.txt"
-        if list_file.is_file():
-            return [n.strip() for n in list_file.read_text(encoding="utf-8").splitlines() if n.strip()], list_file
-        return super().discover()
 
     def _read(self, seq_dir: Path, name: str, log: ProblemLog) -> Sequence | None:
         frames = {"rgb": self._list(seq_dir, log, "RGB")}

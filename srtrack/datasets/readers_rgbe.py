@@ -1,6 +1,6 @@
 """RGB-E readers: VisEvent, COESOT and FE108, all with event frames (no voxels or raw events).
 
-Layouts (../shared/reference/benchmarks.md section 5):
+Layouts, as the benchmarks ship them:
 
 * VisEvent (Wang et al., TCYB 2023): `<seq>/vis_imgs/*.bmp`, `<seq>/event_imgs/*.bmp`,
   `groundtruth.txt` (comma, fractional), `absent_label.txt` with **1 = present** (the toolkit's own

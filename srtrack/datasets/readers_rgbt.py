@@ -1,6 +1,6 @@
 """RGB-T readers: LasHeR, RGBT234 and GTOT.
 
-Layouts (../shared/reference/benchmarks.md section 3):
+Layouts, as the benchmarks ship them:
 
 * LasHeR (Li et al., TIP 2021): `<seq>/visible/v000.jpg`, `<seq>/infrared/i000.jpg` (some copies
   name frames `000001.jpg`), `visible.txt`, `infrared.txt`, `init.txt` as comma `x,y,w,h`; 19

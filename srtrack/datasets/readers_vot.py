@@ -1,6 +1,6 @@
 """RGB-D readers in the VOT sequence layout: DepthTrack and VOT-RGBD2022.
 
-Layout (vot-toolkit 0.5.3 and 0.9.0; ../shared/reference/benchmarks.md section 4.1):
+Layout (as vot-toolkit 0.5.3 and 0.9.0 read it):
 `<root>/list.txt` (sequence names), `<seq>/sequence` (key=value metadata such as
 `channels.color=color/%08d.jpg`, `channels.depth=depth/%08d.png`), `<seq>/color/00000001.jpg`,
 `<seq>/depth/00000001.png` (16-bit, millimetres), `<seq>/groundtruth.txt` (one region per line:
@@ -55,14 +55,7 @@ class VotRgbdReader(BenchmarkReader[DatasetConfig]):
 
     modality = "rgbd"
     x_dtype = "uint16"
-
-    def discover(self) -> tuple[list[str], Path]:
-        """The root's `list.txt` where it exists (as the vot-toolkit reads it), else every folder."""
-        list_file = self.root / "list.txt"
-        if list_file.is_file():
-            names = [n.strip() for n in list_file.read_text(encoding="utf-8").splitlines() if n.strip()]
-            return names, list_file
-        return super().discover()
+    sequence_list = "list.txt"  # as the vot-toolkit reads it
 
     def _read(self, seq_dir: Path, name: str, log: ProblemLog) -> Sequence | None:
         meta = read_sequence_metadata(seq_dir / "sequence", log)

@@ -6,7 +6,7 @@ the origin at 0, and values are taken as the benchmark's files store them (GTOT 
 converted to width/height). Benchmarks never state whether their origin is 0 or 1; the trackers of
 the field (OSTrack, ViPT, SRTrack) use the rows as they are, in 0-based array coordinates, and their
 raw results share that origin, so converting would break comparisons with published raw results
-(see ../shared/reference/benchmarks.md section 1). Rows of absent frames keep their raw values
+(the toolkits' pixel conventions: srtrack/metrics/boxes.py). Rows of absent frames keep their raw values
 (NaN or zeros): evaluator profiles treat those differently.
 """
 

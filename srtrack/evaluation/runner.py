@@ -31,7 +31,7 @@ def build_tracker(cfg: Config, network: NetworkChoice, checkpoint: Path, device:
     """The SequenceTracker of the chosen network with the checkpoint's weights on `device`."""
     import torch
 
-    from srtrack.inference import SequenceTracker
+    from srtrack.inference.tracker import SequenceTracker
     from srtrack.models.networks import announce, network_for
 
     torch.manual_seed(cfg.study.seed)
@@ -43,7 +43,7 @@ def build_tracker(cfg: Config, network: NetworkChoice, checkpoint: Path, device:
 
 def track_batch(tracker, sequences, raw: Path) -> int:
     """Track one batch to the end and write every sequence's results; returns the count."""
-    from srtrack.inference import write_raw_results
+    from srtrack.inference.results import write_raw_results
 
     for state in tracker.run(sequences):
         write_raw_results(raw, state.seq.name, state.boxes, state.confidences)

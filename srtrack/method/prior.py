@@ -1,8 +1,8 @@
 """Prior sensitivity: per-sample gradients at the pretrained weights, the diagonal empirical Fisher
 ("measure") and the two-sided low-rank gradient subspace of every weight matrix ("orient").
 
-Reconstruction of SRFT's prior sensitivity (../shared/reference/method-notes.md section 1.4 (a); the
-paper's equations could not be read): for N pre-training samples with per-sample gradients
+Reconstruction of SRFT's prior sensitivity (docs/method.md; the paper's equations could not be
+read): for N pre-training samples with per-sample gradients
 G_n = dL(x_n; theta_0)/dW of a weight matrix W (d_out x d_in),
 
     F_diag = (1/N) sum_n G_n * G_n                      (element-wise; EWC's importance)
@@ -151,7 +151,7 @@ def extract_prior(model: nn.Module, batches: Iterable[dict[str, Tensor]], object
     stats = None
     with warnings.catch_warnings():
         # vmap has no batching rule for CPU flash attention and falls back to a loop inside the op;
-        # measured: explicit attention is not faster (../shared/reference/cpu-budget.md section 3)
+        # measured on 2 CPU cores: explicit attention is not faster
         warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented")
         for batch in _tensors_only(batches):
             stats = accumulate(stats, per_sample_gradients(loss, params, batch))

@@ -1,7 +1,7 @@
 """Per-frame box measures, vectorised over (N, 4) arrays of `x, y, w, h` rows.
 
 Three IoU conventions exist in the official evaluators and give different numbers on the same
-boxes (../shared/reference/benchmarks.md section 1): pixel-inclusive (+1; OTB/LaSOT MATLAB,
+boxes: pixel-inclusive (+1; OTB/LaSOT MATLAB,
 VisEvent/COESOT, pytracking, rgbt), continuous (got10k `rect_iou`) and rasterised (vot-toolkit).
 Centres are taken as `x + (w - 1) / 2` (or `x + w / 2` where an evaluator does so); the offset cancels
 in every error, but it is kept so that floating-point results equal the evaluators' bit for bit.

@@ -1,5 +1,5 @@
 """VOT long-term precision / recall / F-score (DepthTrack, CDTB / VOT-RGBD2019-21), as
-vot-toolkit's `average_tpr` computes them (../shared/reference/benchmarks.md section 4.2):
+vot-toolkit's `average_tpr` computes them:
 
 1. thresholds: every confidence of every frame (NaN dropped), descending; more than 98 are thinned
    to 98 at `round(linspace(delta, n - delta, 98))`, `delta = floor(n / 98)`; +inf and -inf added;

@@ -1,5 +1,5 @@
 """VOT multistart (anchor-based) EAO, accuracy and robustness, as vot-toolkit's `multistart_*`
-analyses compute them for VOT-RGBD2022 (../shared/reference/benchmarks.md section 4.3).
+analyses compute them for VOT-RGBD2022.
 
 A sequence's anchors (`anchor.value` > 0: run forward to the end; < 0: run backward to frame 0) each
 start one run; a run's frame 0 is the initialisation (overlap 0). Per run, scanning its frames, a

@@ -2,7 +2,7 @@
 conventions, vectorised over frames, thresholds and sequences.
 
 A `Profile` names an evaluator and fixes every convention that moves the numbers
-(../shared/reference/benchmarks.md sections 2-5): IoU variant, centre convention, first-frame rule,
+of the official toolkits: IoU variant, centre convention, first-frame rule,
 which GT rows are invalid and what an invalid row scores, what happens to a prediction with w or
 h <= 0, rounding and float precision, threshold grids, and whether sequences are averaged or frames
 pooled. `evaluate(profile, sequences)` returns the headline numbers, the mean curves and the

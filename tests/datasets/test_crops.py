@@ -171,7 +171,7 @@ def test_the_tracker_follows_the_official_procedure(tmp_path: Path) -> None:
     import dataclasses
 
     from srtrack.config import load_config
-    from srtrack.inference import SequenceTracker
+    from srtrack.inference.tracker import SequenceTracker
     from srtrack.models.spec import NetworkSpec
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "config" / "config.yaml")

@@ -214,10 +214,10 @@ def our_scores(gt_dir: Path, names: list[str], results: Path) -> tuple[float, fl
     """Ours from the same files, through the readers evaluate uses."""
     from srtrack.datasets.annotations import read_boxes
     from srtrack.errors import ProblemLog
-    from srtrack.evaluate import read_box_file
+    from srtrack.inference.results import read_result_boxes
 
     log = ProblemLog()
-    seqs = [SequenceBoxes(n, read_boxes(gt_dir / f"{n}.txt", log), read_box_file(results / f"{n}.txt", log))
+    seqs = [SequenceBoxes(n, read_boxes(gt_dir / f"{n}.txt", log), read_result_boxes(results / f"{n}.txt", log))
             for n in names]
     assert not log.errors
     ours = evaluate("lasher_rgbt", seqs)

@@ -14,7 +14,9 @@ from conftest import DEFAULT_CONFIG
 from srtrack.config import load_config
 from srtrack.datasets.processing import IMAGENET_MEAN, IMAGENET_STD
 from srtrack.datasets.sequence import Sequence
-from srtrack.inference import SequenceTracker, clip_box, hann2d, read_raw_results, write_raw_results
+from srtrack.errors import ProblemLog
+from srtrack.inference.results import read_confidence_file, read_result_boxes, write_raw_results
+from srtrack.inference.tracker import SequenceTracker, clip_box, hann2d
 from srtrack.models import create_tracker
 
 CFG = load_config(DEFAULT_CONFIG)
@@ -75,7 +77,10 @@ def test_raw_results_round_trip(tmp_path: Path) -> None:
     boxes = [np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.5, 0.25, 10.0, 12.125])]
     write_raw_results(tmp_path, "seq", boxes, [1.0, 0.5])
     assert (tmp_path / "seq.txt").read_text() == "1.0000,2.0000,3.0000,4.0000\n0.5000,0.2500,10.0000,12.1250\n"
-    read_boxes, confidences = read_raw_results(tmp_path, "seq")
+    log = ProblemLog()
+    read_boxes = read_result_boxes(tmp_path / "seq.txt", log)
+    confidences = read_confidence_file(tmp_path / "seq_confidence.value", 2, log)
+    assert not log.items
     np.testing.assert_allclose(read_boxes, np.array(boxes))
     np.testing.assert_allclose(confidences, [1.0, 0.5])
 
