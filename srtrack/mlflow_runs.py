@@ -287,7 +287,9 @@ def start_dag_run(cfg: Config, targets: list[str]) -> str:
     close_orphans(client, experiment_id)
     tags = {"srtrack.role": "dag", "study": cfg.study.name, "mlflow.parentRunId": study, "git_commit": git_commit(),
             "config_hash": config_hash(cfg), "host": socket.gethostname(), "srtrack.pid": str(os.getpid()),
-            "targets": " ".join(targets)[:5000]}
+            "targets": " ".join(targets)[:5000],
+            "mlflow.note.content": f"One snakemake invocation of study {cfg.study.name}: its stage jobs are the child "
+                                   f"runs; it ends FINISHED or FAILED with the DAG ({len(targets)} targets)."}
     run = client.create_run(experiment_id, run_name=f"dag:{time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
     return run.info.run_id
 

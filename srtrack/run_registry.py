@@ -33,7 +33,12 @@ def ensure_study_run(client: Any, experiment_id: str, study: str) -> str:
     if runs:
         candidate, created = runs[0].info.run_id, False
     else:
-        run = client.create_run(experiment_id, run_name=f"study:{study}", tags={"srtrack.role": "study", "study": study})
+        # a container: its duration says nothing; the description says what it holds
+        note = (f"Study {study}: every DAG invocation of the study is a child run, each stage job a grandchild. "
+                "study_summary.json (Artifacts; an MLflow table) has every headline score, one row per "
+                "(benchmark, label, seed).")
+        run = client.create_run(experiment_id, run_name=f"study:{study}",
+                                tags={"srtrack.role": "study", "study": study, "mlflow.note.content": note})
         client.set_terminated(run.info.run_id, "FINISHED")
         candidate, created = run.info.run_id, True
     try:
