@@ -17,6 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from srtrack.mlflow_server import ML_VIEW
+
 
 def wait_for(url: str, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
@@ -48,13 +50,14 @@ def pages(base: str, store: str) -> dict[str, str]:
     eid = experiment.experiment_id
     tuned = client.search_runs([eid], "tags.stage = 'tune'", order_by=["attributes.start_time DESC"], max_results=1)
     study = client.search_runs([eid], "tags.`srtrack.role` = 'study'", max_results=1)
-    out = {"runs": f"{base}/#/experiments/{eid}/runs", "models": f"{base}/#/experiments/{eid}/models"}
+    page = f"{base}/#/experiments/{eid}"
+    out = {"runs": f"{page}/runs", "models": f"{page}/models"}
     if tuned:
-        out["tune_run"] = f"{base}/#/experiments/{eid}/runs/{tuned[0].info.run_id}"
-        out["tune_run_metrics"] = f"{base}/#/experiments/{eid}/runs/{tuned[0].info.run_id}/model-metrics"
+        out["tune_run"] = f"{page}/runs/{tuned[0].info.run_id}"
+        out["tune_run_metrics"] = f"{page}/runs/{tuned[0].info.run_id}/model-metrics"
     if study:
-        out["study_summary"] = f"{base}/#/experiments/{eid}/runs/{study[0].info.run_id}/artifacts"
-    return out
+        out["study_summary"] = f"{page}/runs/{study[0].info.run_id}/artifacts"
+    return {name: f"{url}?{ML_VIEW}" for name, url in out.items()}
 
 
 def main() -> int:

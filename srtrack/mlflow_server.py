@@ -1,10 +1,15 @@
-"""Reaching a tracking server: fail in seconds, with the fix, instead of MLflow's minutes of retries."""
+"""Reaching a tracking server: fail in seconds, with the fix, instead of MLflow's minutes of retries;
+and the query that opens its UI on the model-training pages."""
 
 from __future__ import annotations
 
 import os
 
 from srtrack.errors import ConfigError
+
+# MLflow 3's UI picks its GenAI or model-training pages from this query parameter (else from the
+# browser's last choice, GenAI at first), not from the experiment's `mlflow.experimentKind` tag
+ML_VIEW = "workflowType=machine_learning"
 
 
 def check_server(uri: str, timeout_s: float = 10.0) -> None:

@@ -19,6 +19,7 @@ from srtrack.config import Config, config_to_dict, section
 from srtrack.datasets import READERS
 from srtrack.errors import ConfigError
 from srtrack.io import json_sha256, write_text_atomic
+from srtrack.mlflow_server import ML_VIEW
 from srtrack.study import BASELINE, MODALITIES, Study, split_retained
 
 # what a tracking result depends on (evaluate.retention only selects which runs exist)
@@ -242,8 +243,10 @@ def dag_summary(cfg: Config) -> str:
         values = "  ".join(f"{k} {v:.3f}" for k, v in scores["summary"].items() if isinstance(v, float))
         lines.append(f"  {run.dataset:<11} {run.label.name:<18} {'seed' + str(run.seed):<6} {profile:<13} {values}")
     uri = tracking_uri(cfg)
-    browse = (f"{sys.executable} -m mlflow ui --backend-store-uri {uri}   (then open http://127.0.0.1:5000)"
-              if not uri.startswith("http") else f"open {uri}")
+    # MLflow's UI shows its GenAI pages unless the link asks for the model-training ones
+    browse = (f"{sys.executable} -m mlflow ui --backend-store-uri {uri}   (then open "
+              f"http://127.0.0.1:5000/#/experiments?{ML_VIEW})" if not uri.startswith("http")
+              else f"open {uri}/#/experiments?{ML_VIEW}")
     lines += ["", f"Scores, per-sequence tables, raw results and plots: "
                   f"{layout.eval_dir(out(cfg), '<benchmark>', '<label>', '<k>')}/",
               f"Every tracker of a benchmark on the same plots:  {compare_path(cfg, '<benchmark>')}/",

@@ -71,7 +71,13 @@ def ranked(trackers: Trackers, profile: str, score: str) -> list[tuple[str, list
     return sorted(trackers.items(), key=lambda kv: -statistics.fmean(s[profile]["summary"][score] for s in kv[1]))
 
 
-def _draw_panel(ax, trackers: Trackers, profile: str, panel: Panel) -> None:
+def colours(plt, trackers: Trackers) -> dict[str, str]:
+    """One colour per tracker, the same in every panel and plot of a figure set."""
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {name: cycle[i % len(cycle)] for i, name in enumerate(trackers)}
+
+
+def _draw_panel(ax, trackers: Trackers, profile: str, panel: Panel, colour: dict[str, str]) -> None:
     """Every tracker's mean curve (best score first), with its seed band."""
     for name, runs in ranked(trackers, profile, panel.score):
         curves = [np.asarray(s[profile]["curves"][panel.curve], dtype=float) for s in runs]
@@ -79,9 +85,9 @@ def _draw_panel(ax, trackers: Trackers, profile: str, panel: Panel) -> None:
         stack = np.stack([c[:length] for c in curves])
         x = panel.x[:length] if panel.x is not None else np.arange(length)
         values = [float(s[profile]["summary"][panel.score]) for s in runs]
-        (line,) = ax.plot(x, stack.mean(axis=0), label=_legend_label(name, values))
+        ax.plot(x, stack.mean(axis=0), color=colour[name], label=_legend_label(name, values))
         if len(runs) > 1:
-            ax.fill_between(x, stack.min(axis=0), stack.max(axis=0), color=line.get_color(), alpha=0.2, linewidth=0)
+            ax.fill_between(x, stack.min(axis=0), stack.max(axis=0), color=colour[name], alpha=0.2, linewidth=0)
     ax.set(xlabel=panel.xlabel, ylabel=panel.ylabel, ylim=(0, 1))
     ax.grid(alpha=0.3)
     _legend_outside(ax)
@@ -103,23 +109,24 @@ def plot_curves(trackers: Trackers, benchmark: str, out_dir: Path) -> list[Path]
     """`curves_<profile>` (OPE), `pr_curve_<profile>` (VOT long-term) and `eao_curve_<profile>` (VOT
     multistart) for every profile the trackers were scored with; returns the files written."""
     plt = _pyplot()
-    title = _title(benchmark)
+    title, colour = _title(benchmark), colours(plt, trackers)
     written: list[Path] = []
     for profile in next(iter(trackers.values()))[0]:
         if profile == "vot_multistart":
-            fig, ax = plt.subplots(figsize=(7.5, 4))
+            fig, ax = plt.subplots(figsize=(7.5, 4), layout="constrained")
             _draw_panel(ax, trackers, profile, Panel("eao", "eao", "EAO", "sequence length (frames)",
-                                                     "expected average overlap"))
+                                                     "expected average overlap"), colour)
             ax.axvspan(115, 755, color="0.9", zorder=0)
             ax.set_title(f"{title}: EAO curve (multistart)")
             written += _save(fig, out_dir / f"eao_curve_{profile}")
         elif profile == "vot_longterm":
-            written += _save(_precision_recall(plt, trackers, profile, title), out_dir / f"pr_curve_{profile}")
+            written += _save(_precision_recall(plt, trackers, profile, title, colour), out_dir / f"pr_curve_{profile}")
         else:
             panels = ope_panels(benchmark, profile)
-            fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4), squeeze=False)
+            fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4), squeeze=False,
+                                     layout="constrained")
             for ax, panel in zip(axes[0], panels):
-                _draw_panel(ax, trackers, profile, panel)
+                _draw_panel(ax, trackers, profile, panel, colour)
                 ax.set_title(f"{title}: {panel.name} ({profile})")
             if panels[0].x is not None:
                 axes[0][0].set_xlim(0, 1)
@@ -127,17 +134,15 @@ def plot_curves(trackers: Trackers, benchmark: str, out_dir: Path) -> list[Path]
     return written
 
 
-def _precision_recall(plt, trackers: Trackers, profile: str, title: str):
+def _precision_recall(plt, trackers: Trackers, profile: str, title: str, colour: dict[str, str]):
     """Long-term precision against recall: one line per seed (the curves share no grid), one colour
     and one legend entry (mean F) per tracker, best F first."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
     for name, runs in ranked(trackers, profile, "f_score"):
-        color = None
         for i, s in enumerate(runs):
             c = s[profile]["curves"]
             label = _legend_label(name, [float(r[profile]["summary"]["f_score"]) for r in runs]) if i == 0 else None
-            (line,) = ax.plot(c["recall"], c["precision"], color=color, label=label, alpha=1.0 if len(runs) == 1 else 0.7)
-            color = line.get_color()
+            ax.plot(c["recall"], c["precision"], color=colour[name], label=label, alpha=1.0 if len(runs) == 1 else 0.7)
     ax.set(xlabel="recall", ylabel="precision", title=f"{title}: long-term precision/recall (F)", xlim=(0, 1),
            ylim=(0, 1))
     ax.grid(alpha=0.3)
@@ -160,7 +165,7 @@ def plot_attributes(trackers: Trackers, benchmark: str, out_dir: Path) -> list[P
                           if a in s[profile].get("attributes", {})) for a in attributes}
         means = {name: np.nanmean([_attribute_auc(s[profile], attributes) for s in runs], axis=0)
                  for name, runs in trackers.items()}
-        fig, ax = plt.subplots(figsize=(7, 0.35 * len(attributes) * max(1, len(trackers)) + 1.2))
+        fig, ax = plt.subplots(figsize=(7, 0.35 * len(attributes) * max(1, len(trackers)) + 1.2), layout="constrained")
         height = 0.8 / len(trackers)
         for i, (name, runs) in enumerate(trackers.items()):
             spread = np.std([_attribute_auc(s[profile], attributes) for s in runs], axis=0, ddof=1) if len(runs) > 1 else None
@@ -184,7 +189,7 @@ def _radar(plt, means: dict[str, np.ndarray], profile: str, attributes: list[str
     """The per-attribute success AUCs (mean over seeds) as a radar chart (the layout of the LasHeR
     and COESOT papers): one closed polygon per tracker, one spoke per attribute."""
     angles = np.linspace(0, 2 * np.pi, len(attributes), endpoint=False)
-    fig, ax = plt.subplots(figsize=(7, 6), subplot_kw={"projection": "polar"})
+    fig, ax = plt.subplots(figsize=(7, 6), subplot_kw={"projection": "polar"}, layout="constrained")
     for name, values in means.items():
         ax.plot(np.append(angles, angles[0]), np.append(values, values[0]), marker="o", markersize=3, label=name)
     ax.set_xticks(angles, [f"{a} ({counts[a]})" for a in attributes], fontsize=8)

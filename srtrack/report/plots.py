@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from srtrack.datasets import READERS
 from srtrack.figures import save_figure
 from srtrack.report.tables import Table
 from srtrack.study import BASELINE
@@ -29,7 +30,7 @@ def plasticity_plot(tables: list[Table], path: Path) -> Path | None:
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colours = {name: cycle[i % len(cycle)] for i, name in enumerate(n for n in labels if n != BASELINE)}
     colours[BASELINE] = "0.35"
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
     reference = None
     for table in picked:
         gain, kept = table.columns
@@ -49,7 +50,8 @@ def plasticity_plot(tables: list[Table], path: Path) -> Path | None:
     if reference is not None:
         handles.append(Line2D([], [], color="0.35", linestyle="--", label="RGB tracker on RGB"))
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-    ax.set_xlabel(f"RGB tracking retained: {picked[0].columns[1].header} (%)")
+    rgb = READERS[picked[0].columns[1].benchmark]
+    ax.set_xlabel(f"RGB tracking retained: {rgb.title} {rgb.headline} (%)")
     ax.set_ylabel("tuned modality: headline score (%)")
     ax.set_title("Plasticity (up) vs stability (right); bars: std over seeds")
     ax.grid(alpha=0.3)
