@@ -69,8 +69,11 @@ class StageRun:
             self.experiment_id, name=name, source_run_id=self.run_id, model_type="srtrack tracker",
             params={k: str(v) for k, v in flatten(params).items()},
             tags={**{k: str(v) for k, v in tags.items() if v is not None}, "mlflow.note.content": description})
+        from mlflow.entities import LoggedModelOutput
+
         self.client.log_model_artifact(model.model_id, str(path))
         self.client.finalize_logged_model(model.model_id, "READY")
+        self.client.log_outputs(self.run_id, [LoggedModelOutput(model.model_id, 0)])  # the run page lists it
         self.set_tags({MODEL_ID_TAG: model.model_id})
         return model.model_id
 

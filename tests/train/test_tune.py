@@ -142,3 +142,4 @@ def test_srft_on_a_lora_tracker_constrains_the_lora_matrices_with_the_prior(smok
     assert logged.name == "lora_srft-rgbt-s0" and logged.tags["model_sha256"] == run.data.tags["model_sha256"]
     assert logged.tags["mlflow.note.content"].startswith("srtrack_lora_tiny (64/128; LoRA")
     assert [a.path for a in client.list_logged_model_artifacts(logged.model_id)] == ["model.pth"]
+    assert [o.model_id for o in client.get_run(run.info.run_id).outputs.model_outputs] == [logged.model_id]

@@ -81,6 +81,7 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     assert result.returncode == 0, result.stderr[-4000:]
     # the closing summary names the scores and where everything is
     assert "Headline scores" in result.stdout and "lasher      srft_fixed_kappa   seed0  lasher_rgbt" in result.stdout
+    assert "/#/experiments?workflowType=machine_learning" in result.stdout  # the UI's model-training pages
     out = tmp_path / "results" / "smoke"
     assert (out / "synthetic" / "manifest.json").is_file() and (out / "synth" / "preview.png").is_file()
     indexes = sorted(p.parent.name for p in out.glob("data/*/index.json"))
