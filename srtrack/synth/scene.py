@@ -152,6 +152,11 @@ class SceneRenderer:
         axis = 0 if vertical else 1
         start = self.centres[t_mid, axis] - speed * t_mid
         texture = 0.3 + 0.2 * smooth_noise(self.rng, self.spec.height, self.spec.width, 6, 1)[..., 0]
+        clear = width / 2 + size / 2  # bar and target apart
+        if abs(start - self.centres[0, axis]) < clear:  # the target moved: the bar would cover it at frame 0
+            speed, start = -speed, self.centres[t_mid, axis] + speed * t_mid  # come from the other side
+            if abs(start - self.centres[0, axis]) < clear:
+                return None
         return {"axis": axis, "start": start, "speed": speed, "width": width, "texture": texture}
 
     def _warp(self, image: np.ndarray, centre: np.ndarray, size: np.ndarray, angle: float) -> np.ndarray:

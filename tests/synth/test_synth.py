@@ -202,3 +202,16 @@ def test_synth_cli_writes_preview_and_logs_to_mlflow(tmp_path: Path, tmp_config)
     (run,) = client.search_runs([client.get_experiment_by_name("pytest").experiment_id], "tags.stage = 'synth'")
     assert run.data.metrics["frames"] == 8 * 7
     assert {a.path for a in client.list_artifacts(run.info.run_id, "synth")} == {"synth/manifest.json", "synth/sheet.png"}
+
+
+@pytest.mark.parametrize("occlusion", ["full", "partial"])
+def test_the_occluder_never_covers_the_target_on_the_first_frame(occlusion: str) -> None:
+    """Trackers initialise on frame 0: a bar timed for the middle of a fast target's path must not be
+    over it there (study.seed 101 once produced an absent first frame and stopped the generator)."""
+    from srtrack.synth.scene import SceneRenderer, SceneSpec
+
+    spec = SceneSpec(n_frames=50, width=256, height=192, night=False, n_distractors=0, occlusion=occlusion,
+                     out_of_view=False, fast_motion=True, static_camera=True)
+    for seed in range(120):
+        first = next(SceneRenderer(spec, np.random.default_rng(seed), thermal=False, depth=False).frames())
+        assert not first.absent and not first.tags["full_occlusion"] and not first.tags["partial_occlusion"], seed
