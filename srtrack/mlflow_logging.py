@@ -5,9 +5,11 @@ on ranks that do not log."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Mapping
 
+log = logging.getLogger("srtrack.mlflow")
 _MAX_PARAM_CHARS = 6000
 _BATCH = 100
 MODEL_ID_TAG = "model_id"  # on a tuning run: the logged model of its tracker
@@ -57,8 +59,16 @@ class StageRun:
 
     def log_metrics_to(self, run_id: str, metrics: Mapping[str, float]) -> None:
         """Metrics on another run of the study (an evaluation's scores on the tuning run it scores),
-        and on the tracker that run logged, so the Models view shows its scores too."""
-        self._log_metrics(run_id, metrics, model_id=self.client.get_run(run_id).data.tags.get(MODEL_ID_TAG))
+        and on the tracker that run logged, so the Models view shows its scores too. A run this store
+        does not hold (a checkpoint trained elsewhere, with its run_id file) is skipped with a warning."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            tags = self.client.get_run(run_id).data.tags
+        except MlflowException:
+            log.warning("run %s is not in this MLflow store: its scores are recorded on this run only", run_id)
+            return
+        self._log_metrics(run_id, metrics, model_id=tags.get(MODEL_ID_TAG))
 
     def log_model(self, path: Path, *, name: str, description: str, params: Mapping[str, Any],
                   tags: Mapping[str, Any]) -> str:

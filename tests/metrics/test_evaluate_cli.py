@@ -13,6 +13,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from srtrack import evaluate
+from srtrack.layout import RUN_ID_FILE
 from srtrack.models import create_tracker
 from srtrack.synth.smoke import config_files
 
@@ -28,7 +29,7 @@ def arguments(smoke_data: Path, tmp_path: Path) -> list[str]:
 
 
 def test_evaluate_tracks_scores_resumes_and_keys_results_by_checkpoint(smoke_data: Path, tmp_path: Path,
-                                                                       srft_inputs, capsys) -> None:
+                                                                       srft_inputs, caplog) -> None:
     base = arguments(smoke_data, tmp_path)
     init, _ = srft_inputs  # an OSTrack-layout RGB tracker: evaluated in the two-stream srtrack_tiny
     out = tmp_path / "eval"
@@ -51,6 +52,14 @@ def test_evaluate_tracks_scores_resumes_and_keys_results_by_checkpoint(smoke_dat
     # no study label: named, not resolved; the network that ran is recorded
     assert run.data.tags["label"] == "baseline" and "method" not in run.data.tags and len(run.data.tags["checkpoint_sha256"]) == 64
     assert run.data.tags["model"] == run.data.params["model.name"] == "srtrack_tiny"
+    # a checkpoint beside the run id of another store (trained elsewhere): scored, the link skipped
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "model.pth").write_bytes(init.read_bytes())
+    (moved / RUN_ID_FILE).write_text("0123456789abcdef0123456789abcdef\n")
+    assert evaluate.main([*base, "--checkpoint", str(moved / "model.pth"), "--name", "moved", "--out",
+                          str(tmp_path / "eval-moved")]) == 0
+    assert "run 0123456789abcdef0123456789abcdef is not in this MLflow store" in caplog.text
 
     # resume: a sequence whose files are there is not tracked again, a missing one is
     first = sorted(raw.glob("*.txt"))[0]
