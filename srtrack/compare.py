@@ -43,7 +43,8 @@ def draw(paths: list[Path], out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     benchmark = benchmarks.pop()
     written = plot_curves(trackers, benchmark, out) + plot_attributes(trackers, benchmark, out)
-    print(f"compare {benchmark}: {len(trackers)} trackers ({len(documents)} evaluations) -> {', '.join(str(p) for p in written)}", file=sys.stderr)
+    print(f"compare {benchmark}: {len(trackers)} trackers ({len(documents)} evaluations) -> "
+          f"{', '.join(str(p) for p in written)}", file=sys.stderr)
     return 0
 
 

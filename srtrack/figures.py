@@ -8,6 +8,16 @@ from pathlib import Path
 from srtrack.io import write_bytes_atomic
 
 
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display on cluster nodes), imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def save_figure(fig, path: Path, formats: tuple[str, ...] = (), dpi: int = 100) -> Path:
     """Write `fig` atomically to `path` (PNG), and beside it in every extra format (e.g. "pdf"),
     then close it; returns `path`. The page fits everything drawn, legends outside the axes too."""

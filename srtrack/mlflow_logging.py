@@ -75,12 +75,12 @@ class StageRun:
         """A tracker file as a logged model of this run, so the experiment's Models view lists it with
         its network description. The file is stored as written (no pickled Python to run on load);
         returns the model id, also tagged on the run."""
-        model = self.client.create_logged_model(
-            self.experiment_id, name=name, source_run_id=self.run_id, model_type="srtrack tracker",
-            params={k: str(v) for k, v in flatten(params).items()},
-            tags={**{k: str(v) for k, v in tags.items() if v is not None}, "mlflow.note.content": description})
         from mlflow.entities import LoggedModelOutput
 
+        model = self.client.create_logged_model(
+            self.experiment_id, name=name, source_run_id=self.run_id, model_type="srtrack tracker",
+            params=flatten(params),
+            tags={**{k: str(v) for k, v in tags.items() if v is not None}, "mlflow.note.content": description})
         self.client.log_model_artifact(model.model_id, str(path))
         self.client.finalize_logged_model(model.model_id, "READY")
         self.client.log_outputs(self.run_id, [LoggedModelOutput(model.model_id, 0)])  # the run page lists it

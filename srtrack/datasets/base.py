@@ -36,6 +36,11 @@ def register_reader(cls: R) -> R:
     return cls
 
 
+def benchmark_title(name: str) -> str:
+    """A benchmark's name as papers print it (its reader's title); other names as they are."""
+    return READERS[name].title if name in READERS else name
+
+
 def ope_columns(profile: str) -> tuple[tuple[str, str], ...]:
     """Precision, normalized precision and success AUC of an OPE profile (PR / NPR / SR)."""
     return (("PR", f"{profile}/precision"), ("NPR", f"{profile}/norm_precision"), ("SR", f"{profile}/success_auc"))

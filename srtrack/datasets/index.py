@@ -98,11 +98,9 @@ def write_index(out_dir: Path, index: dict[str, Any]) -> list[Path]:
 def _stats_plot(index: dict[str, Any]) -> bytes:
     import io
 
-    import matplotlib
+    from srtrack.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     seqs = index["sequences"]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     axes[0].hist([s["n_frames"] for s in seqs], bins=min(30, max(5, len(seqs))), color="tab:blue")

@@ -7,7 +7,7 @@ import math
 import re
 from pathlib import Path
 
-from srtrack.figures import save_figure
+from srtrack.figures import pyplot, save_figure
 from srtrack.layout import FISHER_PLOT
 
 SUB_LAYERS = ("attn.qkv.weight", "attn.proj.weight", "mlp.fc1.weight", "mlp.fc2.weight")
@@ -15,11 +15,9 @@ SUB_LAYERS = ("attn.qkv.weight", "attn.proj.weight", "mlp.fc1.weight", "mlp.fc2.
 
 def plot_prior(summary: dict[str, dict[str, float]], out_dir: Path) -> list[Path]:
     """Write `fisher_layers.png` and `fisher_heatmap.png`; returns their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    plt = pyplot()
 
     matrices = [n for n, s in summary.items() if "out_effective_rank" in s]
     fig, axes = plt.subplots(2, 1, figsize=(max(8, 0.18 * len(matrices)), 6), sharex=True)

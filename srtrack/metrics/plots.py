@@ -13,11 +13,12 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
-from srtrack.datasets import READERS
-from srtrack.figures import save_figure
+from srtrack.datasets import READERS, benchmark_title
+from srtrack.figures import pyplot, save_figure
 from srtrack.metrics.ope import NORM_THRESHOLDS, PROFILES, SUCCESS_THRESHOLDS
 
 Scores = dict[str, dict]  # one evaluation: {profile: {"summary", "curves", "attributes"}}
@@ -36,23 +37,10 @@ class Panel:
     x: np.ndarray | None = None  # None: the curve's index
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig, path: Path) -> list[Path]:
     """PNG and PDF of one figure; returns both paths."""
     png = save_figure(fig, path.with_suffix(".png"), formats=("pdf",), dpi=120)
     return [png, png.with_suffix(".pdf")]
-
-
-def _title(benchmark: str) -> str:
-    return READERS[benchmark].title if benchmark in READERS else benchmark
 
 
 def _legend_label(name: str, values: list[float]) -> str:
@@ -71,10 +59,10 @@ def ranked(trackers: Trackers, profile: str, score: str) -> list[tuple[str, list
     return sorted(trackers.items(), key=lambda kv: -statistics.fmean(s[profile]["summary"][score] for s in kv[1]))
 
 
-def colours(plt, trackers: Trackers) -> dict[str, str]:
-    """One colour per tracker, the same in every panel and plot of a figure set."""
+def colours(plt, names: Iterable[str]) -> dict[str, str]:
+    """One colour per tracker (in the order given), the same in every panel and plot of a figure set."""
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    return {name: cycle[i % len(cycle)] for i, name in enumerate(trackers)}
+    return {name: cycle[i % len(cycle)] for i, name in enumerate(names)}
 
 
 def _draw_panel(ax, trackers: Trackers, profile: str, panel: Panel, colour: dict[str, str]) -> None:
@@ -108,8 +96,8 @@ def ope_panels(benchmark: str, profile: str) -> list[Panel]:
 def plot_curves(trackers: Trackers, benchmark: str, out_dir: Path) -> list[Path]:
     """`curves_<profile>` (OPE), `pr_curve_<profile>` (VOT long-term) and `eao_curve_<profile>` (VOT
     multistart) for every profile the trackers were scored with; returns the files written."""
-    plt = _pyplot()
-    title, colour = _title(benchmark), colours(plt, trackers)
+    plt = pyplot()
+    title, colour = benchmark_title(benchmark), colours(plt, trackers)
     written: list[Path] = []
     for profile in next(iter(trackers.values()))[0]:
         if profile == "vot_multistart":
@@ -154,8 +142,8 @@ def plot_attributes(trackers: Trackers, benchmark: str, out_dir: Path) -> list[P
     """Success AUC per attribute (horizontal bars, one colour per tracker, error bars over seeds) for
     every OPE profile that has attribute results, and a radar of the same numbers from three
     attributes on; returns the files written."""
-    plt = _pyplot()
-    title = _title(benchmark)
+    plt = pyplot()
+    title = benchmark_title(benchmark)
     written: list[Path] = []
     for profile in next(iter(trackers.values()))[0]:
         attributes = sorted({a for runs in trackers.values() for s in runs for a in s[profile].get("attributes", {})})
@@ -163,12 +151,12 @@ def plot_attributes(trackers: Trackers, benchmark: str, out_dir: Path) -> list[P
             continue
         counts = {a: next(s[profile]["attributes"][a]["sequences"] for runs in trackers.values() for s in runs
                           if a in s[profile].get("attributes", {})) for a in attributes}
-        means = {name: np.nanmean([_attribute_auc(s[profile], attributes) for s in runs], axis=0)
-                 for name, runs in trackers.items()}
+        aucs = {name: np.array([_attribute_auc(s[profile], attributes) for s in runs]) for name, runs in trackers.items()}
+        means = {name: np.nanmean(values, axis=0) for name, values in aucs.items()}
         fig, ax = plt.subplots(figsize=(7, 0.35 * len(attributes) * max(1, len(trackers)) + 1.2), layout="constrained")
         height = 0.8 / len(trackers)
-        for i, (name, runs) in enumerate(trackers.items()):
-            spread = np.std([_attribute_auc(s[profile], attributes) for s in runs], axis=0, ddof=1) if len(runs) > 1 else None
+        for i, (name, values) in enumerate(aucs.items()):
+            spread = np.std(values, axis=0, ddof=1) if len(values) > 1 else None
             ax.barh(np.arange(len(attributes)) + i * height, means[name], height=height, xerr=spread, label=name)
         ax.set_yticks(np.arange(len(attributes)) + 0.4 - height / 2, [f"{a} ({counts[a]})" for a in attributes])
         ax.set(xlabel="success AUC", xlim=(0, 1), title=f"{title}: success by attribute ({profile})")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from srtrack.datasets import READERS
-from srtrack.figures import save_figure
+from srtrack.figures import pyplot, save_figure
+from srtrack.metrics.plots import colours as label_colours
 from srtrack.report.tables import Table
 from srtrack.study import BASELINE
 
@@ -17,19 +18,15 @@ def plasticity_plot(tables: list[Table], path: Path) -> Path | None:
     with error bars of one std over seeds. A colour per label and a marker per modality, both
     explained in the legend outside the axes (labels written beside the points overlap); the dashed
     line is the RGB tracker's own RGB score, the stability to keep."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+
+    plt = pyplot()
 
     picked = [t for t in tables if t.key in MARKERS]
     if not picked:
         return None
     labels = list(dict.fromkeys(row.name for table in picked for row in table.rows))
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    colours = {name: cycle[i % len(cycle)] for i, name in enumerate(n for n in labels if n != BASELINE)}
-    colours[BASELINE] = "0.35"
+    colours = label_colours(plt, [n for n in labels if n != BASELINE]) | {BASELINE: "0.35"}
     fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
     reference = None
     for table in picked:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from srtrack.config import Config
-from srtrack.datasets import READERS
+from srtrack.datasets import READERS, benchmark_title
 from srtrack.errors import SrtrackError
 from srtrack.report.published import check_published, f_measure
 from srtrack.report.runs import StudyRuns
@@ -44,8 +44,7 @@ class Column:
 
     @property
     def header(self) -> str:
-        title = READERS[self.benchmark].title if self.benchmark in READERS else self.benchmark
-        return f"{title} {self.metric}".strip()
+        return f"{benchmark_title(self.benchmark)} {self.metric}".strip()
 
 
 @dataclass

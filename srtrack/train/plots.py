@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from srtrack.figures import save_figure
+from srtrack.figures import pyplot, save_figure
 from srtrack.layout import LOSS_PLOT
 
 
@@ -13,10 +13,7 @@ def plot_history(history: list[dict[str, float]], out_dir: Path) -> list[Path]:
     """Write `loss.png` from the logged windows (each with a `step`); returns the paths written."""
     if not history:
         return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     steps = [h["step"] for h in history]
     reg_keys = [k for k in ("reg/kappa", "reg/prior_removed", "reg/m_mean", "reg/m_std") if k in history[-1]]
