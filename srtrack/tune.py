@@ -172,7 +172,7 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
     from srtrack.train.loop import TrainerSetup
 
     schedule = cfg.pretrain if modality == "rgb" else cfg.train
-    dataset, indexes = open_datasets(cfg, folders, schedule.samples_per_epoch)
+    dataset, indexes = open_datasets(cfg, folders, schedule, "pretrain" if modality == "rgb" else "train")
     found = indexes[0]["modality"]
     if found != modality:
         raise ConfigError(f"--modality {modality}, but {folders[0]} holds {found} data ({indexes[0]['benchmark']})")

@@ -134,7 +134,9 @@ def fe108(root: Path, name: str = "seq1", n: int = 5) -> Path:
     return seq
 
 
-def got10k(root: Path, name: str = "seq1", n: int = 5) -> Path:
+def got10k(root: Path, name: str = "seq1", n: int = 5, folder: str = "train") -> Path:
+    """A sequence in GOT-10k's `folder` (train, or val for srtrack's test split) under the GOT-10k root."""
+    root = root / folder
     seq = root / name
     for i in range(n):
         write_image(seq / f"{i + 1:08d}.jpg")

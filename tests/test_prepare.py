@@ -22,11 +22,12 @@ def run_prepare(config: list[Path], dataset: str, out: Path, *extra: str, split:
 def test_prepare_writes_index_for_every_layout(name: str, tmp_path: Path, tmp_config, monkeypatch) -> None:
     monkeypatch.setenv("SLURM_JOB_ID", "4242")
     root = tmp_path / "data"
-    layouts.BUILDERS[name](root, "alpha", 6)
-    layouts.BUILDERS[name](root, "beta", 4)
+    split = READERS[name].splits[-1]
+    folder = {"folder": READERS[name].split_folders[split]} if READERS[name].split_folders else {}
+    layouts.BUILDERS[name](root, "alpha", 6, **folder)
+    layouts.BUILDERS[name](root, "beta", 4, **folder)
     config = tmp_config({"datasets": {name: {"root": str(root)}}})
     out = tmp_path / "out"
-    split = READERS[name].splits[-1]
     assert run_prepare(config, name, out, "--check-images", "all", split=split) == 0
 
     index = json.loads((out / "index.json").read_text())

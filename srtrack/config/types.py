@@ -90,7 +90,8 @@ class SynthConfig:
 
     root: Path
     frame_size: tuple[int, int]
-    pretrain: SynthSplit
+    pretrain: SynthSplit  # RGB, GOT-10k train/
+    rgb_test: SynthSplit  # RGB, GOT-10k val/ (held out: retention is scored there)
     train: SynthSplit
     test: SynthSplit
     night_fraction: float
@@ -248,6 +249,7 @@ class TrainConfig:
 
     epochs: int
     samples_per_epoch: int
+    sequences: int | None  # the first N sequences of each training split; None = all
     global_batch: int
     micro_batch: int | None
     lr_reference_batch: int | None

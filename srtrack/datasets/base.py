@@ -68,6 +68,8 @@ class BenchmarkReader(Generic[C]):
     sequence_list: ClassVar[str | None] = None
     # splits the benchmark defines (RGBT234, GTOT and VOT-RGBD2022 are test-only)
     splits: ClassVar[tuple[Split, ...]] = ("train", "test")
+    # a split's folder under root, where the benchmark ships one per split (GOT-10k); else the root
+    split_folders: ClassVar[dict[Split, str]] = {}
     # How the field scores and reports the benchmark: its default evaluator profiles
     # (srtrack.metrics.benchmark), the columns of its tables as (name, "<profile>/<metric>") and the
     # column that sums a tracker up.
@@ -98,10 +100,18 @@ class BenchmarkReader(Generic[C]):
             raise ConfigError(f"{key}: {self.cfg.root} is not a directory (expected the {self.title} root)")
         return self.cfg.root
 
-    def discover(self) -> tuple[list[str], Path]:
-        """What `*_list: all` selects: the names in the root's `sequence_list` file where it exists,
-        else every sequence folder under the root, sorted; and where they came from."""
-        root = self.root
+    def split_root(self, split: Split) -> Path:
+        """The folder holding a split's sequence folders."""
+        return self.root / self.split_folders.get(split, "")
+
+    def sequence_dir(self, name: str) -> Path:
+        """The folder of sequence `name`."""
+        return self.root / name
+
+    def discover(self, split: Split) -> tuple[list[str], Path]:
+        """What `*_list: all` selects: the names in the split folder's `sequence_list` file where it
+        exists, else every sequence folder in it, sorted; and where they came from."""
+        root = self.split_root(split)
         if self.sequence_list and (root / self.sequence_list).is_file():
             listed = (root / self.sequence_list).read_text(encoding="utf-8-sig").splitlines()
             return [n.strip() for n in listed if n.strip()], root / self.sequence_list
@@ -115,14 +125,14 @@ class BenchmarkReader(Generic[C]):
         if split not in self.splits:
             raise ConfigError(f"{self.title} has no {split} split (it has: {', '.join(self.splits)})")
         spec = self.cfg.train_list if split == "train" else self.cfg.test_list
-        return resolve_list(self.name, split, spec, self.discover, self.root, log,
+        return resolve_list(self.name, split, spec, lambda: self.discover(split), self.root, log,
                             config_key=f"datasets.{self.name}.{split}_list")
 
     def read(self, name: str, log: ProblemLog | None = None) -> Sequence:
         """Read one sequence; every problem goes to `log`, and any error raises DatasetFormatError."""
         log = ProblemLog() if log is None else log
         own = ProblemLog()
-        seq_dir = self.root / name
+        seq_dir = self.sequence_dir(name)
         if not seq_dir.is_dir():
             own.error(seq_dir, f"sequence folder of {name!r} is missing")
             sequence = None

@@ -163,6 +163,6 @@ def load_sequences(path: Path, datasets: DatasetsConfig, *, frames: bool = True)
         seq = reader.read(stats["name"])
         if boxes_digest(seq.boxes) != stats["boxes_sha256"]:
             raise DatasetFormatError(f"ground truth of {stats['name']!r} changed since prepare wrote {path}; re-run prepare",
-                                     reader.root / stats["name"])
+                                     reader.sequence_dir(stats["name"]))
         sequences.append(seq)
     return sequences

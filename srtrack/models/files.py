@@ -10,6 +10,10 @@ an inert placeholder, an empty class that stores its arguments and state and has
 only tensors and containers are built and nothing in the file is ever called. Names in modules that
 torch blocks outright (`os`, `subprocess`, ...) are refused with an error, and never advised around.
 
+A `.safetensors` file (the shipped RGB tracker of the embedded default, `export_tracker`) is read
+with the safetensors parser, which holds no code at all; our `srtrack` record travels as JSON in its
+metadata (`srtrack` key).
+
 Writing (`save_tracker`). `model.pth` is `{"net": state_dict, "srtrack": {"format", "network", ...}}`:
 the network section is a `NetworkSpec` (srtrack/models/spec.py) as plain data, so evaluation and
 retention rebuild the very network from the file; files without it (older runs, released weights)
@@ -19,6 +23,7 @@ are described by the configuration instead.
 from __future__ import annotations
 
 import io
+import json
 import pickletools
 import re
 import zipfile
@@ -136,11 +141,34 @@ def _read_error(path: Path, exc: Exception) -> str:
     return f"{path}: cannot be read as a PyTorch checkpoint ({type(exc).__name__}: {text})"
 
 
+SAFETENSORS_SUFFIX = ".safetensors"
+META_KEY = "srtrack"
+
+
+def load_safetensors(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """A `.safetensors` tracker as `{"net": tensors, "srtrack": record}` (the record from its metadata)."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+            text = (handle.metadata() or {}).get(META_KEY)
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path}: cannot be read as safetensors ({exc})") from None
+    try:
+        meta = json.loads(text) if text else {}
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: its metadata entry {META_KEY!r} is not JSON ({exc})") from None
+    return {"net": state, META_KEY: meta}, []
+
+
 def read_checkpoint(path: Path) -> CheckpointFile:
     """The weights of a tracker file (under `net`, `model` or `state_dict`, or the file itself) and,
     for our own files, the network they hold."""
-    obj, placeholders = load_safely(path)
-    meta = obj.get("srtrack") if isinstance(obj, dict) and isinstance(obj.get("srtrack"), dict) else {}
+    obj, placeholders = load_safetensors(path) if path.name.endswith(SAFETENSORS_SUFFIX) else load_safely(path)
+    meta = obj.get(META_KEY) if isinstance(obj, dict) and isinstance(obj.get(META_KEY), dict) else {}
     state = obj
     for key in WEIGHT_KEYS:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
@@ -164,3 +192,16 @@ def save_tracker(model: torch.nn.Module, network: dict[str, Any], config_sha256:
                 "srtrack": {"format": FORMAT, "network": network, "in_chans": int(getattr(model, "in_chans", 3)),
                             "config_sha256": config_sha256, "srtrack_version": __version__}}, buffer)
     return buffer.getvalue()
+
+
+def export_tracker(checkpoint: CheckpointFile, provenance: dict[str, Any]) -> bytes:
+    """The bytes of a `.safetensors` copy of our tracker file: the same tensors and `srtrack` record,
+    plus `provenance` (how it was made) in the record."""
+    from safetensors.torch import save
+
+    if checkpoint.network is None:
+        raise CheckpointError(f"{checkpoint.path}: not an srtrack tracker file (no network record); only our own "
+                              "model.pth files are exported")
+    meta = {**checkpoint.meta, "provenance": provenance}
+    state = {key: value.contiguous() for key, value in checkpoint.state.items()}
+    return save(state, metadata={META_KEY: json.dumps(meta, sort_keys=True)})

@@ -35,12 +35,12 @@ class SyntheticBenchmark:
     name: str  # the reader that reads it
     code: int  # stable id in the seed sequence
     folder: str  # below synth.root
-    prefix: str
+    prefix: str  # GOT-10k: followed by the split folder's name
     static_camera_share: float  # event sets keep the camera still so that background edges stay quiet
 
 
 BENCHMARKS = (
-    SyntheticBenchmark("got10k", 0, "got10k/train", "GOT-10k_Train_", 0.5),
+    SyntheticBenchmark("got10k", 0, "got10k", "GOT-10k", 0.5),
     SyntheticBenchmark("lasher", 1, "lasher", "rgbt", 0.5),
     SyntheticBenchmark("depthtrack", 2, "depthtrack", "rgbd", 0.5),
     SyntheticBenchmark("visevent", 3, "visevent", "rgbe", 1.0),
@@ -55,13 +55,20 @@ def synthetic_reader(datasets: DatasetsConfig, name: str, out_root: Path) -> Ben
 
 
 def splits_of(bench: SyntheticBenchmark, cfg: SynthConfig) -> dict[str, SynthSplit]:
-    """RGB pre-training data has one train split; the modality benchmarks have train and test."""
-    return {"train": cfg.pretrain} if bench.name == "got10k" else {"train": cfg.train, "test": cfg.test}
+    """The RGB data: pre-training (train) and held-out day-light test sequences; the modality
+    benchmarks: train and test."""
+    return {"train": cfg.pretrain, "test": cfg.rgb_test} if bench.name == "got10k" else {"train": cfg.train, "test": cfg.test}
+
+
+def split_root(root: Path, bench: SyntheticBenchmark, split: str) -> Path:
+    """Where a split's sequence folders go: the benchmark folder, or its split folder (GOT-10k)."""
+    return root / bench.folder / READERS[bench.name].split_folders.get(split, "")  # type: ignore[call-overload]
 
 
 def sequence_name(bench: SyntheticBenchmark, split: str, index: int) -> str:
-    if bench.name == "got10k":
-        return f"{bench.prefix}{index + 1:06d}"
+    folder = READERS[bench.name].split_folders.get(split)  # type: ignore[call-overload]
+    if folder:  # GOT-10k_Train_000001, GOT-10k_Val_000001
+        return f"{bench.prefix}_{folder.capitalize()}_{index + 1:06d}"
     return f"{bench.prefix}_{split}_{index + 1:03d}"
 
 
@@ -128,7 +135,7 @@ def generate(cfg: SynthConfig, seed: int, out_root: Path, only: Iterable[str] | 
     with tqdm(total=total, desc="synth", unit="seq", disable=None, file=sys.stderr) as bar:
         for bench, split, size in jobs:
             writer_cls = WRITERS[bench.name]
-            root = partial / bench.folder
+            root = split_root(partial, bench, split)
             root.mkdir(parents=True, exist_ok=True)
             records = []
             for i, spec in enumerate(plan_split(cfg, bench, split, size, seed)):

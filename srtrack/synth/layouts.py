@@ -17,6 +17,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from srtrack.datasets.readers_rgb import Got10kReader
 from srtrack.datasets.readers_rgbt import LASHER_ATTRIBUTES
 
 # our attribute names -> LasHeR's abbreviations
@@ -76,13 +77,14 @@ class SequenceWriter:
     @classmethod
     def write_lists(cls, root: Path, names: dict[str, list[str]]) -> None:
         for split, file_name in cls.list_files.items():
+            (root / file_name).parent.mkdir(parents=True, exist_ok=True)
             (root / file_name).write_text("\n".join(names.get(split, [])) + "\n")
 
 
 class Got10kWriter(SequenceWriter):
     layout = "got10k"
     x_name = None
-    list_files = {"train": "list.txt"}
+    list_files = {split: f"{folder}/{Got10kReader.sequence_list}" for split, folder in Got10kReader.split_folders.items()}
 
     def write_frame(self, index: int, rgb: np.ndarray, x: np.ndarray | None) -> None:
         self.seq_dir.mkdir(parents=True, exist_ok=True)

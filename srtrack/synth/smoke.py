@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-ROOTS = {"got10k": "got10k/train", "lasher": "lasher", "depthtrack": "depthtrack", "visevent": "visevent"}
+ROOTS = {"got10k": "got10k", "lasher": "lasher", "depthtrack": "depthtrack", "visevent": "visevent"}
 
 
 def config_files(root: Path) -> list[Path]:

@@ -55,18 +55,31 @@ class RankBatchSampler(Sampler[list[int]]):
         return self.steps - self.first_step
 
 
-def open_datasets(cfg: Config, folders: list[Path], samples_per_epoch: int) -> tuple[PairDataset, list[dict]]:
-    """One PairDataset over the prepared splits in `folders` (mixed 1:1), and their indexes."""
-    indexes = [load_index(folder) for folder in folders]
+def open_datasets(cfg: Config, folders: list[Path], schedule: TrainConfig, section: str) -> tuple[PairDataset, list[dict]]:
+    """One PairDataset over the prepared splits in `folders` (mixed 1:1), and their indexes, cut to
+    the schedule's first `sequences` of each (`section` names the schedule in errors)."""
+    indexes = [limit_index(load_index(folder), folder, schedule.sequences, section) for folder in folders]
     modalities = {index["modality"] for index in indexes}
     if len(modalities) > 1:
         raise ConfigError(f"the --data folders hold different modalities ({sorted(modalities)}): "
                           + ", ".join(str(f) for f in folders))
-    sequences = [load_sequences(folder, cfg.datasets) for folder in folders]
+    sequences = [load_sequences(folder, cfg.datasets)[: len(index["sequences"])] for folder, index in zip(folders, indexes)]
+    samples_per_epoch = schedule.samples_per_epoch
     dataset = PairDataset(sequences, [1.0] * len(folders), cfg.sampler, template_size=cfg.model.template_size,
                           search_size=cfg.model.search_size, encoding=cfg.encoding, seed=cfg.study.seed,
                           samples_per_epoch=samples_per_epoch, names=[index["benchmark"] for index in indexes])
     return dataset, indexes
+
+
+def limit_index(index: dict, folder: Path, sequences: int | None, section: str) -> dict:
+    """The index with only its first `sequences` sequences (all when None)."""
+    if sequences is None:
+        return index
+    available = len(index["sequences"])
+    if sequences > available:
+        raise ConfigError(f"{section}.sequences is {sequences}, but {folder} ({index['benchmark']} {index.get('split', '')}) "
+                          f"holds {available} sequences")
+    return {**index, "sequences": index["sequences"][:sequences]}
 
 
 def epoch_loader(dataset: PairDataset, cfg: TrainConfig, epoch: int, rank: int, world_size: int, first_step: int,

@@ -136,3 +136,23 @@ def test_read_collects_every_problem_of_a_sequence(tmp_path: Path, dataset_confi
     assert "groundtruth_rect.txt:2: not numeric" in text
     assert "groundtruth_rect.txt:3: 3 values" in text
     assert "missing frame number(s) 2" in text
+
+
+def test_got10k_reads_train_and_val_folders_as_its_splits(tmp_path: Path, dataset_config) -> None:
+    """GOT-10k ships one folder per split; srtrack's test split is val/ (test/ has no public ground truth)."""
+    layouts.got10k(tmp_path, "GOT-10k_Train_000001", 4)
+    layouts.got10k(tmp_path, "GOT-10k_Val_000001", 6, folder="val")
+    reader = create_reader("got10k", dataset_config("got10k", tmp_path).datasets)
+    log = ProblemLog()
+    assert reader.sequence_names("train", log)[0] == ["GOT-10k_Train_000001"]
+    names, source = reader.sequence_names("test", log)
+    assert names == ["GOT-10k_Val_000001"] and source.location == str(tmp_path / "val" / "list.txt")
+    assert len(reader.read("GOT-10k_Val_000001")) == 6 and len(reader.read("GOT-10k_Train_000001")) == 4
+    assert not log.items
+
+
+def test_got10k_root_at_a_split_folder_is_a_config_error_that_says_where_to_point(tmp_path: Path, dataset_config) -> None:
+    layouts.got10k(tmp_path, "GOT-10k_Train_000001", 3)
+    reader = create_reader("got10k", dataset_config("got10k", tmp_path / "train").datasets)
+    with pytest.raises(ConfigError, match=r"has no train/ folder.*holds a list\.txt.*one level up"):
+        reader.sequence_names("train", ProblemLog())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import cv2
@@ -15,7 +16,7 @@ from srtrack.datasets.encodings import read_image
 from srtrack.errors import ProblemLog
 from srtrack.synth.__main__ import main as synth_main
 from srtrack.synth.events import EventCamera, render_event_frame
-from srtrack.synth.generate import BENCHMARKS, generate, synthetic_reader
+from srtrack.synth.generate import BENCHMARKS, generate, splits_of, synthetic_reader
 
 
 
@@ -52,10 +53,12 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(smoke_data, tm
 def test_generated_benchmark_reads_through_the_real_reader(smoke_data, name: str) -> None:
     cfg, out = smoke_data
     reader = reader_for(cfg, name, out)
-    for split in reader.splits:
+    sizes = splits_of(next(b for b in BENCHMARKS if b.name == name), cfg.synth)
+    assert set(sizes) == set(reader.splits)
+    for split, expected in sizes.items():
         names, source = reader.sequence_names(split, ProblemLog())
-        expected = {"train": cfg.synth.pretrain if name == "got10k" else cfg.synth.train, "test": cfg.synth.test}[split]
-        assert len(names) == expected.sequences and source.kind == "file" if name != "got10k" else True
+        assert len(names) == expected.sequences
+        assert source.kind == "file" or name == "got10k"  # got10k: `all`, i.e. its split folder's list.txt
         for seq_name in names:
             seq = reader.read(seq_name)
             assert len(seq) == expected.frames
@@ -189,8 +192,8 @@ def _night_or_distractor(root: Path, name: str) -> list[str]:
 
 @pytest.mark.slow
 def test_synth_cli_writes_preview_and_logs_to_mlflow(tmp_path: Path, tmp_config) -> None:
-    config = tmp_config({"synth": {"pretrain": {"sequences": 1, "frames": 8}, "train": {"sequences": 1, "frames": 8},
-                                   "test": {"sequences": 1, "frames": 8}}})
+    one = {"sequences": 1, "frames": 8}
+    config = tmp_config({"synth": {"pretrain": one, "rgb_test": one, "train": one, "test": one}})
     args = [a for path in config for a in ("--config", str(path))]
     out = tmp_path / "syn"
     assert synth_main([*args, "--out", str(out), "--preview", str(tmp_path / "sheet.png")]) == 0
@@ -200,7 +203,7 @@ def test_synth_cli_writes_preview_and_logs_to_mlflow(tmp_path: Path, tmp_config)
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("pytest").experiment_id], "tags.stage = 'synth'")
-    assert run.data.metrics["frames"] == 8 * 7
+    assert run.data.metrics["frames"] == 8 * 8  # two RGB splits, three benchmarks of two splits
     assert {a.path for a in client.list_artifacts(run.info.run_id, "synth")} == {"synth/manifest.json", "synth/sheet.png"}
 
 
@@ -215,3 +218,21 @@ def test_the_occluder_never_covers_the_target_on_the_first_frame(occlusion: str)
     for seed in range(120):
         first = next(SceneRenderer(spec, np.random.default_rng(seed), thermal=False, depth=False).frames())
         assert not first.absent and not first.tags["full_occlusion"] and not first.tags["partial_occlusion"], seed
+
+
+def test_rgb_data_has_a_held_out_day_light_test_split_in_got10k_val(smoke_data) -> None:
+    """Retention is scored on sequences the RGB tracker never trained on: GOT-10k's val/ folder."""
+    cfg, out = smoke_data
+    reader = reader_for(cfg, "got10k", out)
+    log = ProblemLog()
+    train, _ = reader.sequence_names("train", log)
+    test, _ = reader.sequence_names("test", log)
+    assert len(train) == cfg.synth.pretrain.sequences and len(test) == cfg.synth.rgb_test.sequences
+    assert not set(train) & set(test) and all(n.startswith("GOT-10k_Val_") for n in test)
+    assert (out / "got10k" / "val" / test[0]).is_dir()
+    frames = [reader.read(n).rgb_frames for n in train[:1] + test[:1]]
+    assert len(frames[1]) == cfg.synth.rgb_test.frames
+    assert not np.array_equal(read_image(frames[0][0]), read_image(frames[1][0]))
+    manifest = json.loads((out / "manifest.json").read_text())
+    specs = [r["spec"] for split in manifest["benchmarks"]["got10k"]["splits"].values() for r in split]
+    assert specs and not any(s["night"] for s in specs)  # RGB data is day-light only

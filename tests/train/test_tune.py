@@ -143,3 +143,21 @@ def test_srft_on_a_lora_tracker_constrains_the_lora_matrices_with_the_prior(smok
     assert logged.tags["mlflow.note.content"].startswith("srtrack_lora_tiny (64/128; LoRA")
     assert [a.path for a in client.list_logged_model_artifacts(logged.model_id)] == ["model.pth"]
     assert [o.model_id for o in client.get_run(run.info.run_id).outputs.model_outputs] == [logged.model_id]
+
+
+def test_train_sequences_keeps_the_first_n_sequences_of_each_split(smoke_data: Path, tmp_path: Path, capsys) -> None:
+    """`train.sequences` (the trade-off sweep's data size): the first N in list order, or an error."""
+    from srtrack.config import load_config
+    from srtrack.datasets.index import load_index
+    from srtrack.train.data import open_datasets
+
+    lasher = smoke_data / "results/data/lasher-train"
+    config = run_config(smoke_data, tmp_path, {**PRETRAIN, "sequences": 2})
+    cfg = load_config([Path(a) for a in config[1::2]])
+    dataset, (index,) = open_datasets(cfg, [lasher], cfg.train, "train")
+    first = [s["name"] for s in load_index(lasher)["sequences"]][:2]
+    assert [s["name"] for s in index["sequences"]] == first == [seq.name for seq in dataset.datasets[0]]
+    too_many = run_config(smoke_data, tmp_path, {**PRETRAIN, "sequences": 9})
+    assert tune.main([*too_many, "--modality", "rgbt", "--method", "full", "--data", str(lasher),
+                      "--allow-random-init", "--out", str(tmp_path / "x")]) == 2
+    assert f"train.sequences is 9, but {lasher} (lasher train) holds 3 sequences" in capsys.readouterr().err
