@@ -20,6 +20,11 @@ MANIFEST_FILE, PREVIEW_PLOT = "manifest.json", "preview.png"  # synth
 RESOLVED_CONFIG = "config.resolved.yaml"
 
 
+def tradeoff_plot(sweep: str, modality: str) -> str:
+    """The report's trade-off curves of one study.sweeps entry on one modality (file name)."""
+    return f"tradeoff_{sweep}_{modality}.png"
+
+
 def synth_preview(out: Path | str) -> str:
     """The contact sheet of the synthetic benchmarks (synth --preview)."""
     return f"{out}/synth/{PREVIEW_PLOT}"

@@ -1,7 +1,8 @@
 """The study as typed runs: the one place where a study label becomes a method, a network and settings.
 
-`cfg.study` names labels: regularizers (`full`, `lora`, `srft`, ...) and `study.variants` entries (a
-regularizer plus `dotted.key: value` overrides). `Study(cfg)` resolves every label once into a
+`cfg.study` names labels: regularizers (`full`, `lora`, `srft`, ...), `study.variants` entries (a
+regularizer plus `dotted.key: value` overrides) and the variants `study.sweeps` make (a label with
+one key at each of several values). `Study(cfg)` resolves every label once into a
 `Label` and expands the grid into `TuningRun`s, `EvaluationRun`s and `RetentionRun`s. The
 Snakefile, the stage CLIs (`--label`) and the report all read the study through this module;
 nothing else interprets a label. Torch-free, so that the Snakefile can import it.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from srtrack.config import Config, method_names
+from srtrack.config import Config, all_variants, method_names, sweep_label
 from srtrack.datasets import READERS, X_MODALITY
 from srtrack.errors import ConfigError
 
@@ -75,6 +76,15 @@ class Label:
 
 
 @dataclass(frozen=True)
+class SweepPoint:
+    """One (label, value) of a sweep: the variant `name` is `label` with the swept key at `value`."""
+
+    label: str
+    value: Any
+    name: str
+
+
+@dataclass(frozen=True)
 class TuningRun:
     modality: str
     label: Label
@@ -120,16 +130,17 @@ class Study:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
+        self.variants = all_variants(cfg.study)
 
     # --- labels -------------------------------------------------------------------------------
     def label(self, name: str) -> Label:
         """Resolve a label: a regularizer, a variant, or the baseline; anything else is a ConfigError."""
         if name == BASELINE:
             return Label(BASELINE, None, self.cfg.model.name, {})
-        variant = self.cfg.study.variants.get(name)
+        variant = self.variants.get(name)
         if variant is None and name not in method_names():
             raise ConfigError(f"label {name!r} is neither a method ({', '.join(sorted(method_names()))}), a "
-                              f"study.variants entry ({', '.join(self.cfg.study.variants) or 'none'}) nor {BASELINE!r}")
+                              f"study.variants or study.sweeps entry ({', '.join(self.variants) or 'none'}) nor {BASELINE!r}")
         method = variant.method if variant else name
         settings = dict(variant.set) if variant else {}
         base_model = settings.pop("model.name", self.cfg.model.name)
@@ -173,13 +184,29 @@ class Study:
     def labels(self, modality: str) -> list[Label]:
         """`study.methods` plus the modality's `study.ablations`, less those that cannot run: without RGB
         data there is no pre-training (unless model.pretrained is given) and no prior."""
-        names = list(dict.fromkeys([*self.cfg.study.methods, *self.cfg.study.ablations.get(modality, ())]))
+        swept = [point.name for sweep in self.cfg.study.sweeps if modality in self.cfg.study.sweeps[sweep].modalities
+                 for point in self.sweep_points(sweep)]
+        names = list(dict.fromkeys([*self.cfg.study.methods, *self.cfg.study.ablations.get(modality, ()), *swept]))
         labels = [self.label(n) for n in names]
         if self.has_rgb_data():
             return labels
         if self.cfg.model.pretrained is None:
             return []
         return [label for label in labels if not label.uses_prior]
+
+    def sweep_points(self, sweep: str) -> list[SweepPoint]:
+        """The (label, value) points of `study.sweeps.<sweep>`, label by label in value order."""
+        spec = self.cfg.study.sweeps[sweep]
+        return [SweepPoint(label, value, sweep_label(label, sweep, value)) for label in spec.labels for value in spec.values]
+
+    def swept_labels(self) -> set[str]:
+        """The labels the sweeps make."""
+        return {point.name for sweep in self.cfg.study.sweeps for point in self.sweep_points(sweep)}
+
+    def sweep_modalities(self) -> list[tuple[str, str]]:
+        """(sweep, modality) for every sweep on every tuned modality it names: one trade-off figure each."""
+        tuned = self.tuned_modalities()
+        return [(name, m) for name, sweep in self.cfg.study.sweeps.items() for m in sweep.modalities if m in tuned]
 
     def label_names(self, modality: str) -> list[str]:
         return [label.name for label in self.labels(modality)]

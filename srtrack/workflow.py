@@ -170,8 +170,11 @@ def report_plots(cfg: Config, caption: str) -> dict[str, Any]:
 
     if not retention_targets(cfg):
         return {}
-    return {"plasticity": report(f"{layout.report_dir(out(cfg))}/{layout.PLASTICITY_PLOT}", caption=caption,
-                                 category="Tables")}
+    folder = layout.report_dir(out(cfg))
+    files = {"plasticity": f"{folder}/{layout.PLASTICITY_PLOT}"}
+    files |= {f"tradeoff_{sweep}_{modality}": f"{folder}/{layout.tradeoff_plot(sweep, modality)}"
+              for sweep, modality in Study(cfg).sweep_modalities()}
+    return {name: report(path, caption=caption, category="Tables") for name, path in files.items()}
 
 
 def report_path(cfg: Config) -> str:

@@ -1,6 +1,7 @@
 """Configuration: one YAML file (plus overlays) validated by one JSON Schema, then typed."""
 
 from srtrack.config.loader import (
+    all_variants,
     config_from_dict,
     config_location,
     config_to_dict,
@@ -10,6 +11,8 @@ from srtrack.config.loader import (
     load_schema,
     method_names,
     section,
+    sweep_label,
+    sweep_variants,
     to_plain,
     validate_dict,
     variant_overrides,
@@ -17,6 +20,7 @@ from srtrack.config.loader import (
 from srtrack.config.types import Config, DatasetConfig
 
 __all__ = [
+    "all_variants",
     "Config",
     "DatasetConfig",
     "config_from_dict",
@@ -28,6 +32,8 @@ __all__ = [
     "load_schema",
     "method_names",
     "section",
+    "sweep_label",
+    "sweep_variants",
     "to_plain",
     "validate_dict",
     "variant_overrides",

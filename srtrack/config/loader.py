@@ -21,7 +21,7 @@ from typing import Any, Iterable, Literal, Mapping
 import jsonschema
 import yaml
 
-from srtrack.config.types import Config, MethodVariant
+from srtrack.config.types import Config, MethodVariant, StudyConfig
 from srtrack.errors import ConfigError
 
 SCHEMA_RESOURCE = "config.schema.yaml"
@@ -298,21 +298,56 @@ def method_names() -> frozenset[str]:
     return frozenset(_schema()["properties"]["method"]["properties"]["name"]["enum"])
 
 
+def sweep_label(label: str, sweep: str, value: Any) -> str:
+    """The variant a sweep makes of `label` at `value`: `srft_kappa_0p25`, `full_data_2`."""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{label}_{sweep}_{text.replace('.', 'p').replace('-', 'm')}"
+
+
+def sweep_variants(study: StudyConfig) -> dict[str, tuple[str, MethodVariant]]:
+    """Every variant the sweeps make, by name, with the sweep that made it: the swept label's method
+    and settings plus the swept key at one value."""
+    made: dict[str, tuple[str, MethodVariant]] = {}
+    for sweep_name, sweep in study.sweeps.items():
+        for label in sweep.labels:
+            base = study.variants.get(label, MethodVariant(label, {}))
+            for value in sweep.values:
+                made[sweep_label(label, sweep_name, value)] = (sweep_name, MethodVariant(base.method, {**base.set, sweep.key: value}))
+    return made
+
+
+def all_variants(study: StudyConfig) -> dict[str, MethodVariant]:
+    """`study.variants` and the variants the sweeps make."""
+    return {**study.variants, **{name: variant for name, (_, variant) in sweep_variants(study).items()}}
+
+
 def _check_study_methods(cfg: Config, data: Mapping[str, Any]) -> None:
     """Every method the study names is a regularizer or a variant, and every variant's overrides
     give a valid config (so a typo in a sweep fails here, not hours later in one tuning job)."""
     methods = method_names()
-    for name, variant in cfg.study.variants.items():
-        where = _where(cfg.sources, ["study", "variants", name], cfg.overrides)
+    for sweep_name, sweep in cfg.study.sweeps.items():
+        unknown = [label for label in sweep.labels if label not in methods and label not in cfg.study.variants]
+        if unknown:
+            raise ConfigError(f"{_where(cfg.sources, ['study', 'sweeps', sweep_name], cfg.overrides)}: study.sweeps.{sweep_name}: "
+                              f"{unknown[0]!r} is neither a method ({', '.join(sorted(methods))}) nor a study.variants entry")
+    swept = sweep_variants(cfg.study)
+    for name, (sweep_name, _) in swept.items():
+        if name in methods or name in cfg.study.variants:
+            raise ConfigError(f"{_where(cfg.sources, ['study', 'sweeps', sweep_name], cfg.overrides)}: study.sweeps.{sweep_name} "
+                              f"makes the label {name!r}, which is already a method or variant; rename the sweep")
+    for name, variant in all_variants(cfg.study).items():
+        path = ["study", "sweeps", swept[name][0]] if name in swept else ["study", "variants", name]
+        where = _where(cfg.sources, path, cfg.overrides)
+        what = f"study.sweeps.{swept[name][0]} ({name})" if name in swept else f"study.variants.{name}"
         if name in methods:
-            raise ConfigError(f"{where}: study.variants.{name} shadows the method of that name; rename it")
+            raise ConfigError(f"{where}: {what} shadows the method of that name; rename it")
         patched = copy.deepcopy(dict(data))
         try:
             for assignment in variant_overrides(variant):
                 apply_override(patched, assignment)
             validate_dict(patched, ())
         except ConfigError as err:
-            raise ConfigError(f"{where}: study.variants.{name}: {err}") from None
+            raise ConfigError(f"{where}: {what}: {err}") from None
     listed = [("methods", m) for m in cfg.study.methods]
     listed += [(f"ablations.{mod}", m) for mod, methods in cfg.study.ablations.items() for m in methods]
     for key, name in listed:

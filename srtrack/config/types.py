@@ -29,6 +29,18 @@ class MethodVariant:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """One setting swept over values for some labels: each (label, value) is a variant of its own,
+    named by `sweep_label` (srtrack/config/loader.py) and tuned on `modalities`."""
+
+    key: str
+    values: tuple[Any, ...]
+    labels: tuple[str, ...]
+    modalities: tuple[str, ...]
+    title: str
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     name: str
     seed: int
@@ -37,6 +49,7 @@ class StudyConfig:
     methods: tuple[str, ...]
     ablations: dict[str, tuple[str, ...]]
     variants: dict[str, MethodVariant]
+    sweeps: dict[str, Sweep]
     tune_data: TuneData
 
 

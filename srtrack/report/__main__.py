@@ -5,7 +5,8 @@
 Reads the newest finished evaluation (and tuning) runs of `study.name` with `mlflow.search_runs`
 and the published-results CSV, checks both (srtrack/report/tables.py), and writes `tables.md`,
 `tables.csv` (every cell with its MLflow run ids or source), one booktabs `<table>.tex` per
-table and the plasticity-stability scatter (`plasticity_stability.png`/`.pdf`), logged to MLflow.
+table, the plasticity-stability scatter (`plasticity_stability.png`/`.pdf`) and the trade-off curves of
+each study sweep on each modality (`tradeoff_<sweep>_<modality>.png`/`.pdf`), logged to MLflow.
 Exit 1, listing every problem, when a table cannot be built honestly.
 """
 
@@ -30,12 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def report(args: argparse.Namespace) -> int:
-    from srtrack.report.plots import plasticity_plot
+    from srtrack.report.plots import plasticity_plot, tradeoff_plot
+    from srtrack.study import Study
     from srtrack.report.published import load_published
     from srtrack.report.render import latex, long_csv, markdown
     from srtrack.report.runs import collect_runs
     from srtrack.report.tables import build_tables
-    from srtrack.layout import CELLS_FILE, PLASTICITY_PLOT, TABLES_FILE, compare_dir
+    from srtrack.layout import CELLS_FILE, PLASTICITY_PLOT, TABLES_FILE, compare_dir, tradeoff_plot as tradeoff_file
     from srtrack.mlflow_runs import log_study_summary, stage_run, tracking_uri
     from srtrack.report.summary import SUMMARY_ARTIFACT, study_summary
 
@@ -48,9 +50,13 @@ def report(args: argparse.Namespace) -> int:
     for table in tables:
         files.append(args.out / f"{table.key}.tex")
         write_text_atomic(files[-1], latex(table))
-    plot = plasticity_plot(tables, args.out / PLASTICITY_PLOT)
-    if plot is not None:
-        files += [plot, plot.with_suffix(".pdf")]
+    plots = [plasticity_plot(tables, args.out / PLASTICITY_PLOT)]
+    study = Study(cfg)
+    for table in (t for t in tables if t.sweep is not None):
+        modality = table.columns[1].tuned_on
+        plots.append(tradeoff_plot(table, study.sweep_points(table.sweep), cfg.study.sweeps[table.sweep].title,
+                                   args.out / tradeoff_file(table.sweep, modality)))
+    files += [f for plot in plots if plot is not None for f in (plot, plot.with_suffix(".pdf"))]
     benchmarks = sorted({b for b in runs.runs.get("tags.dataset", []) if isinstance(b, str)})
     comparisons = [Path(compare_dir(cfg.study.output_dir, b)) for b in benchmarks]
     with stage_run(cfg, "report", name="report", sections=("study", "evaluate.retention"),

@@ -1,4 +1,5 @@
-"""The plasticity-stability scatter: what each tuned tracker gains on its modality against what it keeps of RGB."""
+"""The plasticity-stability figures: what each tuned tracker gains on its modality against what it
+keeps of RGB (a scatter), and the same along a study sweep (curves against the swept value)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from srtrack.datasets import READERS
 from srtrack.figures import pyplot, save_figure
 from srtrack.metrics.plots import colours as label_colours
 from srtrack.report.tables import Table
-from srtrack.study import BASELINE
+from srtrack.study import BASELINE, SweepPoint
 
 MARKERS = {"plasticity_rgbt": "o", "plasticity_rgbd": "s", "plasticity_rgbe": "D"}
 
@@ -52,4 +53,48 @@ def plasticity_plot(tables: list[Table], path: Path) -> Path | None:
     ax.set_ylabel("tuned modality: headline score (%)")
     ax.set_title("Plasticity (up) vs stability (right); bars: std over seeds")
     ax.grid(alpha=0.3)
+    return save_figure(fig, path, formats=("pdf",))
+
+
+def tradeoff_plot(table: Table, points: list[SweepPoint], x_title: str, path: Path) -> Path | None:
+    """A sweep's trade-off curves: the modality's headline score (left) and the RGB score retained
+    (right) against the swept value, one line per swept label, bars of one std over seeds; dashed:
+    the untuned tracker on the modality (left) and the RGB tracker on RGB (right)."""
+    plt = pyplot()
+
+    rows = {row.name: row for row in table.rows}
+    labels = list(dict.fromkeys(p.label for p in points))
+    colours = label_colours(plt, labels)
+    values = [p.value for p in points]
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.0), layout="constrained")
+    drawn = False
+    for ax, column in zip(axes, table.columns):
+        for label in labels:
+            xs, ys, errs = [], [], []
+            for point in (p for p in points if p.label == label):
+                cell = rows[point.name].cells[column]
+                if cell.value is not None:
+                    xs.append(point.value)
+                    ys.append(cell.value)
+                    errs.append(cell.std or 0.0)
+            if xs:
+                drawn = True
+                n = max(rows[p.name].cells[column].n for p in points if p.label == label)
+                ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, color=colours[label], label=f"{label} ({n} seeds)")
+        baseline = rows.get(BASELINE)
+        if baseline is not None and baseline.cells[column].value is not None:
+            ax.axhline(baseline.cells[column].value, color="0.35", linestyle="--", linewidth=1, label="pretrained")
+        if min(values) > 0 and max(values) / min(values) >= 4:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(set(values)), [f"{v:g}" for v in sorted(set(values))])
+        ax.set_xlabel(x_title)
+        ax.set_ylabel(f"{column.header} (%)")
+        ax.grid(alpha=0.3)
+    if not drawn:
+        plt.close(fig)
+        return None
+    axes[0].set_title("Plasticity: the tuned modality")
+    axes[1].set_title("Stability: RGB tracking retained")
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    fig.suptitle(table.title)
     return save_figure(fig, path, formats=("pdf",))

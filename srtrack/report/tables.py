@@ -77,6 +77,7 @@ class Table:
     caption: str
     columns: list[Column]
     rows: list[Row]
+    sweep: str | None = None  # the study.sweeps entry whose points the rows are (trade-off tables)
 
 
 class Builder:
@@ -290,28 +291,55 @@ class Builder:
                            with_published=False)
         return [self.with_trainable(table)]
 
-    def plasticity_tables(self) -> list[Table]:
-        """Per modality: the X-modality headline score beside the RGB score each tracker retains."""
+    def plasticity_columns(self, modality: str) -> tuple[list[Column], str] | None:
+        """The modality's headline column and the retained RGB column, with the caption's words for
+        them; None without retention or a test split."""
         split = self.study.retention_split()
-        if split is None:
-            return []
+        benchmarks = self.benchmarks(modality)
+        if split is None or not benchmarks:
+            return None
+        rgb = READERS[split[0]]
+        metric = dict(rgb.columns)[rgb.headline]
+        columns = [*self.columns(benchmarks[:1], headline_only=True),
+                   Column(split[0], f"{rgb.headline} (RGB, retained)", metric, tuned_on=modality)]
+        words = (f"{MODALITY_NAMES[modality]} gains ({columns[0].header}) against what it keeps of RGB tracking ({rgb.title} "
+                 f"{split[1]} split, first {self.cfg.evaluate.retention.sequences} sequences, RGB frames fed as X too; "
+                 f"percent). The pretrained row: the untuned RGB-X tracker on the modality, and the one-stream RGB "
+                 f"tracker it starts from ({rgb_counterpart(self.cfg.model.name)}) on RGB.")
+        return columns, words
+
+    def plasticity_tables(self) -> list[Table]:
+        """Per modality: the X-modality headline score beside the RGB score each tracker retains (the
+        sweeps' labels have trade-off tables of their own)."""
         tables = []
+        swept = self.study.swept_labels()
         for modality in self.study.tuned_modalities():
-            benchmarks = self.benchmarks(modality)
-            if not benchmarks:
+            found = self.plasticity_columns(modality)
+            labels = [m for m in self.study.label_names(modality) if m not in swept]
+            if found is None or not labels:
                 continue
-            name = MODALITY_NAMES[modality]
-            rgb = READERS[split[0]]
-            metric = dict(rgb.columns)[rgb.headline]
-            columns = [*self.columns(benchmarks[:1], headline_only=True),
-                       Column(split[0], f"{rgb.headline} (RGB, retained)", metric, tuned_on=modality)]
+            columns, words = found
             tables.append(self.table(
-                f"plasticity_{modality}", f"{name}: plasticity and stability", f"What tuning on {name} gains "
-                f"({columns[0].header}) against what it keeps of RGB tracking ({rgb.title} "
-                f"{split[1]} split, first {self.cfg.evaluate.retention.sequences} sequences, RGB frames fed as X "
-                "too; percent). The pretrained row: the untuned RGB-X tracker on the modality, and the one-stream RGB "
-                f"tracker it starts from ({rgb_counterpart(self.cfg.model.name)}) on RGB.", columns,
-                [*self.study.label_names(modality), BASELINE], with_published=False))
+                f"plasticity_{modality}", f"{MODALITY_NAMES[modality]}: plasticity and stability",
+                f"What tuning on {words}", columns, [*labels, BASELINE], with_published=False))
+        return tables
+
+    def tradeoff_tables(self) -> list[Table]:
+        """Per sweep and modality: each (label, value) point's headline score and retained RGB score."""
+        tables = []
+        for sweep, modality in self.study.sweep_modalities():
+            found = self.plasticity_columns(modality)
+            if found is None:
+                continue
+            columns, words = found
+            spec = self.cfg.study.sweeps[sweep]
+            table = self.table(
+                f"tradeoff_{sweep}_{modality}", f"{MODALITY_NAMES[modality]}: trade-off over {spec.title}",
+                f"{', '.join(spec.labels)} with {spec.key} at {', '.join(map(str, spec.values))} (rows "
+                f"<label>_{sweep}_<value>): what tuning on {words}", columns,
+                [p.name for p in self.study.sweep_points(sweep)] + [BASELINE], with_published=False)
+            table.sweep = sweep
+            tables.append(table)
         return tables
 
     def trainable(self, label: str) -> Cell:
@@ -350,7 +378,7 @@ def build_tables(cfg: Config, runs: StudyRuns, published: pd.DataFrame) -> tuple
     """Every table the study supports, and the notes; raises ReportError listing every problem."""
     builder = Builder(cfg, runs, published)
     tables = (builder.main_tables() + builder.ablation_tables() + builder.paradigm_table()
-              + builder.compatibility_table() + builder.plasticity_tables())
+              + builder.compatibility_table() + builder.plasticity_tables() + builder.tradeoff_tables())
     problems = [f"published results: {p}" for p in check_published(published)] + builder.problems
     if problems:
         raise ReportError("the tables cannot be built:\n  " + "\n  ".join(problems))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 from srtrack import report  # noqa: F401  (the package; the CLI is srtrack.report.__main__)
@@ -19,7 +20,8 @@ GOLDEN = Path(__file__).parent / "golden"
 METHODS = ["full", "lora", "srft"]
 ABLATIONS = ["prior_only", "k25", "k75", "lora_srft"]
 SEQUENCES = 6
-LABELS = [*METHODS, *ABLATIONS, "pretrained"]
+SWEPT = ["full_n_2", "full_n_8"]  # a study.sweeps entry's labels (only where a test configures it)
+LABELS = [*METHODS, *ABLATIONS, "pretrained", *SWEPT]
 
 
 def score(label: str, dataset: str, seed: int, k: int) -> float:
@@ -48,7 +50,7 @@ def sequence_scores(label: str, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fill_store(tmp_path: Path, skip: tuple = (), broken_f: tuple = ()) -> dict[str, str]:
+def fill_store(tmp_path: Path, skip: tuple = (), broken_f: tuple = (), swept: tuple = ()) -> dict[str, str]:
     """Finished stage runs as the DAG writes them; returns {run id: readable name}."""
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.create_experiment("pytest")
@@ -70,7 +72,7 @@ def fill_store(tmp_path: Path, skip: tuple = (), broken_f: tuple = ()) -> dict[s
         client.set_terminated(created.info.run_id, "FINISHED")
         names[created.info.run_id] = name
 
-    grid = [("rgbt", "lasher", m) for m in METHODS + ABLATIONS] + [("rgbd", "depthtrack", m) for m in METHODS]
+    grid = [("rgbt", "lasher", m) for m in [*METHODS, *ABLATIONS, *swept]] + [("rgbd", "depthtrack", m) for m in METHODS]
     for modality, dataset, label in grid + [("rgbt", "lasher", "pretrained"), ("rgbd", "depthtrack", "pretrained")]:
         for seed in [0] if label == "pretrained" else [0, 1]:
             if (label, dataset, seed) in skip:
@@ -126,6 +128,25 @@ def test_fixture_store_gives_exactly_the_golden_tables(tmp_path: Path, tmp_confi
             (GOLDEN / name).write_text(text)
     for name, text in produced.items():
         assert text == (GOLDEN / name).read_text(), f"{name} differs from tests/report/golden/{name}"
+
+
+def test_a_sweep_gets_a_trade_off_table_and_curves_and_leaves_the_plasticity_table(tmp_path: Path, tmp_config) -> None:
+    config = study_config(tmp_path, tmp_config)
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump({"study": {"sweeps": {"n": {
+        "key": "train.sequences", "values": [2, 8], "labels": ["full"], "modalities": ["rgbt"], "title": "sequences"}}}}))
+    fill_store(tmp_path, swept=tuple(SWEPT))
+    out = tmp_path / "report"
+    assert report_main([*(a for path in [*config, sweep] for a in ("--config", str(path))), "--out", str(out)]) == 0
+    cells = pd.read_csv(out / "tables.csv", keep_default_na=False)
+    curve = cells[cells["table"] == "tradeoff_n_rgbt"].set_index(["row", "benchmark"])["value"]
+    for label in SWEPT:
+        assert float(curve[(label, "lasher")]) == pytest.approx(50 * sum(score(label, "lasher", s, 2) for s in (0, 1)))
+        assert float(curve[(label, "got10k")]) == pytest.approx(50 * sum(score(label, "got10k", s, 3) for s in (0, 1)))
+    assert set(cells[cells["table"] == "tradeoff_n_rgbt"]["row"]) == {*SWEPT, "pretrained"}
+    assert not set(SWEPT) & set(cells[cells["table"] == "plasticity_rgbt"]["row"])
+    assert (out / "tradeoff_n_rgbt.png").stat().st_size > 10_000 and (out / "tradeoff_n_rgbt.pdf").is_file()
+    assert "RGB-T: trade-off over sequences" in (out / "tables.md").read_text()
 
 
 def test_every_number_is_traceable_and_the_seed_mean_is_right(tmp_path: Path, tmp_config) -> None:

@@ -254,8 +254,42 @@ def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tm
     assert tune_targets(no_rgb) == [f"{out}/tune/rgbt/full/seed0/model.pth"]
 
 
+def test_a_sweep_makes_one_variant_per_label_and_value_on_its_modalities(tmp_config) -> None:
+    from srtrack.study import Study
+    from srtrack.workflow import report_plots, tune_targets
+
+    roots = {"got10k": "/d/g", "lasher": "/d/l", "depthtrack": "/d/d"}
+    study = {"methods": ["full"], "ablations": {"rgbt": []}, "seeds": [0],
+             "variants": {"k05": {"method": "srft", "set": {"method.kappa.kind": "constant", "method.kappa.start": 0.5}}},
+             "sweeps": {"data": {"key": "train.sequences", "values": [2, 8], "labels": ["full", "k05"],
+                                 "modalities": ["rgbt"], "title": "training sequences"},
+                        "kappa": {"key": "method.kappa.start", "values": [0.25, 1.0], "labels": ["k05"],
+                                  "modalities": ["rgbd", "rgbe"], "title": "kappa"}}}
+    cfg = load_config(tmp_config({"study": study, "datasets": {k: {"root": v} for k, v in roots.items()}}))
+    grid = Study(cfg)
+    assert grid.label_names("rgbt") == ["full", "full_data_2", "full_data_8", "k05_data_2", "k05_data_8"]
+    assert grid.label_names("rgbd") == ["full", "k05_kappa_0p25", "k05_kappa_1"]
+    # the swept label's method and settings, with the swept key at the point's value
+    point = grid.label("k05_data_8")
+    assert (point.method, point.settings) == ("srft", {"method.kappa.kind": "constant", "method.kappa.start": 0.5,
+                                                       "train.sequences": 8})
+    assert grid.label("k05_kappa_0p25").settings["method.kappa.start"] == 0.25
+    assert [(p.label, p.value) for p in grid.sweep_points("data")] == [("full", 2), ("full", 8), ("k05", 2), ("k05", 8)]
+    assert f"{cfg.study.output_dir}/tune/rgbt/k05_data_2/seed0/model.pth" in tune_targets(cfg)
+    # one trade-off figure per sweep and tuned modality (no RGB-E data here)
+    assert grid.sweep_modalities() == [("data", "rgbt"), ("kappa", "rgbd")]
+    assert set(report_plots(cfg, "c")) == {"plasticity", "tradeoff_data_rgbt", "tradeoff_kappa_rgbd"}
+
+
 @pytest.mark.parametrize(("study", "message"), [
     ({"methods": ["srft", "k9"]}, "study.methods: 'k9' is neither a method"),
+    ({"sweeps": {"n": {"key": "train.sequences", "values": [1, 2], "labels": ["k9"], "modalities": ["rgbt"], "title": "n"}}},
+     "study.sweeps.n: 'k9' is neither a method"),
+    ({"sweeps": {"n": {"key": "train.sequences", "values": [0, 2], "labels": ["full"], "modalities": ["rgbt"], "title": "n"}}},
+     "study.sweeps.n (full_n_0)"),
+    ({"variants": {"full_n_1": {"method": "full", "set": {}}},
+      "sweeps": {"n": {"key": "train.sequences", "values": [1, 2], "labels": ["full"], "modalities": ["rgbt"], "title": "n"}}},
+     "makes the label 'full_n_1', which is already a method or variant"),
     ({"ablations": {"rgbt": ["nope"]}}, "study.ablations.rgbt: 'nope' is neither a method"),
     ({"variants": {"srft": {"method": "srft", "set": {}}}}, "shadows the method of that name"),
     ({"variants": {"k": {"method": "srft", "set": {"method.kapa.start": 0.5}}}}, "no section 'method.kapa'"),
