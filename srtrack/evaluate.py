@@ -297,11 +297,11 @@ def per_sequence_csv(scores: dict[str, dict]) -> str:
 
 def network_choice(cfg: Config, args: argparse.Namespace, modality: str, label: Label | None):
     """--model forces a network, and so does the baseline label (the pretrained weights run as the
-    RGB-X model.name, or as its one-stream RGB counterpart on RGB data); else the file's own network,
-    or that default for files that name none."""
+    RGB-X model.name, or as its one-stream RGB counterpart on RGB data unless --tuned-on asks for the
+    untuned RGB-X tracker there); else the file's own network, or that default for files that name none."""
     from srtrack.evaluation.runner import NetworkChoice
 
-    default = Study(cfg).baseline_network(modality)
+    default = Study(cfg).baseline_network(args.tuned_on or modality)
     forced = args.model or (default if label is not None and label.is_baseline else None)
     return NetworkChoice(forced, default)
 

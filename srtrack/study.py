@@ -230,13 +230,16 @@ class Study:
                 yield EvaluationRun(dataset, modality, baseline, self.cfg.study.seed)
 
     def retention_runs(self) -> Iterator[RetentionRun]:
-        """Every tuned tracker scored on RGB data, then the RGB tracker itself."""
+        """Every tuned tracker scored on RGB data; per tuned modality the untuned RGB-X tracker (the
+        pretrained weights in the two-stream network, where tuning starts); then the RGB tracker itself."""
         if self.retention_split() is None:
             return
         runs = [RetentionRun(r.modality, r.label, r.seed) for r in self.tuning_runs()]
         yield from runs
         if runs:
-            yield RetentionRun(None, self.label(BASELINE), self.cfg.study.seed)
+            baseline = self.label(BASELINE)
+            yield from (RetentionRun(m, baseline, self.cfg.study.seed) for m in dict.fromkeys(r.tuned_on for r in runs))
+            yield RetentionRun(None, baseline, self.cfg.study.seed)
 
     def display_name(self, label: Label, seed: int) -> str:
         """A tracker's name in plots: the label, with the seed when the study has several."""

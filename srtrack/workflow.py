@@ -154,7 +154,7 @@ def retention_targets(cfg: Config) -> list[str]:
 
 def retention_checkpoint(cfg: Config, retained: str, seed: int | str) -> str:
     modality, label = split_retained(retained)
-    return pretrained_checkpoint(cfg) if modality is None else tune_path(cfg, modality, label, seed)
+    return pretrained_checkpoint(cfg) if label == BASELINE else tune_path(cfg, modality, label, seed)
 
 
 def retention_options(retained: str) -> str:

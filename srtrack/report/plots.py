@@ -8,7 +8,7 @@ from pathlib import Path
 from srtrack.datasets import READERS
 from srtrack.figures import pyplot, save_figure
 from srtrack.metrics.plots import colours as label_colours
-from srtrack.report.tables import Table
+from srtrack.report.tables import RGB_TRACKER, Cell, Table
 from srtrack.study import BASELINE, SweepPoint
 
 MARKERS = {"plasticity_rgbt": "o", "plasticity_rgbd": "s", "plasticity_rgbe": "D"}
@@ -17,8 +17,9 @@ MARKERS = {"plasticity_rgbt": "o", "plasticity_rgbd": "s", "plasticity_rgbe": "D
 def plasticity_plot(tables: list[Table], path: Path) -> Path | None:
     """One point per (modality, label): x = RGB score retained, y = the modality's headline score,
     with error bars of one std over seeds. A colour per label and a marker per modality, both
-    explained in the legend outside the axes (labels written beside the points overlap); the dashed
-    line is the RGB tracker's own RGB score, the stability to keep."""
+    explained in the legend outside the axes (labels written beside the points overlap); the
+    pretrained point is the untuned RGB-X tracker, and the dashed line the one-stream RGB tracker's
+    own RGB score."""
     from matplotlib.lines import Line2D
 
     plt = pyplot()
@@ -26,18 +27,19 @@ def plasticity_plot(tables: list[Table], path: Path) -> Path | None:
     picked = [t for t in tables if t.key in MARKERS]
     if not picked:
         return None
-    labels = list(dict.fromkeys(row.name for table in picked for row in table.rows))
+    labels = list(dict.fromkeys(row.name for table in picked for row in table.rows if row.name != RGB_TRACKER))
     colours = label_colours(plt, [n for n in labels if n != BASELINE]) | {BASELINE: "0.35"}
     fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
     reference = None
     for table in picked:
         gain, kept = table.columns
         for row in table.rows:
+            if row.name == RGB_TRACKER:
+                reference = row.cells[kept].value
+                continue
             x, y = row.cells[kept], row.cells[gain]
             if x.value is None or y.value is None:
                 continue
-            if row.name == BASELINE:
-                reference = x.value
             ax.errorbar(x.value, y.value, xerr=x.std, yerr=y.std, marker=MARKERS[table.key], color=colours[row.name],
                         markersize=7, capsize=3, linestyle="none")
     if reference is not None:
@@ -59,7 +61,7 @@ def plasticity_plot(tables: list[Table], path: Path) -> Path | None:
 def tradeoff_plot(table: Table, points: list[SweepPoint], x_title: str, path: Path) -> Path | None:
     """A sweep's trade-off curves: the modality's headline score (left) and the RGB score retained
     (right) against the swept value, one line per swept label, bars of one std over seeds; dashed:
-    the untuned tracker on the modality (left) and the RGB tracker on RGB (right)."""
+    the untuned RGB-X tracker (both panels) and, dotted, the one-stream RGB tracker on RGB (right)."""
     plt = pyplot()
 
     rows = {row.name: row for row in table.rows}
@@ -81,9 +83,10 @@ def tradeoff_plot(table: Table, points: list[SweepPoint], x_title: str, path: Pa
                 drawn = True
                 n = max(rows[p.name].cells[column].n for p in points if p.label == label)
                 ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, color=colours[label], label=f"{label} ({n} seeds)")
-        baseline = rows.get(BASELINE)
-        if baseline is not None and baseline.cells[column].value is not None:
-            ax.axhline(baseline.cells[column].value, color="0.35", linestyle="--", linewidth=1, label="pretrained")
+        for name, style, text in ((BASELINE, "--", "pretrained (untuned)"), (RGB_TRACKER, ":", "RGB tracker on RGB")):
+            reference = rows.get(name)
+            if reference is not None and reference.cells.get(column, Cell(None)).value is not None:
+                ax.axhline(reference.cells[column].value, color="0.35", linestyle=style, linewidth=1, label=text)
         if min(values) > 0 and max(values) / min(values) >= 4:
             ax.set_xscale("log", base=2)
         ax.set_xticks(sorted(set(values)), [f"{v:g}" for v in sorted(set(values))])

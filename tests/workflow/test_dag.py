@@ -223,6 +223,7 @@ def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tm
 
     roots = {"got10k": "/d/g", "lasher": "/d/l", "depthtrack": "/d/d"}
     study = {"methods": ["full", "srft", "prompt"], "seeds": [0, 1], "ablations": {"rgbt": [], "rgbd": ["k05"]},
+             "tune_data": {"rgbt": ["lasher"], "rgbd": ["depthtrack"], "rgbe": []},
              "variants": {"k05": {"method": "srft", "set": {"method.kappa.start": 0.5}}}}
     cfg = load_config(tmp_config({"study": study, "datasets": {k: {"root": v} for k, v in roots.items()}}))
     out = cfg.study.output_dir
@@ -232,7 +233,10 @@ def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tm
     assert f"{out}/eval/lasher/pretrained/seed0/metrics.json" in eval_targets(cfg)
     assert len(eval_targets(cfg)) == 2 * len(grid) + 2
     assert eval_name(cfg, "k05", 1) == "k05-seed1"
-    assert retention_targets(cfg)[-1] == f"{out}/retention/pretrained/seed0/metrics.json"
+    # the RGB tracker, and per modality the untuned RGB-X tracker, scored on RGB too
+    assert retention_targets(cfg)[-3:] == [f"{out}/retention/{r}/seed0/metrics.json"
+                                           for r in ("rgbt.pretrained", "rgbd.pretrained", "pretrained")]
+    assert retention_options("rgbt.pretrained") == "--label pretrained --name pretrained --tuned-on rgbt"
     assert f"{out}/retention/rgbd.k05/seed1/metrics.json" in retention_targets(cfg)
     assert retention_options("rgbd.k05") == "--label k05 --name k05 --tuned-on rgbd"
     assert retention_options("pretrained") == "--label pretrained --name pretrained"
@@ -260,6 +264,7 @@ def test_a_sweep_makes_one_variant_per_label_and_value_on_its_modalities(tmp_con
 
     roots = {"got10k": "/d/g", "lasher": "/d/l", "depthtrack": "/d/d"}
     study = {"methods": ["full"], "ablations": {"rgbt": []}, "seeds": [0],
+             "tune_data": {"rgbt": ["lasher"], "rgbd": ["depthtrack"], "rgbe": []},
              "variants": {"k05": {"method": "srft", "set": {"method.kappa.kind": "constant", "method.kappa.start": 0.5}}},
              "sweeps": {"data": {"key": "train.sequences", "values": [2, 8], "labels": ["full", "k05"],
                                  "modalities": ["rgbt"], "title": "training sequences"},
