@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def provenance(cfg: Config, checkpoint: Path) -> dict:
+def provenance(cfg: Config, checkpoint: Path, network: str) -> dict:
     """How the weights were made: source digest, run record, config sections, seed, rebuild command."""
     data = config_to_dict(cfg)
     metrics_path = checkpoint.parent / METRICS_FILE
@@ -49,7 +49,9 @@ def provenance(cfg: Config, checkpoint: Path) -> dict:
         "steps": run.get("steps"),
         "probe_after": run.get("probe_after"),
         "seed": cfg.study.seed,
-        "model": {k: v for k, v in data["model"].items() if k != "pretrained"},
+        "network": network,
+        # model.name is the RGB-X tracker the file initialises; the file holds `network`
+        "model": {k: v for k, v in data["model"].items() if k not in ("name", "pretrained")},
         "config": {section: data[section] for section in PROVENANCE_SECTIONS},
         "rebuild": REBUILD,
     }
@@ -64,8 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.out.name.endswith(SAFETENSORS_SUFFIX):
             raise ConfigError(f"--out {args.out}: the file name must end in {SAFETENSORS_SUFFIX}")
         cfg = config_from_args(args)
-        record = provenance(cfg, args.checkpoint)
-        write_bytes_atomic(args.out, export_tracker(read_checkpoint(args.checkpoint), record))
+        checkpoint = read_checkpoint(args.checkpoint)
+        record = provenance(cfg, args.checkpoint, (checkpoint.network or {}).get("name", "?"))
+        write_bytes_atomic(args.out, export_tracker(checkpoint, record))
         sidecar = args.out.with_name(args.out.name[: -len(SAFETENSORS_SUFFIX)] + ".json")
         write_json_atomic(sidecar, {**record, "sha256": file_sha256(args.out), "bytes": args.out.stat().st_size})
         print(f"export: {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB, sha256 {file_sha256(args.out)[:12]}); "

@@ -41,7 +41,8 @@ def test_export_keeps_weights_and_network_and_records_provenance(pretrained, tmp
     record = json.loads((tmp_path / "ship" / "rgb.json").read_text())
     assert record["sha256"] == file_sha256(out) and record["source_sha256"] == file_sha256(source)
     assert record["run_key"] == "k123" and record["seed"] == 0 and record["rebuild"] == export.REBUILD
-    assert set(record["config"]) == set(export.PROVENANCE_SECTIONS) and "pretrained" not in record["model"]
+    assert set(record["config"]) == set(export.PROVENANCE_SECTIONS) and not {"pretrained", "name"} & set(record["model"])
+    assert record["network"] == "ostrack_tiny"
     assert shipped.meta["provenance"]["source_sha256"] == record["source_sha256"]
     # the file starts a run as our own network, with every weight loaded as it is
     model, spec, report = network_for(load_config([Path(a) for a in args[1::2]]).model, out)

@@ -42,19 +42,20 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
     for name, build in layouts.BUILDERS.items():
         roots[name] = tmp_path / "data" / name
         build(roots[name], "s1", 4)
+    layouts.got10k(roots["got10k"], "v1", 4, folder="val")  # srtrack's GOT-10k test split
     config = tmp_config({"datasets": {name: {"root": str(root)} for name, root in roots.items()}})
     result = snakemake(config, tmp_path, "data")
     assert result.returncode == 0, result.stderr[-4000:]
     out = tmp_path / "results"
     indexes = sorted(p.parent.name for p in out.glob("data/*/index.json"))
     assert indexes == sorted(["coesot-test", "coesot-train", "depthtrack-test", "depthtrack-train", "fe108-test",
-                              "fe108-train", "got10k-train", "gtot-test", "lasher-test", "lasher-train",
+                              "fe108-train", "got10k-test", "got10k-train", "gtot-test", "lasher-test", "lasher-train",
                               "rgbt234-test", "visevent-test", "visevent-train", "vot_rgbd22-test"])
     assert json.loads((out / "data/vot_rgbd22-test/index.json").read_text())["n_frames"] == 4
     assert (out / "logs/prepare/lasher-test.log").is_file() and (out / "benchmarks/prepare/lasher-test.tsv").is_file()
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("pytest").experiment_id], "tags.stage = 'prepare'")
-    assert len(runs) == 14 and {r.info.status for r in runs} == {"FINISHED"}
+    assert len(runs) == 15 and {r.info.status for r in runs} == {"FINISHED"}
     (parent,) = {r.data.tags["mlflow.parentRunId"] for r in runs}  # one parent run for the invocation
     dag = client.get_run(parent)
     assert dag.data.tags["srtrack.role"] == "dag" and dag.info.status == "FINISHED"
@@ -62,6 +63,23 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
 
     again = snakemake(config, tmp_path, "data")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("overlay", "target", "expected"), [
+    (None, (), {"tune": 12, "evaluate": 13, "retention": 14, "pretrain": 0}),   # make demo: the shipped RGB tracker
+    ("tradeoff.yaml", (), {"tune": 40, "evaluate": 41, "retention": 42, "pretrain": 0}),
+    ("modalities.yaml", (), {"tune": 13, "evaluate": 16, "retention": 17, "pretrain": 0}),
+    ("rgb-tracker.yaml", ("results/pretrain/model.pth",), {"tune": 0, "pretrain": 1}),   # make rgb-tracker
+])
+def test_shipped_configs_resolve_to_their_documented_jobs(tmp_path: Path, overlay, target, expected) -> None:
+    (tmp_path / "checkpoints").symlink_to(REPO / "checkpoints")  # model.pretrained is relative to the run folder
+    files = [REPO / "config" / "config.yaml"] + ([REPO / "config" / overlay] if overlay else [])
+    dry = snakemake(files, tmp_path, "-n", *target)
+    jobs = dry.stdout + dry.stderr
+    assert dry.returncode == 0, jobs[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", jobs, flags=re.MULTILINE))
+    assert {rule: int(counts.get(rule, 0)) for rule in expected} == expected
 
 
 @pytest.mark.slow
@@ -85,19 +103,21 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     out = tmp_path / "results" / "smoke"
     assert (out / "synthetic" / "manifest.json").is_file() and (out / "synth" / "preview.png").is_file()
     indexes = sorted(p.parent.name for p in out.glob("data/*/index.json"))
-    assert indexes == ["depthtrack-test", "depthtrack-train", "got10k-train", "lasher-test", "lasher-train",
-                       "visevent-test", "visevent-train"]
+    assert indexes == ["depthtrack-test", "depthtrack-train", "got10k-test", "got10k-train", "lasher-test",
+                       "lasher-train", "visevent-test", "visevent-train"]
     lasher = json.loads((out / "data/lasher-test/index.json").read_text())
     assert lasher["n_sequences"] == 2 and lasher["list"]["kind"] == "file"
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.`srtrack.role` = 'stage'")
     stages = sorted(r.data.tags["stage"] for r in runs)
-    # 10 test-split evaluations, and 8 on RGB data (each tuned tracker and the RGB tracker: retention)
-    assert stages == ["evaluate"] * 18 + ["prepare"] * 7 + ["pretrain", "report", "sensitivity", "synth"] + ["tune"] * 7
+    # 12 test-split evaluations, and 13 on RGB data (retention: each tuned tracker, the untuned RGB-X
+    # tracker of each modality and the RGB tracker)
+    assert stages == ["evaluate"] * 25 + ["prepare"] * 8 + ["pretrain", "report", "sensitivity", "synth"] + ["tune"] * 9
     assert {r.info.status for r in runs} == {"FINISHED"}
     tuned = {(r.data.tags["modality"], r.data.tags["label"]): r for r in runs if r.data.tags["stage"] == "tune"}
     assert set(tuned) == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbe", "srft"), ("rgbt", "srft_fixed_kappa"),
-                          ("rgbt", "lora_srft"), ("rgbt", "lora"), ("rgbt", "prompt")}
+                          ("rgbt", "lora_srft"), ("rgbt", "lora"), ("rgbt", "prompt"), ("rgbt", "srft_data_1"),
+                          ("rgbt", "srft_data_2")}
     lora_srft = tuned["rgbt", "lora_srft"].data
     assert lora_srft.params["run/model"] == "srtrack_lora_tiny" and lora_srft.metrics["reg/prior_removed"] >= 0
     check_honest_records(client, runs, tuned)
@@ -105,6 +125,8 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     variant, plain = tuned["rgbt", "srft_fixed_kappa"].data, tuned["rgbt", "srft"].data
     assert variant.tags["method"] == "srft" and variant.params["method.kappa.kind"] == "constant"
     assert variant.params["method.kappa.start"] == "0.5" and plain.params["method.kappa.kind"] == "cosine"
+    # a sweep point is its label with the swept key set (here: the first training sequence only)
+    assert tuned["rgbt", "srft_data_1"].data.params["train.sequences"] == "1" and plain.params["train.sequences"] == "None"
     for modality, label in tuned:
         metrics = json.loads((out / f"tune/{modality}/{label}/seed0/metrics.json").read_text())
         assert metrics["steps"] == 4 and metrics["probe_after"] is not None
@@ -113,17 +135,21 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     evaluated = sorted(str(p.relative_to(out / "eval")) for p in out.glob("eval/*/*/*/metrics.json"))
     assert evaluated == sorted([f"{d}/{t}/seed0/metrics.json" for d in ("depthtrack", "lasher", "visevent")
                                 for t in ("pretrained", "srft")] + [f"lasher/{v}/seed0/metrics.json" for v in
-                                                                    ("srft_fixed_kappa", "lora_srft", "lora", "prompt")])
+                                                                    ("srft_fixed_kappa", "lora_srft", "lora", "prompt", "srft_data_1", "srft_data_2")])
     profiles = json.loads((out / "eval/depthtrack/srft/seed0/metrics.json").read_text())["profiles"]
     assert set(profiles) == {"vot_longterm"}
     assert (out / "eval/lasher/comparison/curves_lasher_rgbt.png").is_file()
     assert (out / "eval/depthtrack/comparison/pr_curve_vot_longterm.png").is_file()
     retained = json.loads((out / "retention/rgbt.srft/seed0/metrics.json").read_text())
-    assert retained["benchmark"] == "got10k" and retained["sequences"] == 4
+    assert retained["benchmark"] == "got10k" and retained["sequences"] == 2
     assert "ostrack_tiny" in json.loads((out / "retention/pretrained/seed0/metrics.json").read_text())["raw_results"]
+    untuned = json.loads((out / "retention/rgbe.pretrained/seed0/metrics.json").read_text())["raw_results"]
+    assert "srtrack_tiny" in untuned, "the untuned RGB-X tracker is scored on RGB as the RGB-X network"
     tables = (out / "report/tables.md").read_text()
     assert "## Table 1: RGB-T: comparison" in tables and "| ours: srft_fixed_kappa |" in tables
     assert "| baseline: pretrained |" in tables and "Against full" not in tables, "no full fine-tuning in the smoke study"
+    assert "| baseline: rgb_tracker |" in tables and "RGB-T: trade-off over RGB-T training sequences" in tables
+    assert (out / "report/tradeoff_data_rgbt.png").stat().st_size > 10_000
     assert "Against pretrained (2 paired sequences, points)" in tables
     assert "Compatibility with PEFT" in tables and "| ours: lora_srft |" in tables
     assert "Synthetic benchmarks" in tables and "ViPT" not in tables, "no published rows beside synthetic numbers"
@@ -159,7 +185,7 @@ def check_honest_records(client: MlflowClient, runs: list, tuned: dict) -> None:
     assert found("params.`method.name` = 'prompt'") == {"tune rgbt/prompt s0"}
     assert found("params.`method.name` = 'full'") == {"pretrain got10k s0"}
     assert found("params.`method.name` = 'srft'") == {f"tune {m}/srft s0" for m in ("rgbt", "rgbd", "rgbe")} | {
-        "tune rgbt/srft_fixed_kappa s0", "tune rgbt/lora_srft s0"}
+        "tune rgbt/srft_fixed_kappa s0", "tune rgbt/lora_srft s0", "tune rgbt/srft_data_1 s0", "tune rgbt/srft_data_2 s0"}
     lora_model = found("params.`model.name` = 'srtrack_lora_tiny'")
     assert lora_model == {"tune rgbt/lora s0", "tune rgbt/lora_srft s0", "evaluate lasher/lora s0",
                           "evaluate lasher/lora_srft s0", "evaluate got10k/lora (tuned on rgbt) s0",
@@ -193,7 +219,7 @@ def check_honest_records(client: MlflowClient, runs: list, tuned: dict) -> None:
     # the study run holds every headline score in one table
     study = client.search_runs([experiment.experiment_id], "tags.`srtrack.role` = 'study'")[0]
     summary = json.loads(Path(client.download_artifacts(study.info.run_id, "study_summary.json")).read_text())
-    assert len(summary["data"]) == 18 and "lasher SR" in summary["columns"]
+    assert len(summary["data"]) == 25 and "lasher SR" in summary["columns"]
 
 
 @pytest.mark.slow
@@ -253,7 +279,7 @@ def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tm
     with pytest.raises(ConfigError, match="label 'k9' is neither a method"):
         labels.label("k9")
     # no RGB data but a given checkpoint: methods without a prior still run
-    no_rgb = load_config(tmp_config({"study": {"methods": ["full", "srft"], "ablations": {"rgbt": []}},
+    no_rgb = load_config(tmp_config({"study": {"methods": ["full", "srft"], "ablations": {"rgbt": []}, "seeds": [0]},
                                      "model": {"pretrained": "/w.pth"}, "datasets": {"lasher": {"root": "/d/l"}}}))
     assert tune_targets(no_rgb) == [f"{out}/tune/rgbt/full/seed0/model.pth"]
 
