@@ -185,9 +185,10 @@ class Builder:
                         cell.intervals[reference] = interval
 
     def reference_runs(self, label: str, column: Column) -> tuple[str, ...]:
+        """The runs behind `label`'s cell of `column`, as `ours` finds them (the baseline: the untuned
+        RGB-X tracker, also on RGB)."""
         seeds = [self.cfg.study.seed] if label == BASELINE else list(self.cfg.study.seeds)
-        tuned_on = None if label == BASELINE else column.tuned_on
-        runs = [self.runs.evaluation(column.benchmark, label, seed, tuned_on) for seed in seeds]
+        runs = [self.runs.evaluation(column.benchmark, label, seed, column.tuned_on) for seed in seeds]
         return tuple(run["run_id"] for run in runs if run is not None)
 
     def sequence_scores(self, run_ids: tuple[str, ...], column: Column):
