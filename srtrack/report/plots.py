@@ -82,7 +82,7 @@ def tradeoff_plot(table: Table, points: list[SweepPoint], x_title: str, path: Pa
             if xs:
                 drawn = True
                 n = max(rows[p.name].cells[column].n for p in points if p.label == label)
-                ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, color=colours[label], label=f"{label} ({n} seeds)")
+                ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, color=colours[label], label=f"{label} ({n} seed{'s' if n != 1 else ''})")
         for name, style, text in ((BASELINE, "--", "pretrained (untuned)"), (RGB_TRACKER, ":", "RGB tracker on RGB")):
             reference = rows.get(name)
             if reference is not None and reference.cells.get(column, Cell(None)).value is not None:

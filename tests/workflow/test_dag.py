@@ -28,6 +28,11 @@ def snakemake(config: list[Path], workdir: Path, *args: str) -> subprocess.Compl
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env, timeout=600)
 
 
+def link_checkpoints(workdir: Path) -> None:
+    """The default's model.pretrained is relative to the run folder: make the shipped file reachable there."""
+    (workdir / "checkpoints").symlink_to(REPO / "checkpoints")
+
+
 def test_targets_follow_configured_roots(tmp_path: Path, tmp_config) -> None:
     cfg = load_config(tmp_config({"datasets": {"lasher": {"root": "/d/l"}, "gtot": {"root": "/d/g"}}}))
     out = cfg.study.output_dir
@@ -73,7 +78,7 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
     ("rgb-tracker.yaml", ("results/pretrain/model.pth",), {"tune": 0, "pretrain": 1}),   # make rgb-tracker
 ])
 def test_shipped_configs_resolve_to_their_documented_jobs(tmp_path: Path, overlay, target, expected) -> None:
-    (tmp_path / "checkpoints").symlink_to(REPO / "checkpoints")  # model.pretrained is relative to the run folder
+    link_checkpoints(tmp_path)
     files = [REPO / "config" / "config.yaml"] + ([REPO / "config" / overlay] if overlay else [])
     dry = snakemake(files, tmp_path, "-n", *target)
     jobs = dry.stdout + dry.stderr
@@ -344,6 +349,7 @@ def test_a_prior_sweep_variant_gets_its_own_prior(tmp_path: Path, tmp_config) ->
     out = cfg.study.output_dir
     assert tune_inputs(cfg, "rgbt", "rank4")["prior"] == f"{out}/prior/got10k/rank4/prior.safetensors"
     assert tune_inputs(cfg, "rgbt", "srft")["prior"] == f"{out}/prior/got10k/prior.safetensors"
+    link_checkpoints(tmp_path)
     dry = snakemake(config, tmp_path, "-n", "-p")
     jobs = dry.stdout + dry.stderr
     assert dry.returncode == 0, jobs[-3000:]
