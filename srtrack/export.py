@@ -70,8 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         record = provenance(cfg, args.checkpoint, (checkpoint.network or {}).get("name", "?"))
         write_bytes_atomic(args.out, export_tracker(checkpoint, record))
         sidecar = args.out.with_name(args.out.name[: -len(SAFETENSORS_SUFFIX)] + ".json")
-        write_json_atomic(sidecar, {**record, "sha256": file_sha256(args.out), "bytes": args.out.stat().st_size})
-        print(f"export: {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB, sha256 {file_sha256(args.out)[:12]}); "
+        digest, size = file_sha256(args.out), args.out.stat().st_size
+        write_json_atomic(sidecar, {**record, "sha256": digest, "bytes": size})
+        print(f"export: {args.out} ({size / 2**20:.1f} MiB, sha256 {digest[:12]}); "
               f"provenance in {sidecar}", file=sys.stderr)
         return 0
 
