@@ -137,9 +137,9 @@ def load_index(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_sequences(path: Path, datasets: DatasetsConfig, *, frames: bool = True) -> list[Sequence]:
-    """Read back every sequence of a prepared split, checking that the data did not change since
-    (`frames=False`: ground truth, flags and tags only, for scoring result files).
+def load_sequences(path: Path, datasets: DatasetsConfig, *, frames: bool = True, first: int | None = None) -> list[Sequence]:
+    """Read back every sequence of a prepared split (or its `first` ones), checking that the data did
+    not change since (`frames=False`: ground truth, flags and tags only, for scoring result files).
 
     Raises:
         ConfigError: the index is missing or was made from another root than the config's.
@@ -159,7 +159,7 @@ def load_sequences(path: Path, datasets: DatasetsConfig, *, frames: bool = True)
                                                 for e in entries):
         raise DatasetFormatError("corrupt dataset index (its sequences lack names or digests); run "
                                  "`python -m srtrack.prepare` again", path / INDEX_FILE if path.is_dir() else path)
-    for stats in entries:
+    for stats in entries[:first]:
         seq = reader.read(stats["name"])
         if boxes_digest(seq.boxes) != stats["boxes_sha256"]:
             raise DatasetFormatError(f"ground truth of {stats['name']!r} changed since prepare wrote {path}; re-run prepare",

@@ -63,7 +63,7 @@ def open_datasets(cfg: Config, folders: list[Path], schedule: TrainConfig, secti
     if len(modalities) > 1:
         raise ConfigError(f"the --data folders hold different modalities ({sorted(modalities)}): "
                           + ", ".join(str(f) for f in folders))
-    sequences = [load_sequences(folder, cfg.datasets)[: len(index["sequences"])] for folder, index in zip(folders, indexes)]
+    sequences = [load_sequences(folder, cfg.datasets, first=len(index["sequences"])) for folder, index in zip(folders, indexes)]
     samples_per_epoch = schedule.samples_per_epoch
     dataset = PairDataset(sequences, [1.0] * len(folders), cfg.sampler, template_size=cfg.model.template_size,
                           search_size=cfg.model.search_size, encoding=cfg.encoding, seed=cfg.study.seed,
