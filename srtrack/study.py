@@ -176,6 +176,19 @@ class Study:
             return None
         return name, "test" if "test" in READERS[name].splits else "train"
 
+    def used_splits(self) -> list[tuple[str, str]]:
+        """(benchmark, split) of every split some stage of the study reads: the RGB pre-training and
+        prior data, the tuned modalities' training and test splits, the retention split."""
+        used = [(self.cfg.sensitivity.dataset, "train")] if self.has_rgb_data() else []
+        for modality in self.tuned_modalities():
+            if self.labels(modality):
+                used += [(name, "train") for name in self.tune_datasets(modality)]
+                used += [(name, "test") for name in self.eval_datasets(modality)]
+        retention = self.retention_split()
+        if retention is not None and next(self.retention_runs(), None) is not None:
+            used.append(retention)
+        return sorted(set(used))
+
     # --- the grid -----------------------------------------------------------------------------
     def tuned_modalities(self) -> list[str]:
         """Modalities with training data."""

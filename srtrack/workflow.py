@@ -50,6 +50,11 @@ def prepare_targets(cfg: Config) -> list[str]:
             if getattr(cfg.datasets, name).root is not None for split in reader.splits]
 
 
+def study_data_targets(cfg: Config) -> list[str]:
+    """Index files of the benchmark splits the study reads (`snakemake data` prepares every configured one)."""
+    return [layout.index_path(out(cfg), name, split) for name, split in Study(cfg).used_splits()]
+
+
 def synth_manifest(cfg: Config) -> str:
     """The file that marks the synthetic benchmarks as written."""
     return f"{cfg.synth.root}/{layout.MANIFEST_FILE}"
@@ -198,7 +203,7 @@ def smoke_targets(cfg: Config) -> list[str]:
 def final_targets(cfg: Config) -> list[str]:
     """Everything `snakemake` (rule all) builds for this config."""
     evaluations = eval_targets(cfg)
-    targets = prepare_targets(cfg) + sensitivity_targets(cfg) + tune_targets(cfg) + evaluations
+    targets = study_data_targets(cfg) + sensitivity_targets(cfg) + tune_targets(cfg) + evaluations
     targets += compare_targets(cfg) + retention_targets(cfg)
     if evaluations:
         targets.append(report_path(cfg))

@@ -16,7 +16,7 @@ import layouts
 from conftest import REPO
 from srtrack.config import load_config
 from srtrack.errors import ConfigError
-from srtrack.workflow import prepare_targets
+from srtrack.workflow import prepare_targets, study_data_targets
 
 
 def snakemake(config: list[Path], workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -39,6 +39,20 @@ def test_targets_follow_configured_roots(tmp_path: Path, tmp_config) -> None:
     assert prepare_targets(cfg) == [f"{out}/data/gtot-test/index.json", f"{out}/data/lasher-train/index.json",
                                     f"{out}/data/lasher-test/index.json"]
     assert prepare_targets(load_config(tmp_config())) == []
+
+
+def test_the_study_prepares_only_the_splits_it_reads(tmp_config) -> None:
+    roots = {name: {"root": f"/d/{name}"} for name in ("got10k", "lasher", "gtot", "depthtrack")}
+    cfg = load_config(tmp_config({"datasets": roots, "study": {"tune_data": {"rgbt": ["lasher"], "rgbd": []}},
+                                  "evaluate": {"retention": {"dataset": "got10k"}}}))
+    out = cfg.study.output_dir
+    assert study_data_targets(cfg) == [f"{out}/data/{s}/index.json"
+                                       for s in ("got10k-test", "got10k-train", "lasher-test", "lasher-train")]
+    assert f"{out}/data/depthtrack-train/index.json" in prepare_targets(cfg)   # `snakemake data` still checks it
+    no_retention = load_config(tmp_config({"datasets": roots, "evaluate": {"retention": {"dataset": None}},
+                                           "study": {"tune_data": {"rgbt": ["lasher"]}}}))
+    assert [Path(t).parent.name for t in study_data_targets(no_retention)] == ["got10k-train", "lasher-test",
+                                                                               "lasher-train"]
 
 
 @pytest.mark.slow
@@ -72,10 +86,11 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("overlay", "target", "expected"), [
-    (None, (), {"tune": 12, "evaluate": 13, "retention": 14, "pretrain": 0}),   # make demo: the shipped RGB tracker
-    ("tradeoff.yaml", (), {"tune": 40, "evaluate": 41, "retention": 42, "pretrain": 0}),
-    ("modalities.yaml", (), {"tune": 13, "evaluate": 16, "retention": 17, "pretrain": 0}),
-    ("rgb-tracker.yaml", ("results/pretrain/model.pth",), {"tune": 0, "pretrain": 1}),   # make rgb-tracker
+    # make demo: the shipped RGB tracker; RGB-T only, so DepthTrack and VisEvent are not prepared
+    (None, (), {"prepare": 4, "tune": 12, "evaluate": 13, "retention": 14, "pretrain": 0}),
+    ("tradeoff.yaml", (), {"prepare": 4, "tune": 40, "evaluate": 41, "retention": 42, "pretrain": 0}),
+    ("modalities.yaml", (), {"prepare": 8, "tune": 13, "evaluate": 16, "retention": 17, "pretrain": 0}),
+    ("rgb-tracker.yaml", ("results/pretrain/model.pth",), {"prepare": 1, "tune": 0, "pretrain": 1}),   # make rgb-tracker
 ])
 def test_shipped_configs_resolve_to_their_documented_jobs(tmp_path: Path, overlay, target, expected) -> None:
     link_checkpoints(tmp_path)
