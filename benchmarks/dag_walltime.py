@@ -1,18 +1,21 @@
 """Benchmark: wall time of the whole DAG, from nothing, through `snakemake --cores N`.
 
     .venv/bin/python benchmarks/dag_walltime.py [--config smoke|default|tradeoff|modalities] [--cores 2] [--json out.json]
+        [--keep DIR]
 
 `smoke` is config/smoke.yaml over the default (the test suite's DAG); `default` is the embedded
 default, i.e. `make demo` (budget: 12 minutes on 2 cores); `tradeoff` is config/tradeoff.yaml (budget:
 45 minutes); `modalities` is config/modalities.yaml. Runs in a fresh temporary directory (with the
 shipped `checkpoints/` linked in), so nothing is reused, and reports the wall time and, from the
 rules' `benchmark:` files, the summed job time per rule (jobs overlap when --cores allows, so the
-sums can exceed the wall time).
+sums can exceed the wall time). `--keep DIR` runs in DIR (new or empty) instead and keeps its
+results, report included.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -45,9 +48,15 @@ def main() -> None:
     parser.add_argument("--config", choices=sorted(CONFIGS), default="smoke")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="run in this new or empty folder and keep it")
     args = parser.parse_args()
     bin_dir = Path(sys.executable).parent
-    with tempfile.TemporaryDirectory(prefix="srtrack-dag-") as tmp:
+    if args.keep is not None:
+        if args.keep.exists() and any(args.keep.iterdir()):
+            sys.exit(f"--keep {args.keep}: the folder is not empty (the wall time is measured from nothing)")
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with contextlib.nullcontext(str(args.keep.resolve())) if args.keep else tempfile.TemporaryDirectory(
+            prefix="srtrack-dag-") as tmp:
         command = [str(bin_dir / "snakemake"), "-s", str(REPO / "Snakefile"), "--cores", str(args.cores),
                    "--configfile", *map(str, CONFIGS[args.config])]
         env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
