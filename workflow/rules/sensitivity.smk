@@ -14,9 +14,12 @@ rule sensitivity:
         layout.log_path(OUT, "sensitivity", CFG.sensitivity.dataset),
     benchmark:
         layout.benchmark_path(OUT, "sensitivity", CFG.sensitivity.dataset)
+    # the prior gates every run that uses it: scheduled first, on one training process's CPUs (with 2 threads on
+    # 2 cores it waited until no other job ran, i.e. until most tuning had finished)
+    priority: 10
     conda:
         "../../envs/train.yaml"
-    threads: 2
+    threads: CFG.resources.cpus_per_task
     resources:
         mem_mb=8000,
         runtime=120,
@@ -45,9 +48,11 @@ rule sensitivity_variant:
         layout.benchmark_path(
             OUT, "sensitivity", f"{CFG.sensitivity.dataset}-{{variant}}"
         )
+    # as rule sensitivity
+    priority: 10
     conda:
         "../../envs/train.yaml"
-    threads: 2
+    threads: CFG.resources.cpus_per_task
     resources:
         mem_mb=8000,
         runtime=120,

@@ -15,6 +15,8 @@ rule tune:
         layout.log_path(OUT, "tune", "{modality}-{label}-seed{seed}"),
     benchmark:
         layout.benchmark_path(OUT, "tune", "{modality}-{label}-seed{seed}")
+    # the long jobs first, the short tracking jobs around them
+    priority: 5
     conda:
         "../../envs/train.yaml"
     threads: TRAIN.cpus_per_task
