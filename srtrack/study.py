@@ -160,8 +160,12 @@ class Study:
         return [n for n in getattr(self.cfg.study.tune_data, modality) if getattr(self.cfg.datasets, n).root is not None]
 
     def eval_datasets(self, modality: str) -> list[str]:
-        """The benchmarks a modality's trackers are evaluated on: its training benchmarks with a test split."""
-        return [n for n in self.tune_datasets(modality) if "test" in READERS[n].splits]
+        """The benchmarks (with a root) a modality's trackers are evaluated on: `study.eval_data.<modality>`,
+        else its training benchmarks with a test split."""
+        chosen = getattr(self.cfg.study.eval_data, modality)
+        if chosen is None:
+            return [n for n in self.tune_datasets(modality) if "test" in READERS[n].splits]
+        return [n for n in chosen if getattr(self.cfg.datasets, n).root is not None]
 
     def is_synthetic(self, dataset: str) -> bool:
         """True where a benchmark root lies inside synth.root, i.e. `srtrack.synth` writes it."""

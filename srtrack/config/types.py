@@ -21,6 +21,15 @@ class TuneData:
 
 
 @dataclass(frozen=True)
+class EvalData:
+    """Test benchmarks per modality; None = the modality's training benchmarks that have a test split."""
+
+    rgbt: tuple[str, ...] | None
+    rgbd: tuple[str, ...] | None
+    rgbe: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
 class MethodVariant:
     """A named method setting for sweeps and ablations: a regularizer plus `dotted.key: value` overrides."""
 
@@ -51,6 +60,7 @@ class StudyConfig:
     variants: dict[str, MethodVariant]
     sweeps: dict[str, Sweep]
     tune_data: TuneData
+    eval_data: EvalData
 
 
 @dataclass(frozen=True)
@@ -269,12 +279,14 @@ class TrainConfig:
     weight_decay: float
     grad_clip: float
     lr: LearningRates
+    released_lr_override: bool  # every group at RELEASED_OVERRIDE_LR, as the released optimizer's second block
     schedule: ScheduleConfig
     precision: Literal["auto", "fp32", "bf16"]
     checkpoint_every: int
     log_every: int
     probe_samples: int
     candidate_elimination: CandidateEliminationSchedule
+    activation_checkpointing: bool  # recompute each backbone block's activations in the backward pass
 
 
 @dataclass(frozen=True)
@@ -317,6 +329,8 @@ class ResourcesConfig:
     partition: str | None
     account: str | None
     ddp_backend: Literal["auto", "gloo", "nccl"]
+    gpu_type: str | None  # the step-time calibration `srtrack.plan` estimates GPU-hours with
+    gpu_mem_gb: float | None  # memory of one GPU, what the plan checks each process's peak against
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 """Parameter groups, AdamW and the learning-rate schedule of a training run.
 
+`released_lr_override` puts every group at RELEASED_OVERRIDE_LR (1e-6): the released
+`get_optimizer_scheduler` defines the parameter groups twice and the second definition, at 1e-6
+everywhere, overwrites the first (per-group LRs, what `lr` holds). Off by default.
+
 LR scaling with the global batch (`lr_reference_batch`): every group's LR is multiplied by
 `global_batch / lr_reference_batch` (the linear scaling rule, Goyal et al. 2017); null keeps the
 configured LRs, which is what the released code does (its LRs were set for a global batch of 80 or
@@ -23,6 +27,9 @@ from torch import nn
 from srtrack.config.types import ScheduleConfig, TrainConfig
 
 
+RELEASED_OVERRIDE_LR = 1.0e-6
+
+
 def lr_scale(cfg: TrainConfig) -> float:
     """The factor applied to every configured LR (see the module docstring)."""
     return 1.0 if cfg.lr_reference_batch is None else cfg.global_batch / cfg.lr_reference_batch
@@ -30,7 +37,10 @@ def lr_scale(cfg: TrainConfig) -> float:
 
 def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
     """Trainable parameters grouped by the model's `param_group` names, each with its LR."""
-    rates = {k: v * lr_scale(cfg) for k, v in asdict(cfg.lr).items()}
+    configured = asdict(cfg.lr)
+    if cfg.released_lr_override:
+        configured = dict.fromkeys(configured, RELEASED_OVERRIDE_LR)
+    rates = {k: v * lr_scale(cfg) for k, v in configured.items()}
     grouped: dict[str, list[nn.Parameter]] = defaultdict(list)
     for name, param in model.named_parameters():
         if param.requires_grad:

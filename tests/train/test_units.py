@@ -78,6 +78,8 @@ def test_param_groups_carry_the_configured_and_scaled_lrs() -> None:
     scaled = dataclasses.replace(CFG.train, global_batch=64, lr_reference_batch=32)
     assert lr_scale(scaled) == 2.0
     assert {g["name"]: g["lr"] for g in build_optimizer(model, scaled).param_groups}["blocks"] == pytest.approx(2e-4)
+    released = dataclasses.replace(CFG.train, released_lr_override=True)
+    assert {g["name"]: g["lr"] for g in build_optimizer(model, released).param_groups} == dict.fromkeys(rates, 1e-6)
 
 
 @pytest.mark.parametrize("world", [1, 2, 4])
