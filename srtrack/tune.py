@@ -181,6 +181,7 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
     model, spec, report = network_for(cfg.model, init, name=model_name,
                                       elimination=schedule.candidate_elimination.start_epoch is not None)
     announce("tune", spec, report)
+    model.backbone.activation_checkpointing = schedule.activation_checkpointing
     total_steps = schedule.epochs * steps_per_epoch(schedule)
     regularizer = create_regularizer(method, cfg.method, total_steps)
     regularizer.configure_model(model)

@@ -28,6 +28,7 @@ import torch
 from timm.layers import PatchEmbed, trunc_normal_
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from srtrack.models.elimination import CandidateElimination, ce_blocks, template_centre
 
@@ -65,9 +66,12 @@ class TrackingViTBase(nn.Module):
         self.template_grid, self.search_grid = template_size // patch_size, search_size // patch_size
         self.pos_embed_z = nn.Parameter(torch.zeros(1, self.template_grid ** 2, embed_dim))
         self.pos_embed_x = nn.Parameter(torch.zeros(1, self.search_grid ** 2, embed_dim))
-        self.drop_path = [float(r) for r in torch.linspace(0, drop_path_rate, depth)]
+        self.drop_path = [float(r) for r in torch.linspace(0, drop_path_rate, depth, device="cpu")]
         trunc_normal_(self.pos_embed_z, std=0.02)
         trunc_normal_(self.pos_embed_x, std=0.02)
+        # train.activation_checkpointing: keep only each block's input in training and recompute its
+        # activations in the backward pass (the RNG state is replayed, so drop-path masks are the same)
+        self.activation_checkpointing = False
         self.temporal_pos_embed = temporal_pos_embed
         if temporal_pos_embed:
             self.temporal_pos_embed_z = nn.Parameter(torch.zeros(1, 1, embed_dim))
@@ -76,6 +80,12 @@ class TrackingViTBase(nn.Module):
     def _blocks(self, indices: list[int]) -> nn.ModuleList:
         return make_blocks(indices, dim=self.embed_dim, num_heads=self.num_heads, mlp_ratio=self.mlp_ratio,
                            drop_path=self.drop_path)
+
+    def run(self, block: nn.Module, tokens: Tensor) -> Tensor:
+        """One block on `tokens`, checkpointed when activation checkpointing is on and gradients are needed."""
+        if self.activation_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(block, tokens, use_reentrant=False)
+        return block(tokens)
 
     def positions(self, z: Tensor, x: Tensor) -> Tensor:
         """Template and search tokens with their position (and temporal) embeddings, concatenated."""
@@ -128,7 +138,8 @@ class OneStreamViT(TrackingViTBase):
 
     def run_block(self, i: int, tokens: Tensor, ce: CandidateElimination) -> Tensor:
         keep = self.ce_keep(i)
-        return ce.block(self.blocks[i], tokens, keep) if keep < 1 else self.blocks[i](tokens)
+        # a block that eliminates tokens needs its attention map: it is never checkpointed
+        return ce.block(self.blocks[i], tokens, keep) if keep < 1 else self.run(self.blocks[i], tokens)
 
     def forward(self, template: Tensor, search: Tensor) -> Tensor:
         """(B, 3, Hz, Wz), (B, 3, Hx, Wx) -> normalised tokens (B, N_z + N_x, C)."""
@@ -161,8 +172,8 @@ class TwoStreamViT(TrackingViTBase):
         n_tokens = rgb.shape[1]
         fusion = iter(self.blocks_fusion)
         for i in range(self.depth):
-            rgb, aux = self.blocks_rgb[i](rgb), self.blocks_x[i](aux)
+            rgb, aux = self.run(self.blocks_rgb[i], rgb), self.run(self.blocks_x[i], aux)
             if i in self.fusion_after:
-                joint = next(fusion)(torch.cat([rgb, aux], dim=1))  # (B, 2N, C)
+                joint = self.run(next(fusion), torch.cat([rgb, aux], dim=1))  # (B, 2N, C)
                 rgb, aux = joint[:, :n_tokens], joint[:, n_tokens:]
         return (self.norm_rgb(rgb) + self.norm_x(aux)) / 2

@@ -148,3 +148,28 @@ def test_parameter_report_cli(tmp_path, capsys) -> None:
     table = json.loads((tmp_path / "c.json").read_text())
     assert set(table) == set(TRACKERS) and table["srtrack_tiny"]["trainable"] < table["srtrack_tiny"]["total"]
     assert "srtrack_lora_tiny" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["srtrack_tiny", "ostrack_tiny", "vipt_tiny", "srtrack_lora_tiny"])
+def test_activation_checkpointing_gives_the_same_loss_and_gradients(name: str) -> None:
+    """Recomputed activations, drop-path masks included (the RNG state is replayed): bit-equal results."""
+    torch.manual_seed(0)
+    model = create_tracker(name, template_size=64, search_size=128, drop_path_rate=0.3).train()
+    template, search = torch.randn(2, model.in_chans, 64, 64), torch.randn(2, model.in_chans, 128, 128)
+
+    def loss_and_grads(checkpointed: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+        model.backbone.activation_checkpointing = checkpointed
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(1)
+        saved = []  # what autograd keeps for the backward pass (checkpointing keeps block inputs only)
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+            out = model(template, search)
+        loss = sum(value.float().square().mean() for value in out.values())
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}, sum(saved)
+
+    plain_loss, plain, plain_kept = loss_and_grads(False)
+    loss, grads, kept = loss_and_grads(True)
+    assert kept < plain_kept / 2
+    assert torch.equal(loss, plain_loss) and grads.keys() == plain.keys() and len(grads) > 10
+    assert all(torch.equal(grads[n], plain[n]) for n in plain)
