@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 
-from srtrack.report.tables import Cell, Table
+from srtrack.report.tables import REFERENCES, RGB_TRACKER, Cell, Table
 from srtrack.report.uncertainty import Interval
 
 DASH = "–"
+# the trackers every cell's difference is reported against (the RGB tracker: retained RGB scores only)
+INTERVAL_REFERENCES = (*REFERENCES, RGB_TRACKER)
 
 
 ROW_PREFIX = {"ours": "ours: ", "baseline": "baseline: ", "published": ""}
@@ -27,7 +29,7 @@ def number(cell: Cell | None, decimals: int = 1) -> str:
 def noise_sentences(table: Table) -> list[str]:
     """In words: which differences to each reference are inside the noise and which are not."""
     lines = []
-    for reference in ("full", "pretrained"):
+    for reference in INTERVAL_REFERENCES:
         inside, outside = [], []
         for row in table.rows:
             for column in table.columns:
@@ -130,7 +132,7 @@ def long_csv(tables: list[Table]) -> str:
     """Every cell of every table, one line each, with its runs or source."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    references = ("full", "pretrained")
+    references = INTERVAL_REFERENCES
     writer.writerow(["table", "row", "kind", "benchmark", "metric", "value", "std", "n", "rank", "mlflow_runs",
                      "source", "known_issue", "sequences"]
                     + [f"vs_{r}_{part}" for r in references for part in ("diff", "low", "high")])

@@ -171,18 +171,22 @@ class Builder:
             if column.mlflow is None:
                 continue
             # a reference the study does not run has no runs, hence no scores and no intervals
-            references = {r: self.sequence_scores(self.reference_runs(r, column), column) for r in REFERENCES}
-            for row in table.rows:
-                cell = row.cells.get(column)
-                if row.kind == "published" or cell is None or cell.value is None:
-                    continue
-                scores = self.sequence_scores(cell.runs, column)
-                for reference, other in references.items():
-                    if reference == row.name or scores is None or other is None:
-                        continue
-                    interval = paired_bootstrap(scores, other)
-                    if interval is not None:
-                        cell.intervals[reference] = interval
+            for reference in REFERENCES:
+                self.intervals_against(table, column, reference, self.reference_runs(reference, column))
+
+    def intervals_against(self, table: Table, column: Column, reference: str, runs: tuple[str, ...]) -> None:
+        """Each of our cells' paired bootstrap interval against the tracker behind `runs` (`reference`)."""
+        other = self.sequence_scores(runs, column)
+        if other is None:
+            return
+        for row in table.rows:
+            cell = row.cells.get(column)
+            if row.kind == "published" or row.name == reference or cell is None or cell.value is None:
+                continue
+            scores = self.sequence_scores(cell.runs, column)
+            interval = paired_bootstrap(scores, other) if scores is not None else None
+            if interval is not None:
+                cell.intervals[reference] = interval
 
     def reference_runs(self, label: str, column: Column) -> tuple[str, ...]:
         """The runs behind `label`'s cell of `column`, as `ours` finds them (the baseline: the untuned
@@ -314,9 +318,14 @@ class Builder:
         return columns, words
 
     def with_rgb_tracker(self, table: Table) -> Table:
-        """Append the one-stream RGB tracker's RGB score (not ranked): the stability reference."""
+        """Append the one-stream RGB tracker's RGB score (not ranked), the stability reference, and measure
+        every retained score against it (did tuning forget, beyond the noise?)."""
         retained = [c for c in table.columns if c.tuned_on]
-        table.rows.append(Row(RGB_TRACKER, "baseline", self.ours(BASELINE, retained, one_stream=True).cells))
+        reference = Row(RGB_TRACKER, "baseline", self.ours(BASELINE, retained, one_stream=True).cells)
+        for column in retained:
+            if column in reference.cells:
+                self.intervals_against(table, column, RGB_TRACKER, reference.cells[column].runs)
+        table.rows.append(reference)
         return table
 
     def plasticity_tables(self) -> list[Table]:

@@ -43,10 +43,11 @@ def study_config(tmp_path: Path, tmp_config) -> list[Path]:
         "datasets": {name: {"root": str(root)} for name, root in roots.items()}})
 
 
-def sequence_scores(label: str, seed: int) -> pd.DataFrame:
-    """Known per-sequence LasHeR scores: the label's level, a per-sequence pattern and a seed offset."""
-    level = score(label, "lasher", seed, 2)
-    rows = [{"sequence": f"seq{i}", "profile": "lasher_rgbt", "success_auc": level + 0.02 * ((i * i + 2 * LABELS.index(label) + seed) % 5 - 2),
+def sequence_scores(label: str, seed: int, level: float | None = None, profile: str = "lasher_rgbt") -> pd.DataFrame:
+    """Known per-sequence scores (LasHeR, or `profile` around `level`): the label's level, a per-sequence
+    pattern and a seed offset."""
+    level = score(label, "lasher", seed, 2) if level is None else level
+    rows = [{"sequence": f"seq{i}", "profile": profile, "success_auc": level + 0.02 * ((i * i + 2 * LABELS.index(label) + seed) % 5 - 2),
              "precision": level, "norm_precision": level, "frames": 100} for i in range(SEQUENCES)]
     return pd.DataFrame(rows)
 
@@ -94,10 +95,14 @@ def fill_store(tmp_path: Path, skip: tuple = (), broken_f: tuple = (), swept: tu
                                                                                         else 0)}
                 tags = {"dataset": "got10k", "modality": "rgb", "label": label, "method": label, "seed": str(seed)}
                 # every tracker as tuned on its modality (the baseline: the untuned RGB-X tracker)
-                run("evaluate", f"rgb-{modality}-{label}-s{seed}", {**tags, "tuned_on": modality}, retained)
+                rgb_sequences = {"per_sequence": sequence_scores(label, seed, retained["got10k_otb/success_auc"],
+                                                                 "got10k_otb")} if modality == "rgbt" else {}
+                run("evaluate", f"rgb-{modality}-{label}-s{seed}", {**tags, "tuned_on": modality}, retained,
+                    **rgb_sequences)
                 if label == "pretrained" and dataset == "lasher":  # and once the one-stream RGB tracker
                     one_stream = {"got10k_otb/success_auc": score(label, "got10k", seed, 4)}
-                    run("evaluate", f"rgb-{label}-s{seed}", tags, one_stream)
+                    run("evaluate", f"rgb-{label}-s{seed}", tags, one_stream,
+                        per_sequence=sequence_scores(label, seed, one_stream["got10k_otb/success_auc"], "got10k_otb"))
             if label != "pretrained" and dataset == "lasher" or (dataset == "depthtrack" and label in METHODS):
                 trainable = {"lora": 110_592, "lora_srft": 110_592}.get(label, 5_600_000)
                 run("tune", f"tune-{modality}-{label}-s{seed}",
