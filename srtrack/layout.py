@@ -15,6 +15,7 @@ PRIOR_FILE, SUMMARY_FILE, FISHER_PLOT = "prior.safetensors", "summary.json", "fi
 MODEL_FILE, METRICS_FILE, LOSS_PLOT = "model.pth", "metrics.json", "loss.png"  # tune (metrics.json: evaluate too)
 TRAIN_LOG, LOAD_REPORT_FILE, RUN_ID_FILE = "train.log", "load_report.json", "mlflow_run_id"  # tune, sensitivity
 TABLE_FILE = "per_sequence.csv"  # evaluate
+PLAN_FILE = "plan.md"  # the DAG's plan (srtrack.plan), in the study's output folder
 TABLES_FILE, CELLS_FILE, PLASTICITY_PLOT = "tables.md", "tables.csv", "plasticity_stability.png"  # report
 MANIFEST_FILE, PREVIEW_PLOT = "manifest.json", "preview.png"  # synth
 RESOLVED_CONFIG = "config.resolved.yaml"

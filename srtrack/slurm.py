@@ -110,3 +110,12 @@ def partition_and_account(cfg: Config) -> tuple[str | None, str | None]:
     cluster's defaults (None). The Slurm profile reads the same variables."""
     return (cfg.resources.partition or os.environ.get(PARTITION_ENV) or None,
             cfg.resources.account or os.environ.get(ACCOUNT_ENV) or None)
+
+
+def evaluation_resources(cfg: Config) -> dict[str, Any]:
+    """Rule resources of a tracking job: one GPU per tracking process (evaluate.workers, at most a node's
+    GPUs) and the node memory training asks for; on a CPU-only config, 4 GB and no GPU."""
+    gpus = min(cfg.evaluate.workers, cfg.resources.gpus_per_node)
+    if not gpus:
+        return {"mem_mb": 4000}
+    return {"gres": f"gpu:{gpus}", "mem_mb": cfg.resources.mem_gb * 1024}

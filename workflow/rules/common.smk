@@ -6,7 +6,7 @@ from snakemake.utils import validate
 from srtrack.config import config_from_dict, load_config_dict
 from srtrack import layout
 from srtrack import workflow as dag
-from srtrack.slurm import training_job
+from srtrack.slurm import evaluation_resources, training_job
 from srtrack.study import Study
 
 # The files once more, as srtrack reads them: aliases that expand without bound ("billion laughs")
@@ -25,6 +25,8 @@ SRTRACK = f"{PYENV} python -m srtrack"
 # process per GPU (torchrun on one node, srun on several); see srtrack/slurm.py.
 TRAIN = training_job(CFG)
 TRAIN_PYTHON = f"{PYENV} {TRAIN.python()}"
+# Tracking: one GPU per tracking process where the config has GPUs
+EVAL_RESOURCES = evaluation_resources(CFG)
 
 
 wildcard_constraints:
@@ -52,6 +54,7 @@ def tune_inputs(wildcards):
 
 # One MLflow parent run per DAG invocation (a given $SRTRACK_PARENT_RUN_ID is kept); not in dry runs.
 onstart:
+    dag.print_plan(CFG)
     dag.open_dag_run(CFG)
 
 

@@ -16,7 +16,7 @@ rule evaluate:
         "../../envs/eval.yaml"
     threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
     resources:
-        mem_mb=4000,
+        **EVAL_RESOURCES,
         runtime=60,
     params:
         srtrack=SRTRACK,
@@ -77,7 +77,7 @@ if STUDY.retention_split():
             "../../envs/eval.yaml"
         threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
         resources:
-            mem_mb=4000,
+            **EVAL_RESOURCES,
             runtime=60,
         params:
             srtrack=SRTRACK,

@@ -1,0 +1,210 @@
+"""`python -m srtrack.plan`: the study's jobs, GPU-hours and GPU memory, before anything is queued.
+
+    python -m srtrack.plan --config config/config.yaml --config config/paper/common.yaml \\
+        --config config/paper/ostrack256-rgbt.yaml --config my-site.yaml [--calibration gpu.json]
+
+For every training job of the resolved study (one per modality, label and seed): its steps, the
+network's cost (srtrack/costs.py: parameters, FLOPs and activations counted on the meta device), the
+peak memory of one training process at the configured micro-batch and precision against
+`resources.gpu_mem_gb`, and its hours on `resources.gpus_per_node` x `nodes` GPUs. Training time
+comes from a measured step time (`--calibration`, the JSON `benchmarks/train_throughput.py
+--calibration` writes on a GPU: seconds per sample per GPU for a network, crop sizes and
+precision), else from the network's FLOPs at DEFAULT_UTILIZATION of the GPU's peak (GPU_PEAK_TFLOPS,
+`resources.gpu_type`). A job that does not fit is listed with what would make it fit (a micro-batch,
+activation checkpointing). Tracking jobs are counted; their hours need the prepared test splits'
+frame counts, so they are estimated where those index files exist. Exit status 0; 1 when a job does
+not fit. The DAG prints the same plan when it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from srtrack import layout
+from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
+from srtrack.config import Config, load_config
+from srtrack.errors import ConfigError
+from srtrack.study import Study
+
+# dense peak TFLOP/s per GPU (vendor figures) for fp32 and bf16 matmuls; the defaults' basis
+GPU_PEAK_TFLOPS = {
+    "v100-32gb": {"fp32": 15.7, "bf16": None},
+    "a100-40gb": {"fp32": 19.5, "bf16": 312.0},
+    "a100-80gb": {"fp32": 19.5, "bf16": 312.0},
+    "h100-80gb": {"fp32": 67.0, "bf16": 989.0},
+    "h200": {"fp32": 67.0, "bf16": 989.0},
+    "rtx3090": {"fp32": 35.6, "bf16": 71.0},
+    "l40s": {"fp32": 91.6, "bf16": 362.0},
+}
+# the share of that peak a ViT training step reaches when nothing is measured (a rough, stated assumption)
+DEFAULT_UTILIZATION = 0.35
+# headroom for the allocator's fragmentation and the CUDA context
+MEMORY_HEADROOM = 0.9
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """One training job of the study."""
+
+    run: str  # modality/label/seed
+    network: str
+    method: str
+    steps: int
+    micro_batch: int
+    precision: str
+    memory_gb: float
+    fits: bool | None  # None: no resources.gpu_mem_gb to check against
+    hours: float | None  # None: no GPU type and no calibration
+    gpus: int
+    fixes: tuple[str, ...]
+
+
+def _precision(cfg: Config) -> str:
+    """The precision a training run uses (auto: bf16 autocast on GPUs, fp32 on CPUs)."""
+    gpus = cfg.resources.gpus_per_node > 0
+    return "bf16" if cfg.train.precision == "bf16" or (cfg.train.precision == "auto" and gpus) else "fp32"
+
+
+def read_calibration(path: Path | None) -> list[dict]:
+    """Measured step times: entries {gpu_type, network, template_size, search_size, precision,
+    activation_checkpointing, seconds_per_sample}."""
+    if path is None:
+        return []
+    try:
+        entries = json.loads(path.read_text())["entries"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"--calibration {path}: not a calibration file ({exc}); benchmarks/train_throughput.py "
+                          "--calibration writes one") from None
+    return list(entries)
+
+
+def seconds_per_sample(cfg: Config, cost, precision: str, calibration: list[dict]) -> tuple[float | None, str]:
+    """Training seconds per sample on one GPU, and where the number comes from."""
+    wanted = {"gpu_type": cfg.resources.gpu_type, "network": cost.name, "template_size": cost.template_size,
+              "search_size": cost.search_size, "precision": precision,
+              "activation_checkpointing": cfg.train.activation_checkpointing}
+    for entry in calibration:
+        if all(entry.get(k) == v for k, v in wanted.items()):
+            return float(entry["seconds_per_sample"]), "measured (calibration)"
+    peak = GPU_PEAK_TFLOPS.get(cfg.resources.gpu_type or "", {}).get(precision)
+    if peak is None:
+        return None, "no step time (set resources.gpu_type or pass --calibration)"
+    flops = cost.train_flops(cfg.train.activation_checkpointing)
+    return flops / (peak * 1e12 * DEFAULT_UTILIZATION), f"FLOPs at {DEFAULT_UTILIZATION:.0%} of {peak:g} TFLOP/s"
+
+
+def training_plans(cfg: Config, calibration: list[dict]) -> tuple[list[TrainingPlan], str]:
+    """The plan of every tuning job (and where its step time comes from)."""
+    from srtrack.costs import largest_micro_batch, network_cost, training_memory_gb
+    from srtrack.models.spec import spec_from_config
+    from srtrack.slurm import training_job
+
+    job = training_job(cfg)
+    gpus = job.nodes * job.gpus_per_node
+    plans, source = [], ""
+    for run in Study(cfg).tuning_runs():
+        # the label's effective config, as its tuning job loads it (the command line's --set last)
+        run_cfg = load_config(cfg.sources, [*run.label.assignments(), *cfg.overrides])
+        cost = network_cost(spec_from_config(run_cfg.model, run.label.model))
+        schedule = run_cfg.train
+        micro = schedule.micro_batch or max(1, schedule.global_batch // job.world_size)
+        precision = _precision(run_cfg)
+        bf16 = precision == "bf16"
+        memory = training_memory_gb(cost, run.label.method, micro, bf16=bf16,
+                                    checkpointing=schedule.activation_checkpointing)
+        budget = cfg.resources.gpu_mem_gb * MEMORY_HEADROOM if cfg.resources.gpu_mem_gb else None
+        fits = None if budget is None else memory <= budget
+        fixes: list[str] = []
+        if fits is False:
+            plain = largest_micro_batch(cost, run.label.method, budget, bf16=bf16, checkpointing=False)
+            checkpointed = largest_micro_batch(cost, run.label.method, budget, bf16=bf16, checkpointing=True)
+            if plain:
+                fixes.append(f"train.micro_batch: {plain}")
+            if checkpointed and not schedule.activation_checkpointing:
+                fixes.append(f"train.activation_checkpointing: true (micro-batch up to {checkpointed})")
+            if not bf16 and gpus:
+                fixes.append("train.precision: bf16")
+        steps = schedule.epochs * (schedule.samples_per_epoch // schedule.global_batch)
+        per_sample, source = seconds_per_sample(run_cfg, cost, precision, calibration)
+        hours = None if per_sample is None or not gpus else steps * schedule.global_batch * per_sample / gpus / 3600
+        plans.append(TrainingPlan(run=f"{run.modality}/{run.label.name}/seed{run.seed}", network=cost.name,
+                                  method=run.label.method, steps=steps, micro_batch=micro, precision=precision,
+                                  memory_gb=memory, fits=fits, hours=hours, gpus=gpus, fixes=tuple(fixes)))
+    return plans, source
+
+
+def tracking_frames(cfg: Config) -> dict[str, int | None]:
+    """Frames of each test split the study tracks on, from its prepared index (None: not prepared yet)."""
+    study = Study(cfg)
+    frames: dict[str, int | None] = {}
+    for run in study.evaluation_runs():
+        index = Path(layout.index_path(cfg.study.output_dir, run.dataset, "test"))
+        frames[run.dataset] = json.loads(index.read_text())["n_frames"] if index.is_file() else None
+    return frames
+
+
+def render(cfg: Config, plans: list[TrainingPlan], source: str) -> str:
+    """The plan as Markdown: job counts per stage, then one row per training job and the totals."""
+    study = Study(cfg)
+    counts = Counter({"tune": len(plans), "evaluate": sum(1 for _ in study.evaluation_runs()),
+                      "retention": sum(1 for _ in study.retention_runs())})
+    lines = [f"# Plan of study {cfg.study.name!r}", "",
+             "jobs: " + ", ".join(f"{stage} {n}" for stage, n in counts.items()), ""]
+    gpu_mem = f"{cfg.resources.gpu_mem_gb:g} GB" if cfg.resources.gpu_mem_gb else "not set (resources.gpu_mem_gb)"
+    lines += [f"training: {plans[0].gpus if plans else 0} GPU(s) per job ({cfg.resources.gpu_type or 'GPU type not set'}), "
+              f"GPU memory {gpu_mem}; step time: {source or 'n/a'}", "",
+              "| run | network | steps | micro-batch | precision | peak GB / process | fits | hours | GPU-hours |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for plan in plans:
+        fits = {None: "?", True: "yes", False: "NO"}[plan.fits]
+        hours = f"{plan.hours:.1f}" if plan.hours is not None else "?"
+        gpu_hours = f"{plan.hours * plan.gpus:.0f}" if plan.hours is not None else "?"
+        lines.append(f"| {plan.run} | {plan.network} | {plan.steps} | {plan.micro_batch} | {plan.precision} | "
+                     f"{plan.memory_gb:.1f} | {fits} | {hours} | {gpu_hours} |")
+    known = [p.hours * p.gpus for p in plans if p.hours is not None]
+    if known:
+        lines += ["", f"training total: {sum(known):.0f} GPU-hours over {len(known)} job(s)"]
+    for plan in plans:
+        if plan.fits is False:
+            lines.append(f"- {plan.run} does not fit in {gpu_mem} x {MEMORY_HEADROOM:.0%}: "
+                         + ("; ".join(plan.fixes) if plan.fixes else "no micro-batch fits; more GPU memory needed"))
+    frames = tracking_frames(cfg)
+    if frames:
+        lines += ["", "tracking: " + ", ".join(f"{name} {n if n is not None else '? (not prepared)'} frames"
+                                               for name, n in frames.items())]
+    return "\n".join(lines) + "\n"
+
+
+def plan_text(cfg: Config, calibration: list[dict] = ()) -> tuple[str, bool]:
+    """The plan as Markdown, and whether every training job fits in GPU memory."""
+    plans, source = training_plans(cfg, list(calibration))
+    return render(cfg, plans, source), not any(plan.fits is False for plan in plans)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m srtrack.plan", description=__doc__.split("\n")[0])
+    add_config_arguments(parser)
+    parser.add_argument("--calibration", type=Path, default=None,
+                        help="measured step times (benchmarks/train_throughput.py --calibration on a GPU)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(build_parser(), argv)
+
+    def body() -> int:
+        text, fits = plan_text(config_from_args(args), read_calibration(args.calibration))
+        sys.stdout.write(text)
+        return 0 if fits else 1
+
+    return run_main(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

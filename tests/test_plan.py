@@ -1,0 +1,90 @@
+"""`python -m srtrack.plan` and the network costs it plans with (srtrack/costs.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import DEFAULT_CONFIG, REPO
+from srtrack.config import load_config
+from srtrack.costs import network_cost, training_memory_gb
+from srtrack.models.spec import spec_from_config
+from srtrack.plan import main as plan_main
+
+PAPER = REPO / "config" / "paper"
+
+
+def cost(name: str, template: int, search: int):
+    model = dataclasses.replace(load_config(DEFAULT_CONFIG).model, template_size=template, search_size=search)
+    return network_cost(spec_from_config(model, name))
+
+
+def test_costs_match_the_released_networks() -> None:
+    # parameter counts of the method notes (computed from the released code): 206.4 M, 199.6 M trainable
+    base = cost("srtrack_base", 128, 256)
+    assert round(base.params / 1e6, 1) == 206.4 and round(base.trainable / 1e6, 1) == 199.6
+    # OSTrack-256 with candidate elimination: 21.5 GMACs in its paper, i.e. 43 GFLOPs (2 per multiply-add)
+    assert 40e9 < cost("ostrack_base", 128, 256).forward_flops < 48e9
+    # two streams of 12 blocks plus 4 fusion blocks over twice the tokens (quadratic attention): about 2.6 x the
+    # one-stream network without elimination (method notes: "about 2.3 x", a rough estimate)
+    model = load_config(DEFAULT_CONFIG).model
+    plain = dataclasses.replace(model, template_size=128, search_size=256,
+                                candidate_elimination=dataclasses.replace(model.candidate_elimination, layers=()))
+    assert 2.3 < base.forward_flops / network_cost(spec_from_config(plain, "ostrack_base")).forward_flops < 2.8
+    big = cost("srtrack_base", 192, 384)
+    assert big.saved_bytes > 3 * base.saved_bytes and big.saved_bytes_checkpointed < big.saved_bytes / 20
+    assert training_memory_gb(big, "srft", 7, bf16=False, checkpointing=True) < training_memory_gb(
+        big, "srft", 7, bf16=False, checkpointing=False) / 2
+
+
+def site(tmp_path: Path, **resources) -> Path:
+    path = tmp_path / "site.yaml"
+    path.write_text(json.dumps({"mlflow": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+                                "datasets": {"got10k": {"root": str(tmp_path)}, "lasher": {"root": str(tmp_path)}},
+                                "resources": resources}))
+    return path
+
+
+def plan(tmp_path: Path, capsys, *extra: str, **resources) -> tuple[int, str]:
+    files = [DEFAULT_CONFIG, PAPER / "common.yaml", PAPER / "droptrack384-rgbt.yaml", site(tmp_path, **resources)]
+    code = plan_main([a for path in files for a in ("--config", str(path))] + list(extra))
+    return code, capsys.readouterr().out
+
+
+def test_the_paper_plan_lists_jobs_gpu_hours_and_memory(tmp_path: Path, capsys) -> None:
+    code, text = plan(tmp_path, capsys, gpu_type="a100-80gb")
+    assert code == 0 and "jobs: tune 2, evaluate 3, retention 4" in text
+    rows = re.findall(r"^\| rgbt/(\w+)/seed2023 \| srtrack_base \| (\d+) \| (\d+) \| fp32 \| ([\d.]+) \| yes \| ([\d.]+) \| (\d+) \|$",
+                      text, flags=re.MULTILINE)
+    # 20 epochs of 80,000 at a global batch of 56 on 8 GPUs: 28,560 steps of 7 pairs per GPU
+    assert [r[:3] for r in rows] == [("full", "28560", "7"), ("srft", "28560", "7")]
+    full, srft = (float(r[3]) for r in rows)
+    assert 10 < full < srft < 80 * 0.9   # SRFT also keeps theta_0 and the transfer window
+    assert "step time: FLOPs at 35% of 19.5 TFLOP/s" in text and "training total:" in text
+
+
+def test_a_job_that_does_not_fit_is_reported_with_fixes_that_fit(tmp_path: Path, capsys) -> None:
+    small = {"gpus_per_node": 2, "gpu_mem_gb": 24, "gpu_type": "rtx3090"}
+    code, text = plan(tmp_path, capsys, **small)
+    assert code == 1 and "| NO |" in text
+    micro = int(re.search(r"rgbt/srft/seed2023 does not fit in 24 GB x 90%: train.micro_batch: (\d+)", text)[1])
+    assert "train.activation_checkpointing: true" in text
+    fixed, text = plan(tmp_path, capsys, "--set", f"train.micro_batch={micro}", **small)
+    assert fixed == 0 and "| NO |" not in text
+
+
+def test_a_calibration_file_gives_the_step_time(tmp_path: Path, capsys) -> None:
+    calibration = tmp_path / "gpu.json"
+    calibration.write_text(json.dumps({"entries": [
+        {"gpu_type": "a100-80gb", "network": "srtrack_base", "template_size": 192, "search_size": 384,
+         "precision": "fp32", "activation_checkpointing": False, "seconds_per_sample": 0.02}]}))
+    code, text = plan(tmp_path, capsys, "--calibration", str(calibration), gpu_type="a100-80gb")
+    assert code == 0 and "step time: measured (calibration)" in text
+    # 28,560 steps x 56 samples x 0.02 s per sample per GPU / 8 GPUs = 1.11 h per job, 8.9 GPU-hours
+    assert "| 1.1 | 9 |" in text
+    calibration.write_text("{}")
+    assert plan(tmp_path, capsys, "--calibration", str(calibration))[0] == 2

@@ -1,0 +1,101 @@
+"""config/paper/: every released setting validates, and its DAG resolves on benchmark roots in the real
+layouts with the jobs and the Slurm resources the paper's runs need."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import layouts
+from conftest import DEFAULT_CONFIG, REPO
+from srtrack.config import load_config
+from srtrack.study import Study
+from test_dag import snakemake
+
+PAPER = REPO / "config" / "paper"
+# setting -> (modality, training benchmark, test benchmarks, network sizes, epochs, global batch)
+SETTINGS = {
+    "ostrack256-rgbt": ("rgbt", "lasher", ["lasher", "rgbt234"], (128, 256), 30, 80),
+    "ostrack256-rgbd": ("rgbd", "depthtrack", ["depthtrack", "vot_rgbd22"], (128, 256), 20, 80),
+    "ostrack256-rgbe": ("rgbe", "coesot", ["coesot"], (128, 256), 30, 80),
+    "ostrack384-rgbt": ("rgbt", "lasher", ["lasher", "rgbt234"], (192, 384), 16, 56),
+    "ostrack384-rgbd": ("rgbd", "depthtrack", ["depthtrack", "vot_rgbd22"], (192, 384), 20, 56),
+    "droptrack384-rgbt": ("rgbt", "lasher", ["lasher", "rgbt234"], (192, 384), 20, 56),
+    "droptrack384-rgbd": ("rgbd", "depthtrack", ["depthtrack", "vot_rgbd22"], (192, 384), 20, 56),
+    "droptrack384-rgbe": ("rgbe", "coesot", ["coesot"], (192, 384), 30, 56),
+}
+CHECKPOINTS = ("OSTrack_ep0300.pth.tar", "DropTrack_k700_800E_alldata.pth.tar")
+
+
+def test_every_setting_file_is_tested() -> None:
+    shipped = {p.stem for p in PAPER.glob("*.yaml")} - {"common", "site.example", "grid-ablation", "grid-paradigms"}
+    assert shipped == set(SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """A run folder with fixture benchmarks in their real layouts, the released checkpoints' names in
+    pretrained_models/, and a site file in the shape of config/paper/site.example.yaml."""
+    run = tmp_path_factory.mktemp("paper")
+    roots = {}
+    for name in ("got10k", "lasher", "rgbt234", "depthtrack", "vot_rgbd22", "coesot"):
+        roots[name] = run / "data" / name
+        layouts.BUILDERS[name](roots[name], "s1", 4)
+    layouts.got10k(roots["got10k"], "v1", 4, folder="val")
+    (run / "pretrained_models").mkdir()
+    for name in CHECKPOINTS:
+        (run / "pretrained_models" / name).write_bytes(b"")  # only their paths matter to a dry run
+    example = yaml.safe_load((PAPER / "site.example.yaml").read_text())
+    example["datasets"] = {name: {"root": str(root), "train_list": "all", "test_list": "all"}
+                           for name, root in roots.items()}
+    example["mlflow"] = {"tracking_uri": f"sqlite:///{run / 'mlflow.db'}"}
+    (run / "site.yaml").write_text(yaml.safe_dump(example))
+    return run
+
+
+def files(site: Path, setting: str, *grids: str) -> list[Path]:
+    return [DEFAULT_CONFIG, PAPER / "common.yaml", PAPER / f"{setting}.yaml",
+            *(PAPER / f"grid-{g}.yaml" for g in grids), site / "site.yaml"]
+
+
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+def test_paper_settings_validate_to_the_released_values(site: Path, setting: str) -> None:
+    modality, train, tests, (template, search), epochs, batch = SETTINGS[setting]
+    cfg = load_config(files(site, setting))
+    study = Study(cfg)
+    assert study.tuned_modalities() == [modality] and study.tune_datasets(modality) == [train]
+    assert study.eval_datasets(modality) == tests
+    assert (cfg.model.name, cfg.model.template_size, cfg.model.search_size) == ("srtrack_base", template, search)
+    assert (cfg.train.epochs, cfg.train.samples_per_epoch, cfg.train.global_batch) == (epochs, 80000, batch)
+    assert (cfg.train.grad_clip, cfg.train.lr.blocks, cfg.train.released_lr_override) == (0.1, 1e-4, False)
+    droptrack = setting.startswith("droptrack")
+    assert Path(cfg.model.pretrained).name == CHECKPOINTS[droptrack]
+    assert cfg.sampler.search_factor == (5.0 if droptrack else 4.0)
+    assert (cfg.model.pos_embed_from is not None) == setting.startswith("ostrack384")
+    assert [r.label.name for r in study.tuning_runs()] == ["full", "srft"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("setting", "grids", "labels"), [
+    *((s, (), 2) for s in sorted(SETTINGS)),
+    ("ostrack256-rgbt", ("ablation",), 7),
+    ("droptrack384-rgbd", ("paradigms",), 6),
+])
+def test_paper_dags_resolve_with_the_paper_jobs_and_gpu_requests(site: Path, setting: str, grids, labels) -> None:
+    modality, train, tests, *_ = SETTINGS[setting]
+    dry = snakemake(files(site, setting, *grids), site, "-n")
+    text = dry.stdout + dry.stderr
+    assert dry.returncode == 0, text[-3000:]
+    counts = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.MULTILINE)}
+    # the prior, each label once (one seed), scored on every test benchmark beside the untuned tracker, and on
+    # GOT-10k val with the untuned two-stream and RGB trackers; no synthetic data and no pre-training
+    expected = {"synth": 0, "pretrain": 0, "sensitivity": 1, "prepare": 3 + len(tests), "tune": labels,
+                "evaluate": (labels + 1) * len(tests), "retention": labels + 2}
+    assert {rule: counts.get(rule, 0) for rule in expected} == expected
+    jobs = re.split(r"\n(?=\[.*\]\nrule |rule )", text)
+    for rule in ("tune", "evaluate", "retention"):
+        requests = [job for job in jobs if job.lstrip().startswith(f"rule {rule}:")]
+        assert requests and all("gres=gpu:8" in job for job in requests), rule
