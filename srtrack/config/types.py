@@ -287,6 +287,8 @@ class TrainConfig:
     probe_samples: int
     candidate_elimination: CandidateEliminationSchedule
     activation_checkpointing: bool  # recompute each backbone block's activations in the backward pass
+    fused_adamw: bool  # on CUDA: AdamW as one fused kernel
+    tf32: bool  # on CUDA: TF32 tensor cores for fp32 matmuls and convolutions
 
 
 @dataclass(frozen=True)

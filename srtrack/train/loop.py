@@ -126,7 +126,10 @@ class Trainer:
         self.params = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
         self.wrapped: nn.Module = DistributedDataParallel(
             self.model, device_ids=[device.index] if device.type == "cuda" else None) if env.distributed else self.model
-        self.optimizer = build_optimizer(self.model, cfg)
+        cuda = device.type == "cuda"
+        self.optimizer = build_optimizer(self.model, cfg, fused=cfg.fused_adamw and cuda)
+        if cuda:  # process-wide switches, meaningless on CPU
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = cfg.tf32
         self.scheduler = build_scheduler(self.optimizer, cfg.schedule, self.steps_per_epoch, self.total_steps)
         # constant LRs are the run's params (tune logs them), not flat metric charts
         self.logs_rates = schedule_varies(cfg.schedule, self.steps_per_epoch, self.total_steps)

@@ -48,11 +48,13 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
     return [{"name": group, "params": params, "lr": rates[group]} for group, params in grouped.items()]
 
 
-def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+def build_optimizer(model: nn.Module, cfg: TrainConfig, *, fused: bool = False) -> torch.optim.AdamW:
+    """AdamW over the parameter groups; `fused`: one fused kernel per step (the caller decides where:
+    `train.fused_adamw` on CUDA), else torch's default implementation."""
     groups = param_groups(model, cfg)
     if not groups:
         raise ValueError("the model has no trainable parameters")
-    return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay, **({"fused": True} if fused else {}))
 
 
 def schedule_factor(schedule: ScheduleConfig, steps_per_epoch: int, total_steps: int) -> Callable[[int], float]:

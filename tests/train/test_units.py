@@ -79,6 +79,7 @@ def test_param_groups_carry_the_configured_and_scaled_lrs() -> None:
     assert lr_scale(scaled) == 2.0
     assert {g["name"]: g["lr"] for g in build_optimizer(model, scaled).param_groups}["blocks"] == pytest.approx(2e-4)
     released = dataclasses.replace(CFG.train, released_lr_override=True)
+    assert CFG.train.fused_adamw and CFG.train.tf32   # the CUDA defaults
     assert {g["name"]: g["lr"] for g in build_optimizer(model, released).param_groups} == dict.fromkeys(rates, 1e-6)
 
 
@@ -135,3 +136,23 @@ def test_stop_request_records_slurm_signals_and_restores_handlers(name: str) -> 
     finally:
         stop.uninstall()
     assert signal.getsignal(sig) is before
+
+
+def test_the_fused_adamw_kernel_matches_the_default_one() -> None:
+    """train.fused_adamw picks torch's fused kernel on CUDA; the same kernel runs on CPU, checked here."""
+    torch.manual_seed(0)
+    models = [create_tracker("srtrack_tiny", template_size=64, search_size=128).eval() for _ in range(2)]  # no drop-path
+    models[1].load_state_dict(models[0].state_dict())
+    start = [p.detach().clone() for p in models[0].parameters()]
+    optimizers = [build_optimizer(models[0], CFG.train), build_optimizer(models[1], CFG.train, fused=True)]
+    assert optimizers[1].defaults["fused"] and not optimizers[0].defaults.get("fused")
+    batch = torch.randn(2, 6, 64, 64), torch.randn(2, 6, 128, 128)
+    for _ in range(3):
+        for model, optimizer in zip(models, optimizers):
+            optimizer.zero_grad()
+            model(*batch)["pred_boxes"].square().sum().backward()
+            optimizer.step()
+    # 3 steps of up to lr (1e-4) each; the two kernels differ only in rounding
+    gap = max((a - b).abs().max().item() for a, b in zip(models[0].parameters(), models[1].parameters()))
+    moved = max((a - b).abs().max().item() for a, b in zip(models[0].parameters(), start))
+    assert gap < 1e-3 * moved
