@@ -7,7 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 
 from conftest import DEFAULT_CONFIG, REPO
 from srtrack.config import load_config
