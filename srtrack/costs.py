@@ -9,7 +9,9 @@ ViT-B at 384 is costed in a second on any machine:
 * Activation memory per sample: the bytes of every tensor autograd saves for the backward pass
   (saved-tensor hooks), parameters excluded, with and without activation checkpointing. This is what
   stays alive between forward and backward, i.e. what grows with the batch; the peak adds what one
-  block saves (live while that block's backward, or its recomputation, runs).
+  block saves (live while that block's backward, or its recomputation, runs). Attention is counted
+  as the fused kernel keeps it (output and log-sum-exp, not the attention matrix).
+  `benchmarks/memory_estimate.py` checks the estimate against measured CPU peaks.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from srtrack.models.spec import NetworkSpec
 
@@ -51,6 +55,21 @@ class NetworkCost:
         return (self.saved_bytes_checkpointed if checkpointing else self.saved_bytes) + self.block_bytes
 
 
+class _FlashAttention(TorchFunctionMode):
+    """Scaled dot-product attention as the fused (flash) kernel that training runs on CPUs and GPUs:
+    on the meta device PyTorch would take the math path, which keeps every attention matrix (about a
+    third of a ViT-B's saved activations) where the fused kernels keep the output and log-sum-exp."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.scaled_dot_product_attention:
+            query, key, value = args[:3]
+            return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+                query, key, value, kwargs.get("dropout_p", 0.0), kwargs.get("is_causal", False),
+                scale=kwargs.get("scale"))[0]
+        return func(*args, **kwargs)
+
+
 def _saved_bytes(model: nn.Module, template: torch.Tensor, search: torch.Tensor) -> tuple[int, int]:
     """Bytes autograd saves in one forward pass, parameters (and views of them) excluded; and the most
     that one transformer block saves (what its backward, or its recomputation, holds at once)."""
@@ -76,7 +95,7 @@ def _saved_bytes(model: nn.Module, template: torch.Tensor, search: torch.Tensor)
     blocks = [m for m in model.modules() if isinstance(m, Block)]
     handles = [h for b in blocks for h in (b.register_forward_pre_hook(enter), b.register_forward_hook(leave))]
     try:
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), _FlashAttention():
             model(template, search)
     finally:
         for handle in handles:
