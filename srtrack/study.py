@@ -225,6 +225,15 @@ class Study:
         tuned = self.tuned_modalities()
         return [(name, m) for name, sweep in self.cfg.study.sweeps.items() for m in sweep.modalities if m in tuned]
 
+    def plasticity_modalities(self) -> list[str]:
+        """Tuned modalities with a plasticity-stability table (and points in its scatter): retention is
+        scored, the modality has a test benchmark, and some label of it is not a sweep point."""
+        if self.retention_split() is None:
+            return []
+        swept = self.swept_labels()
+        return [m for m in self.tuned_modalities()
+                if self.eval_datasets(m) and any(name not in swept for name in self.label_names(m))]
+
     def label_names(self, modality: str) -> list[str]:
         return [label.name for label in self.labels(modality)]
 

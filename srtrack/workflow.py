@@ -176,7 +176,8 @@ def report_plots(cfg: Config, caption: str) -> dict[str, Any]:
     if not retention_targets(cfg):
         return {}
     folder = layout.report_dir(out(cfg))
-    files = {"plasticity": f"{folder}/{layout.PLASTICITY_PLOT}"}
+    # the scatter has a point only for labels no sweep made (a sweep-only study has trade-off curves only)
+    files = {"plasticity": f"{folder}/{layout.PLASTICITY_PLOT}"} if Study(cfg).plasticity_modalities() else {}
     files |= {f"tradeoff_{sweep}_{modality}": f"{folder}/{layout.tradeoff_plot(sweep, modality)}"
               for sweep, modality in Study(cfg).sweep_modalities()}
     return {name: report(path, caption=caption, category="Tables") for name, path in files.items()}

@@ -333,10 +333,10 @@ class Builder:
         sweeps' labels have trade-off tables of their own)."""
         tables = []
         swept = self.study.swept_labels()
-        for modality in self.study.tuned_modalities():
+        for modality in self.study.plasticity_modalities():
             found = self.plasticity_columns(modality)
             labels = [m for m in self.study.label_names(modality) if m not in swept]
-            if found is None or not labels:
+            if found is None:
                 continue
             columns, words = found
             tables.append(self.with_rgb_tracker(self.table(

@@ -16,7 +16,7 @@ import layouts
 from conftest import REPO
 from srtrack.config import load_config
 from srtrack.errors import ConfigError
-from srtrack.workflow import prepare_targets, study_data_targets
+from srtrack.workflow import prepare_targets, report_plots, study_data_targets
 
 
 def snakemake(config: list[Path], workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -39,6 +39,17 @@ def test_targets_follow_configured_roots(tmp_path: Path, tmp_config) -> None:
     assert prepare_targets(cfg) == [f"{out}/data/gtot-test/index.json", f"{out}/data/lasher-train/index.json",
                                     f"{out}/data/lasher-test/index.json"]
     assert prepare_targets(load_config(tmp_config())) == []
+
+
+def test_a_sweep_only_study_declares_no_plasticity_scatter(tmp_config) -> None:
+    """config/tradeoff.yaml makes every label by sweeps: the report draws trade-off curves, no scatter."""
+    roots = {name: {"root": f"/d/{name}"} for name in ("got10k", "lasher")}
+    sweep = {"key": "train.sequences", "values": [2, 4], "labels": ["full"], "modalities": ["rgbt"], "title": "n"}
+    swept = load_config(tmp_config({"datasets": roots, "study": {"methods": [], "ablations": {"rgbt": []},
+                                                                 "sweeps": {"data": sweep}}}))
+    assert sorted(report_plots(swept, "")) == ["tradeoff_data_rgbt"]
+    both = load_config(tmp_config({"datasets": roots, "study": {"methods": ["srft"], "sweeps": {"data": sweep}}}))
+    assert sorted(report_plots(both, "")) == ["plasticity", "tradeoff_data_rgbt"]
 
 
 def test_the_study_prepares_only_the_splits_it_reads(tmp_config) -> None:
