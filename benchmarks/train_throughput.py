@@ -7,6 +7,8 @@ threads, 1 process x 1 thread, and 2 gloo ranks (torchrun) x 1 thread, same glob
 (2) Step time per method (1 process, 2 threads): full, frozen, l2sp, ewc, srft, prior_only,
 transfer_only, prompt (vipt_tiny) and lora (srtrack_lora_tiny), data loading included.
 With a CUDA device: (3) samples/s and peak GPU memory of SRTrack-B (srtrack_base, 128/256) per GPU batch.
+`--calibration gpu.json --gpu-type a100-80gb` (CUDA only) instead writes the step times of the paper-scale
+networks (bf16 and fp32) that `python -m srtrack.plan --calibration gpu.json` plans with.
 All numbers come from each run's metrics.json (samples/s over the steps it ran); start-up excluded.
 """
 
@@ -65,8 +67,10 @@ def inputs(root: Path, configs: list[Path]) -> tuple[Path, Path]:
     return init, root / "prior" / "prior.safetensors"
 
 
-def model_throughput(device: str, model_name: str, template: int, search: int, batch: int, steps: int = 10) -> dict:
-    """Samples/s and peak memory of SRFT-free training steps (AdamW, bf16 autocast on CUDA) on random data."""
+def model_throughput(device: str, model_name: str, template: int, search: int, batch: int, steps: int = 10,
+                     bf16: bool = True) -> dict:
+    """Samples/s and peak memory of SRFT-free training steps (AdamW, bf16 autocast on CUDA unless
+    `bf16` is False) on random data."""
     import time
 
     from srtrack.models import create_tracker
@@ -86,7 +90,7 @@ def model_throughput(device: str, model_name: str, template: int, search: int, b
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and bf16):
             loss = objective(model(data["z"], data["x"]), data["box"], data["heat"])
         loss.backward()
         optimizer.step()
@@ -105,12 +109,38 @@ def model_throughput(device: str, model_name: str, template: int, search: int, b
     return {"samples_per_s": round(batch * steps / seconds, 1), "peak_gib": round(peak, 2)}
 
 
+CALIBRATED = (("srtrack_base", 128, 256), ("srtrack_base", 192, 384), ("srtrack_lora_base", 128, 256),
+              ("vipt_base", 128, 256))
+
+
+def write_calibration(path: Path, gpu_type: str | None, batch: int) -> None:
+    """Seconds per training sample on one GPU for the paper-scale networks, bf16 and fp32, at `batch`."""
+    if not torch.cuda.is_available() or not gpu_type:
+        sys.exit("--calibration needs a CUDA device and --gpu-type (the resources.gpu_type it is for)")
+    entries = []
+    for network, template, search in CALIBRATED:
+        for precision in ("bf16", "fp32"):
+            measured = model_throughput("cuda", network, template, search, batch, bf16=precision == "bf16")
+            entries.append({"gpu_type": gpu_type, "network": network, "template_size": template,
+                            "search_size": search, "precision": precision, "activation_checkpointing": False,
+                            "batch": batch, "seconds_per_sample": 1 / measured["samples_per_s"],
+                            "peak_gib": measured["peak_gib"], "device": torch.cuda.get_device_name()})
+            print(json.dumps(entries[-1]))
+    path.write_text(json.dumps({"entries": entries}, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--calibration", type=Path, default=None,
+                        help="CUDA only: write the step times python -m srtrack.plan --calibration reads, and stop")
+    parser.add_argument("--gpu-type", default=None, help="the resources.gpu_type these step times are for")
     args = parser.parse_args()
+    if args.calibration is not None:
+        write_calibration(args.calibration, args.gpu_type, args.batch)
+        return
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
