@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", nargs="+", choices=[b.name for b in BENCHMARKS], default=None,
                         help="generate only these benchmarks")
     parser.add_argument("--preview", type=Path, default=None, help="also write a PNG contact sheet here")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes rendering sequences at once (the files are the same for any number)")
     return parser
 
 
@@ -54,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = config_from_args(args)
         out = args.out or cfg.synth.root
         with stage_run(cfg, "synth", name="synth", sections=("study", "synth"), parent_run_id=args.parent_run_id) as run:
-            manifest = generate(cfg.synth, cfg.study.seed, out, args.only)
+            manifest = generate(cfg.synth, cfg.study.seed, out, args.only, workers=max(1, args.workers))
             run.log_metrics({"frames": manifest["frames"], "seconds": manifest["seconds"],
                              "frames_per_second": manifest["frames"] / max(manifest["seconds"], 1e-9)})
             run.log_artifact(out / MANIFEST_FILE, "synth")

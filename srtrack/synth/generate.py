@@ -7,11 +7,13 @@ when complete, so an interrupted run never leaves a half-written benchmark behin
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
@@ -119,8 +121,18 @@ def render_sequence(writer: SequenceWriter, spec: SceneSpec, rng: np.random.Gene
             "attributes": attributes, "spec": asdict(spec)}
 
 
-def generate(cfg: SynthConfig, seed: int, out_root: Path, only: Iterable[str] | None = None) -> dict:
-    """Write every synthetic benchmark (or those in `only`) under `out_root`; returns the manifest."""
+def _render_task(task: tuple) -> dict:
+    """One sequence (a worker process's unit): its writer, scene and own seed stream come with it."""
+    bench_name, split, index, root, spec, seed, cfg = task
+    bench = next(b for b in BENCHMARKS if b.name == bench_name)
+    rng = np.random.default_rng([seed, bench.code, SPLIT_CODES[split], index])
+    return render_sequence(WRITERS[bench_name](root, sequence_name(bench, split, index)), spec, rng, cfg)
+
+
+def generate(cfg: SynthConfig, seed: int, out_root: Path, only: Iterable[str] | None = None, workers: int = 1) -> dict:
+    """Write every synthetic benchmark (or those in `only`) under `out_root`; returns the manifest.
+
+    Every sequence has its own seed stream, so `workers` processes write exactly the files one does."""
     wanted = set(only) if only else {b.name for b in BENCHMARKS}
     unknown = wanted - {b.name for b in BENCHMARKS}
     if unknown:
@@ -131,23 +143,24 @@ def generate(cfg: SynthConfig, seed: int, out_root: Path, only: Iterable[str] | 
     started = time.perf_counter()
     manifest: dict = {"format": "srtrack-synth/1", "seed": seed, "config": to_plain(asdict(cfg)), "benchmarks": {}}
     jobs = [(b, split, size) for b in BENCHMARKS if b.name in wanted for split, size in splits_of(b, cfg).items()]
-    total = sum(size.sequences for _, _, size in jobs)
-    with tqdm(total=total, desc="synth", unit="seq", disable=None, file=sys.stderr) as bar:
-        for bench, split, size in jobs:
-            writer_cls = WRITERS[bench.name]
-            root = split_root(partial, bench, split)
-            root.mkdir(parents=True, exist_ok=True)
-            records = []
-            for i, spec in enumerate(plan_split(cfg, bench, split, size, seed)):
-                rng = np.random.default_rng([seed, bench.code, SPLIT_CODES[split], i])
-                records.append(render_sequence(writer_cls(root, sequence_name(bench, split, i)), spec, rng, cfg))
-                bar.update()
-            entry = manifest["benchmarks"].setdefault(bench.name, {"root": bench.folder, "splits": {}})
-            entry["splits"][split] = records
-        for bench in BENCHMARKS:
-            if bench.name in manifest["benchmarks"]:
-                names = {s: [r["name"] for r in recs] for s, recs in manifest["benchmarks"][bench.name]["splits"].items()}
-                WRITERS[bench.name].write_lists(partial / bench.folder, names)
+    tasks = []
+    for bench, split, size in jobs:
+        root = split_root(partial, bench, split)
+        root.mkdir(parents=True, exist_ok=True)
+        tasks += [(bench.name, split, i, root, spec, seed, cfg)
+                  for i, spec in enumerate(plan_split(cfg, bench, split, size, seed))]
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(ProcessPoolExecutor(workers)) if workers > 1 else None
+        rendered = pool.map(_render_task, tasks, chunksize=4) if pool else map(_render_task, tasks)
+        records = list(tqdm(rendered, total=len(tasks), desc="synth", unit="seq", disable=None, file=sys.stderr))
+    folders = {b.name: b.folder for b in BENCHMARKS}
+    for (bench_name, split, *_), record in zip(tasks, records):
+        entry = manifest["benchmarks"].setdefault(bench_name, {"root": folders[bench_name], "splits": {}})
+        entry["splits"].setdefault(split, []).append(record)
+    for bench in BENCHMARKS:
+        if bench.name in manifest["benchmarks"]:
+            names = {s: [r["name"] for r in recs] for s, recs in manifest["benchmarks"][bench.name]["splits"].items()}
+            WRITERS[bench.name].write_lists(partial / bench.folder, names)
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     manifest["frames"] = sum(r["frames"] for b in manifest["benchmarks"].values() for recs in b["splits"].values()
                              for r in recs)

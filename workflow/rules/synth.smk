@@ -12,7 +12,8 @@ rule synth:
         layout.benchmark_path(OUT, "synth", "synth")
     conda:
         "../../envs/data.yaml"
-    threads: 1
+    # the first job, which nothing else can run beside: two processes at least (capped at --cores)
+    threads: max(2, CFG.resources.cpus_per_task)
     resources:
         mem_mb=4000,
         runtime=30,
@@ -22,4 +23,4 @@ rule synth:
         fingerprint=dag.fingerprint(CFG, "study.seed", "synth"),
     shell:
         "{params.srtrack}.synth --config {params.config} --out $(dirname {output.manifest}) "
-        "--preview {output.preview} > {log} 2>&1"
+        "--preview {output.preview} --workers {threads} > {log} 2>&1"
