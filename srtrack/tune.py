@@ -202,6 +202,7 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
                   init_sha256=links["init_sha256"], prior_sha256=links["prior_sha256"])
     setup = TrainerSetup(model=model, regularizer=regularizer, schedule=schedule, dataset=dataset, out=args.out,
                          run_key=key, seed=cfg.study.seed, workers=cfg.sampler.workers if args.workers is None else args.workers,
+                         pin_memory=cfg.sampler.pin_memory,
                          probe=probe_batch(dataset, schedule.probe_samples), network=spec,
                          load_report=report.to_json() if report else None)
     return setup, indexes, links

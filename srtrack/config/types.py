@@ -140,6 +140,7 @@ class SamplerConfig:
     brightness_jitter: float
     cache_mb: int
     workers: int
+    pin_memory: bool  # on CUDA: page-locked batches, copied to the GPU asynchronously
     crop: Literal["official", "continuous"]
 
 

@@ -83,13 +83,14 @@ def limit_index(index: dict, folder: Path, sequences: int | None, section: str) 
 
 
 def epoch_loader(dataset: PairDataset, cfg: TrainConfig, epoch: int, rank: int, world_size: int, first_step: int,
-                 workers: int) -> DataLoader:
-    """The DataLoader of one epoch from `first_step` on (spawned workers, see datasets/loader.py)."""
+                 workers: int, pin_memory: bool = False) -> DataLoader:
+    """The DataLoader of one epoch from `first_step` on (spawned workers, see datasets/loader.py);
+    `pin_memory` (CUDA): batches in page-locked memory."""
     dataset.set_epoch(epoch)
     # its own generator: a DataLoader draws a base seed when it starts, which must not move the global RNG
     return DataLoader(dataset, batch_sampler=RankBatchSampler(cfg, rank, world_size, first_step),
                       generator=torch.Generator().manual_seed(epoch), num_workers=workers, worker_init_fn=worker_init if workers else None,
-                      multiprocessing_context="spawn" if workers else None)
+                      multiprocessing_context="spawn" if workers else None, pin_memory=pin_memory)
 
 
 def probe_batch(dataset: PairDataset, count: int) -> dict[str, torch.Tensor] | None:

@@ -64,6 +64,7 @@ class TrainerSetup:
     run_key: str
     seed: int = 0
     workers: int = 0
+    pin_memory: bool = False  # page-locked batches (used on CUDA only)
     probe: dict[str, Tensor] | None = None
     loss_weights: LossWeights = field(default_factory=LossWeights)
     network: Any = None  # srtrack.models.spec.NetworkSpec of `model` (written into model.pth)
@@ -134,6 +135,7 @@ class Trainer:
         # constant LRs are the run's params (tune logs them), not flat metric charts
         self.logs_rates = schedule_varies(cfg.schedule, self.steps_per_epoch, self.total_steps)
         self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+        self.pinned = setup.pin_memory and device.type == "cuda"
         self.progress = Progress()
         self.checkpoint_path = setup.out / LAST_CHECKPOINT
 
@@ -195,7 +197,8 @@ class Trainer:
             sync = contextlib.nullcontext() if last or not self.env.distributed else self.wrapped.no_sync()
             with sync:
                 with self._autocast():
-                    loss, terms = batch_loss(self.wrapped, {k: v.to(self.device) for k, v in part.items()},
+                    loss, terms = batch_loss(self.wrapped, {k: v.to(self.device, non_blocking=self.pinned)
+                                                            for k, v in part.items()},
                                              self.setup.loss_weights)
                 total = loss * share
                 if last:
@@ -232,7 +235,7 @@ class Trainer:
         while self.progress.step < self.total_steps:
             epoch, first = divmod(self.progress.step, self.steps_per_epoch)
             loader = epoch_loader(self.setup.dataset, cfg, epoch, self.env.rank, self.env.world_size, first,
-                                  self.setup.workers)
+                                  self.setup.workers, pin_memory=self.pinned)
             for batch in loader:
                 yield {k: batch[k] for k in TENSOR_KEYS}
 
