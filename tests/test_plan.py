@@ -91,3 +91,17 @@ def test_a_calibration_file_gives_the_step_time(tmp_path: Path, capsys) -> None:
     assert "| 1.1 | 9 |" in text
     calibration.write_text("{}")
     assert plan(tmp_path, capsys, "--calibration", str(calibration))[0] == 2
+
+
+def test_a_gpu_dag_prints_and_writes_its_plan_when_it_starts(tmp_path: Path, tmp_config, capsys) -> None:
+    from srtrack.workflow import print_plan
+
+    roots = {"got10k": {"root": str(tmp_path)}, "lasher": {"root": str(tmp_path)}}
+    cpu = load_config(tmp_config({"datasets": roots}))
+    print_plan(cpu)   # the CPU default: nothing to plan GPUs for
+    assert not (cpu.study.output_dir / "plan.md").exists() and capsys.readouterr().err == ""
+    gpu = load_config(tmp_config({"datasets": roots, "resources": {"gpus_per_node": 2, "gpu_mem_gb": 40,
+                                                                   "gpu_type": "a100-40gb"}}))
+    print_plan(gpu)
+    written = (gpu.study.output_dir / "plan.md").read_text()
+    assert written in capsys.readouterr().err and "| rgbt/srft/seed0 | srtrack_tiny | 40 | 8 | bf16 |" in written
