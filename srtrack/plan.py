@@ -104,16 +104,20 @@ def training_plans(cfg: Config, calibration: list[dict]) -> tuple[list[TrainingP
     from srtrack.costs import largest_micro_batch, network_cost, training_memory_gb
     from srtrack.models.spec import spec_from_config
     from srtrack.slurm import training_job
+    from srtrack.train.data import per_rank_batch, steps_per_epoch
 
     job = training_job(cfg)
     gpus = job.nodes * job.gpus_per_node
     plans, source = [], ""
+    label_configs: dict[str, Config] = {}
     for run in Study(cfg).tuning_runs():
-        # the label's effective config, as its tuning job loads it (the command line's --set last)
-        run_cfg = load_config(cfg.sources, [*run.label.assignments(), *cfg.overrides])
+        # the label's effective config, as its tuning job loads it (the command line's --set last); once per label
+        if run.label.name not in label_configs:
+            label_configs[run.label.name] = load_config(cfg.sources, [*run.label.assignments(), *cfg.overrides])
+        run_cfg = label_configs[run.label.name]
         cost = network_cost(spec_from_config(run_cfg.model, run.label.model))
         schedule = run_cfg.train
-        micro = schedule.micro_batch or max(1, schedule.global_batch // job.world_size)
+        micro = schedule.micro_batch or per_rank_batch(schedule, job.world_size)
         precision = _precision(run_cfg)
         bf16 = precision == "bf16"
         memory = training_memory_gb(cost, run.label.method, micro, bf16=bf16,
@@ -130,7 +134,7 @@ def training_plans(cfg: Config, calibration: list[dict]) -> tuple[list[TrainingP
                 fixes.append(f"train.activation_checkpointing: true (micro-batch up to {checkpointed})")
             if not bf16 and gpus:
                 fixes.append("train.precision: bf16")
-        steps = schedule.epochs * (schedule.samples_per_epoch // schedule.global_batch)
+        steps = schedule.epochs * steps_per_epoch(schedule)
         per_sample, source = seconds_per_sample(run_cfg, cost, precision, calibration)
         hours = None if per_sample is None or not gpus else steps * schedule.global_batch * per_sample / gpus / 3600
         plans.append(TrainingPlan(run=f"{run.modality}/{run.label.name}/seed{run.seed}", network=cost.name,
@@ -141,11 +145,10 @@ def training_plans(cfg: Config, calibration: list[dict]) -> tuple[list[TrainingP
 
 def tracking_frames(cfg: Config) -> dict[str, int | None]:
     """Frames of each test split the study tracks on, from its prepared index (None: not prepared yet)."""
-    study = Study(cfg)
     frames: dict[str, int | None] = {}
-    for run in study.evaluation_runs():
-        index = Path(layout.index_path(cfg.study.output_dir, run.dataset, "test"))
-        frames[run.dataset] = json.loads(index.read_text())["n_frames"] if index.is_file() else None
+    for dataset in dict.fromkeys(run.dataset for run in Study(cfg).evaluation_runs()):  # each index read once
+        index = Path(layout.index_path(cfg.study.output_dir, dataset, "test"))
+        frames[dataset] = json.loads(index.read_text())["n_frames"] if index.is_file() else None
     return frames
 
 
