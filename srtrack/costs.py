@@ -72,7 +72,8 @@ class _FlashAttention(TorchFunctionMode):
 
 def _saved_bytes(model: nn.Module, template: torch.Tensor, search: torch.Tensor) -> tuple[int, int]:
     """Bytes autograd saves in one forward pass, parameters (and views of them) excluded; and the most
-    that one transformer block saves (what its backward, or its recomputation, holds at once)."""
+    that one transformer block saves (what its backward, or its recomputation, holds at once; measured
+    without activation checkpointing, under which a block saves only its input)."""
     from timm.models.vision_transformer import Block
 
     params = {id(p) for p in model.parameters()}
@@ -100,10 +101,6 @@ def _saved_bytes(model: nn.Module, template: torch.Tensor, search: torch.Tensor)
     finally:
         for handle in handles:
             handle.remove()
-    if model.backbone.activation_checkpointing:  # the blocks saved nothing: measure one block plainly
-        model.backbone.activation_checkpointing = False
-        block_max = _saved_bytes(model, template, search)[1]
-        model.backbone.activation_checkpointing = True
     return total, block_max
 
 
@@ -125,7 +122,7 @@ def _network_cost(key: str) -> NetworkCost:
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(template, search)
-    saved, block = _saved_bytes(model, template, search)
+    saved, block = _saved_bytes(model, template, search)  # the plain forward: the largest block's working set
     model.backbone.activation_checkpointing = True
     saved_checkpointed = _saved_bytes(model, template, search)[0]
     return NetworkCost(name=spec.name, template_size=spec.template_size, search_size=spec.search_size,
