@@ -36,6 +36,7 @@ from typing import Any, Sequence
 from srtrack import study
 from srtrack.cli_common import add_config_arguments, config_for_label, config_from_args, parse, run_main
 from srtrack.config import Config, config_to_dict
+from srtrack.config.types import LOADER_ONLY_KEYS
 from srtrack.errors import ConfigError
 from srtrack.io import file_sha256, json_sha256, write_json_atomic, write_text_atomic
 from srtrack.layout import LOAD_REPORT_FILE, METRICS_FILE, MODEL_FILE, RUN_ID_FILE, TRAIN_LOG
@@ -82,7 +83,7 @@ def run_key(cfg: Config, *, network: dict, method: str, modality: str, indexes: 
     schedule = data["pretrain" if modality == "rgb" else "train"]
     parts = {"model": network, "pos_embed": [data["model"]["pos_embed_from"], data["model"]["pos_embed_resample"]],
              "method": [method, data["method"]], "modality": modality, "schedule": schedule, "seed": cfg.study.seed,
-             "sampler": data["sampler"], "encoding": data["encoding"],
+             "sampler": {k: v for k, v in data["sampler"].items() if k not in LOADER_ONLY_KEYS}, "encoding": data["encoding"],
              "data": [[s["boxes_sha256"] for s in index["sequences"]] for index in indexes],
              "init": init_sha256, "prior": prior_sha256}
     return json_sha256(parts)[:20]
@@ -114,16 +115,8 @@ def train(args: argparse.Namespace) -> int:
     from srtrack.train.preemption import EXIT_PREEMPTED, StopRequest, requeue
 
     modality = args.modality
-    base = config_from_args(args)
-    pretraining = study.rgb_counterpart(base.model.name) if modality == "rgb" else None
-    cfg, label = config_for_label(args, base, args.label or args.method or base.method.name, model=pretraining)
-    if args.method and label.method != args.method:
-        raise ConfigError(f"--label {label.name} is method {label.method}, not --method {args.method}: "
-                          "pass one of them")
+    cfg, label, init = resolve_run(args)
     method, model_name = label.method, cfg.model.name
-    init = args.init or (None if modality == "rgb" else cfg.model.pretrained)
-    if init is None and modality != "rgb" and not args.allow_random_init:
-        raise ConfigError("no starting weights: pass --init, set model.pretrained, or --allow-random-init (tests)")
     env = distributed.detect()
     device = distributed.init(env, cfg.resources.ddp_backend)
     stop = StopRequest().install()
@@ -156,6 +149,21 @@ def train(args: argparse.Namespace) -> int:
     finally:
         stop.uninstall()
         distributed.shutdown()
+
+
+def resolve_run(args: argparse.Namespace) -> tuple[Config, study.Label, Path | None]:
+    """The run's config (its label's method, network and settings applied), label and starting weights."""
+    modality = args.modality
+    base = config_from_args(args)
+    pretraining = study.rgb_counterpart(base.model.name) if modality == "rgb" else None
+    cfg, label = config_for_label(args, base, args.label or args.method or base.method.name, model=pretraining)
+    if args.method and label.method != args.method:
+        raise ConfigError(f"--label {label.name} is method {label.method}, not --method {args.method}: "
+                          "pass one of them")
+    init = args.init or (None if modality == "rgb" else cfg.model.pretrained)
+    if init is None and modality != "rgb" and not args.allow_random_init:
+        raise ConfigError("no starting weights: pass --init, set model.pretrained, or --allow-random-init (tests)")
+    return cfg, label, init
 
 
 def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: str, modality: str,
@@ -202,7 +210,7 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
                   init_sha256=links["init_sha256"], prior_sha256=links["prior_sha256"])
     setup = TrainerSetup(model=model, regularizer=regularizer, schedule=schedule, dataset=dataset, out=args.out,
                          run_key=key, seed=cfg.study.seed, workers=cfg.sampler.workers if args.workers is None else args.workers,
-                         pin_memory=cfg.sampler.pin_memory,
+                         pin_memory=cfg.sampler.pin_memory, persistent_workers=cfg.sampler.persistent_workers,
                          probe=probe_batch(dataset, schedule.probe_samples), network=spec,
                          load_report=report.to_json() if report else None)
     return setup, indexes, links

@@ -138,10 +138,15 @@ class SamplerConfig:
     flip_prob: float
     gray_prob: float
     brightness_jitter: float
-    cache_mb: int
+    cache_mb: int  # decoded frames per training process, shared out among its DataLoader workers
     workers: int
     pin_memory: bool  # on CUDA: page-locked batches, copied to the GPU asynchronously
+    persistent_workers: bool  # one DataLoader for the whole run instead of one per epoch
     crop: Literal["official", "continuous"]
+
+
+# sampler keys that change how fast pairs arrive, never which pairs: not part of a run's identity
+LOADER_ONLY_KEYS = ("cache_mb", "workers", "pin_memory", "persistent_workers")
 
 
 @dataclass(frozen=True)
@@ -290,6 +295,7 @@ class TrainConfig:
     activation_checkpointing: bool  # recompute each backbone block's activations in the backward pass
     fused_adamw: bool  # on CUDA: AdamW as one fused kernel
     tf32: bool  # on CUDA: TF32 tensor cores for fp32 matmuls and convolutions
+    compile: Literal["none", "inductor", "aot_eager"]  # torch.compile backend of the training forward
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Sample `i` of epoch `e` is drawn from `np.random.default_rng([seed, e, i])`, so a batch does not
 depend on the number of DataLoader workers, on which worker produced it, or on where a run was
 resumed: reproducible runs and exact resume need no sampler state beyond (seed, epoch, index).
-Decoded frames are kept in a per-process LRU cache bounded by `sampler.cache_mb`.
+Decoded frames are kept in an LRU cache bounded by `sampler.cache_mb` per training process: its
+DataLoader workers each hold an equal share, so more workers do not mean more memory.
 """
 
 from __future__ import annotations
@@ -51,10 +52,19 @@ class FrameCache:
         if image.nbytes <= self.max_bytes:
             self.items[key] = image
             self.bytes += image.nbytes
-            while self.bytes > self.max_bytes:
-                _, dropped = self.items.popitem(last=False)
-                self.bytes -= dropped.nbytes
+            self.resize(self.max_bytes)
         return image
+
+    def resize(self, max_bytes: int) -> None:
+        """A new bound; the least recently used frames go until the cache is within it."""
+        self.max_bytes = max_bytes
+        while self.bytes > self.max_bytes:
+            _, dropped = self.items.popitem(last=False)
+            self.bytes -= dropped.nbytes
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a worker is sent the dataset, not the frames decoded so far in the main process
+        return {**self.__dict__, "items": OrderedDict(), "bytes": 0}
 
 
 class PairDataset(Dataset):
@@ -84,8 +94,10 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return self.samples_per_epoch
 
-    def __getitem__(self, item: int) -> dict[str, Any]:
-        rng = np.random.default_rng([self.seed, self.epoch, item])
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
+        """Sample `item` of the current epoch, or of `epoch` for an (epoch, sample) pair."""
+        epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
+        rng = np.random.default_rng([self.seed, epoch, index])
         pair = self.sampler.draw(rng)
         return self.process(pair, rng)
 
@@ -120,6 +132,15 @@ class PairDataset(Dataset):
 
 def worker_init(_: int) -> None:
     cv2.setNumThreads(1)  # workers share the cores with the training process
+    info = torch.utils.data.get_worker_info()
+    share_cache(info.dataset, info.num_workers)
+
+
+def share_cache(dataset: Dataset, workers: int) -> None:
+    """Give one of `workers` workers its share of the process's frame cache."""
+    cache = getattr(dataset, "cache", None)
+    if isinstance(cache, FrameCache):
+        cache.resize(cache.max_bytes // max(1, workers))
 
 
 def make_loader(dataset: PairDataset, batch_size: int, workers: int) -> DataLoader:

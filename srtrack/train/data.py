@@ -39,20 +39,28 @@ def steps_per_epoch(cfg: TrainConfig) -> int:
     return steps
 
 
-class RankBatchSampler(Sampler[list[int]]):
-    """The sample indices of this rank for each remaining step of one epoch."""
+class RankBatchSampler(Sampler[list[tuple[int, int]]]):
+    """This rank's (epoch, sample) indices for each global step in [first_step, last_step).
 
-    def __init__(self, cfg: TrainConfig, rank: int, world_size: int, first_step: int = 0):
+    Steps are counted over the whole run (step s is step s mod S of epoch s // S), so one sampler
+    can span several epochs and a DataLoader over it keeps its workers from epoch to epoch.
+    `last_step` defaults to the end of `first_step`'s epoch.
+    """
+
+    def __init__(self, cfg: TrainConfig, rank: int, world_size: int, first_step: int = 0, last_step: int | None = None):
         self.global_batch, self.local = cfg.global_batch, per_rank_batch(cfg, world_size)
-        self.rank, self.first_step, self.steps = rank, first_step, steps_per_epoch(cfg)
+        self.rank, self.steps = rank, steps_per_epoch(cfg)
+        self.first_step = first_step
+        self.last_step = (first_step // self.steps + 1) * self.steps if last_step is None else last_step
 
-    def __iter__(self) -> Iterator[list[int]]:
-        for step in range(self.first_step, self.steps):
-            start = step * self.global_batch + self.rank * self.local
-            yield list(range(start, start + self.local))
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for step in range(self.first_step, self.last_step):
+            epoch, within = divmod(step, self.steps)
+            start = within * self.global_batch + self.rank * self.local
+            yield [(epoch, i) for i in range(start, start + self.local)]
 
     def __len__(self) -> int:
-        return self.steps - self.first_step
+        return max(0, self.last_step - self.first_step)
 
 
 def open_datasets(cfg: Config, folders: list[Path], schedule: TrainConfig, section: str) -> tuple[PairDataset, list[dict]]:
@@ -82,25 +90,32 @@ def limit_index(index: dict, folder: Path, sequences: int | None, section: str) 
     return {**index, "sequences": index["sequences"][:sequences]}
 
 
-def epoch_loader(dataset: PairDataset, cfg: TrainConfig, epoch: int, rank: int, world_size: int, first_step: int,
-                 workers: int, pin_memory: bool = False) -> DataLoader:
-    """The DataLoader of one epoch from `first_step` on (spawned workers, see datasets/loader.py);
-    `pin_memory` (CUDA): batches in page-locked memory."""
-    dataset.set_epoch(epoch)
-    # its own generator: a DataLoader draws a base seed when it starts, which must not move the global RNG
-    return DataLoader(dataset, batch_sampler=RankBatchSampler(cfg, rank, world_size, first_step),
-                      generator=torch.Generator().manual_seed(epoch), num_workers=workers, worker_init_fn=worker_init if workers else None,
-                      multiprocessing_context="spawn" if workers else None, pin_memory=pin_memory)
+def step_loaders(dataset: PairDataset, cfg: TrainConfig, rank: int, world_size: int, first_step: int,
+                 total_steps: int, workers: int, persistent: bool, pin_memory: bool = False) -> Iterator[DataLoader]:
+    """DataLoaders over this rank's batches from global step `first_step` to the end of the run.
+
+    `persistent`: one loader for all the remaining steps, so its workers (and their frame caches)
+    live for the whole run; otherwise one loader per epoch, whose workers are spawned again each
+    epoch as the released trainers do. Both yield the same batches (items depend only on
+    (seed, epoch, index)). Workers are spawned, see datasets/loader.py; `pin_memory` (CUDA): batches
+    in page-locked memory.
+    """
+    steps = steps_per_epoch(cfg)
+    bounds = [(first_step, total_steps)] if persistent else \
+        [(max(first_step, e * steps), (e + 1) * steps) for e in range(first_step // steps, -(-total_steps // steps))]
+    for start, stop in bounds:
+        # its own generator: a DataLoader draws a base seed when it starts, which must not move the global RNG
+        yield DataLoader(dataset, batch_sampler=RankBatchSampler(cfg, rank, world_size, start, stop),
+                         generator=torch.Generator().manual_seed(start), num_workers=workers,
+                         worker_init_fn=worker_init if workers else None,
+                         multiprocessing_context="spawn" if workers else None, pin_memory=pin_memory)
 
 
 def probe_batch(dataset: PairDataset, count: int) -> dict[str, torch.Tensor] | None:
     """`count` fixed training pairs (an epoch index no training epoch uses), or None for 0."""
     if count == 0:
         return None
-    saved = dataset.epoch
-    dataset.set_epoch(2**31 - 1)
-    items = [dataset[i] for i in range(count)]
-    dataset.set_epoch(saved)
+    items = [dataset[(2**31 - 1, i)] for i in range(count)]
     return {k: torch.stack([item[k] for item in items]) for k in TENSOR_KEYS}
 
 

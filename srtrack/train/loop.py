@@ -28,7 +28,7 @@ from srtrack.method.regularizers import NonFiniteGradientError, Regularizer, app
 from srtrack.models.elimination import keep_rate
 from srtrack.models.losses import LossWeights, loss_terms, weighted_loss
 from srtrack.train import distributed
-from srtrack.train.data import TENSOR_KEYS, epoch_loader, micro_batches, per_rank_batch, steps_per_epoch
+from srtrack.train.data import TENSOR_KEYS, micro_batches, per_rank_batch, step_loaders, steps_per_epoch
 from srtrack.train.distributed import DistEnv
 from srtrack.train.optim import build_optimizer, build_scheduler, group_rates, schedule_varies
 from srtrack.train.preemption import StopRequest
@@ -65,6 +65,7 @@ class TrainerSetup:
     seed: int = 0
     workers: int = 0
     pin_memory: bool = False  # page-locked batches (used on CUDA only)
+    persistent_workers: bool = True  # one DataLoader (and its workers) for the whole run
     probe: dict[str, Tensor] | None = None
     loss_weights: LossWeights = field(default_factory=LossWeights)
     network: Any = None  # srtrack.models.spec.NetworkSpec of `model` (written into model.pth)
@@ -127,6 +128,8 @@ class Trainer:
         self.params = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
         self.wrapped: nn.Module = DistributedDataParallel(
             self.model, device_ids=[device.index] if device.type == "cuda" else None) if env.distributed else self.model
+        # compiled: the step's forward and backward; the probe, the checkpoints and DDP's no_sync use the modules
+        self.forward_module = self.wrapped if cfg.compile == "none" else torch.compile(self.wrapped, backend=cfg.compile)
         cuda = device.type == "cuda"
         self.optimizer = build_optimizer(self.model, cfg, fused=cfg.fused_adamw and cuda)
         if cuda:  # process-wide switches, meaningless on CPU
@@ -197,7 +200,7 @@ class Trainer:
             sync = contextlib.nullcontext() if last or not self.env.distributed else self.wrapped.no_sync()
             with sync:
                 with self._autocast():
-                    loss, terms = batch_loss(self.wrapped, {k: v.to(self.device, non_blocking=self.pinned)
+                    loss, terms = batch_loss(self.forward_module, {k: v.to(self.device, non_blocking=self.pinned)
                                                             for k, v in part.items()},
                                              self.setup.loss_weights)
                 total = loss * share
@@ -231,11 +234,10 @@ class Trainer:
     # -- the run -----------------------------------------------------------------------------
     def batches(self) -> Iterator[dict[str, Tensor]]:
         """This rank's batches from the current step to the end of the run."""
-        cfg = self.setup.schedule
-        while self.progress.step < self.total_steps:
-            epoch, first = divmod(self.progress.step, self.steps_per_epoch)
-            loader = epoch_loader(self.setup.dataset, cfg, epoch, self.env.rank, self.env.world_size, first,
-                                  self.setup.workers, pin_memory=self.pinned)
+        loaders = step_loaders(self.setup.dataset, self.setup.schedule, self.env.rank, self.env.world_size,
+                               self.progress.step, self.total_steps, self.setup.workers, self.setup.persistent_workers,
+                               pin_memory=self.pinned)
+        for loader in loaders:
             for batch in loader:
                 yield {k: batch[k] for k in TENSOR_KEYS}
 

@@ -15,11 +15,12 @@ import torch
 from conftest import DEFAULT_CONFIG, REPO
 from srtrack.config import load_config
 from srtrack.datasets.index import load_sequences
-from srtrack.datasets.loader import PairDataset, make_loader
+from srtrack.datasets.loader import PairDataset, make_loader, share_cache
 from srtrack.datasets.processing import IMAGENET_MEAN, IMAGENET_STD, gaussian_radius, jitter_box, score_map
 from srtrack.datasets.sampling import PairSampler
 from srtrack.datasets.sequence import Sequence
 from srtrack.errors import ConfigError
+from srtrack.train.data import step_loaders
 
 CFG = load_config(DEFAULT_CONFIG)
 PLAIN = dataclasses.replace(CFG.sampler, flip_prob=0.0, gray_prob=0.0, brightness_jitter=0.0)
@@ -124,6 +125,37 @@ def test_items_depend_only_on_seed_epoch_and_index(tmp_path: Path) -> None:
     serial = next(iter(make_loader(data, 8, workers=0)))
     parallel = next(iter(make_loader(data, 8, workers=2)))
     assert all(torch.equal(serial[k], parallel[k]) for k in serial)
+
+
+def test_one_loader_for_the_run_gives_the_per_epoch_loaders_batches(tmp_path: Path) -> None:
+    data = dataset([white_box_sequence(tmp_path, n=8)], CFG.sampler, samples_per_epoch=8)
+    schedule = dataclasses.replace(CFG.train, global_batch=4, samples_per_epoch=8)   # 2 steps per epoch
+
+    def batches(persistent: bool, workers: int) -> list[torch.Tensor]:
+        loaders = list(step_loaders(data, schedule, 0, 1, first_step=1, total_steps=6, workers=workers,
+                                    persistent=persistent))
+        assert len(loaders) == (1 if persistent else 3)   # epochs 0 (from its 2nd step), 1 and 2
+        return [torch.cat([b["search"].flatten(), b["index"].flatten().float()]) for loader in loaders for b in loader]
+
+    per_epoch = batches(False, 0)
+    assert len(per_epoch) == 5
+    for got in (batches(True, 0), batches(True, 2)):
+        assert len(got) == 5 and all(torch.equal(a, b) for a, b in zip(per_epoch, got))
+    assert not torch.equal(per_epoch[0], per_epoch[2])   # epoch 1 draws other pairs than epoch 0
+
+
+def test_workers_share_the_frame_cache_and_start_without_the_main_process_frames(tmp_path: Path) -> None:
+    import pickle
+
+    data = dataset([white_box_sequence(tmp_path, n=8)], dataclasses.replace(CFG.sampler, cache_mb=1))
+    for i in range(8):
+        data[i]
+    assert data.cache.bytes > 0 and data.cache.bytes <= 2**20
+    sent = pickle.loads(pickle.dumps(data))
+    assert sent.cache.bytes == 0 and not sent.cache.items and sent.cache.max_bytes == 2**20
+    share_cache(data, 4)   # what each of 4 workers does first
+    assert data.cache.max_bytes == 2**18 and 0 < data.cache.bytes <= 2**18
+    assert data[0]["search"].shape == (6, 128, 128)
 
 
 def test_score_map_peaks_at_the_box_centre() -> None:

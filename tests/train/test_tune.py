@@ -161,3 +161,22 @@ def test_train_sequences_keeps_the_first_n_sequences_of_each_split(smoke_data: P
     assert tune.main([*too_many, "--modality", "rgbt", "--method", "full", "--data", str(lasher),
                       "--allow-random-init", "--out", str(tmp_path / "x")]) == 2
     assert f"train.sequences is 9, but {lasher} (lasher train) holds 3 sequences" in capsys.readouterr().err
+
+
+def test_a_compiled_training_step_gives_the_eager_weights_and_saves_the_plain_module(smoke_data: Path,
+                                                                                     tmp_path: Path) -> None:
+    """train.compile: aot_eager traces the forward and backward (what inductor compiles on GPUs) and runs
+    them on the eager kernels: the same weights as eager, in a file without torch.compile's wrapper."""
+    weights = {}
+    for backend in ("none", "aot_eager"):
+        schedule = {"epochs": 1, "samples_per_epoch": 16, "global_batch": 8, "log_every": 1, "probe_samples": 0,
+                    "compile": backend}
+        (tmp_path / backend).mkdir()
+        config = run_config(smoke_data, tmp_path / backend, schedule, model={"name": "srtrack_tiny"})
+        out = tmp_path / backend / "run"
+        assert tune.main([*config, "--modality", "rgbt", "--method", "full", "--allow-random-init",
+                          "--out", str(out)]) == 0
+        weights[backend] = torch.load(out / "model.pth", weights_only=True)["net"]
+    eager, compiled = weights["none"], weights["aot_eager"]
+    assert eager.keys() == compiled.keys() and not any("_orig_mod" in k for k in compiled)
+    assert all(torch.equal(eager[k], compiled[k]) for k in eager)

@@ -88,9 +88,13 @@ def test_ranks_split_every_global_batch_exactly(world: int) -> None:
     cfg = dataclasses.replace(CFG.train, global_batch=8, samples_per_epoch=40)
     per_rank = [list(RankBatchSampler(cfg, r, world)) for r in range(world)]
     for step in range(5):
-        assert sorted(i for r in range(world) for i in per_rank[r][step]) == list(range(step * 8, step * 8 + 8))
+        assert sorted(i for r in range(world) for i in per_rank[r][step]) == [(0, i) for i in range(step * 8, step * 8 + 8)]
     resumed = list(RankBatchSampler(cfg, 0, world, first_step=3))
     assert resumed == per_rank[0][3:]
+    # over a whole run: epoch 1 repeats epoch 0's sample numbers, tagged with its epoch
+    run = list(RankBatchSampler(cfg, 0, world, first_step=3, last_step=12))
+    assert len(run) == 9 and run[:2] == per_rank[0][3:]
+    assert run[2] == [(1, i) for e, i in per_rank[0][0]] and run[-1] == [(2, i) for e, i in per_rank[0][1]]
     with pytest.raises(ConfigError, match="does not split evenly over 3 ranks"):
         RankBatchSampler(cfg, 0, 3)
 
@@ -156,3 +160,15 @@ def test_the_fused_adamw_kernel_matches_the_default_one() -> None:
     gap = max((a - b).abs().max().item() for a, b in zip(models[0].parameters(), models[1].parameters()))
     moved = max((a - b).abs().max().item() for a, b in zip(models[0].parameters(), start))
     assert gap < 1e-3 * moved
+
+
+def test_the_run_key_ignores_how_pairs_are_loaded_but_not_which_pairs() -> None:
+    from srtrack.tune import run_key
+
+    def key(**sampler) -> str:
+        cfg = dataclasses.replace(CFG, sampler=dataclasses.replace(CFG.sampler, **sampler))
+        return run_key(cfg, network={"name": "srtrack_tiny"}, method="srft", modality="rgbt", indexes=[],
+                       init_sha256=None, prior_sha256=None)
+
+    assert key() == key(workers=8, cache_mb=8192, pin_memory=False, persistent_workers=False)   # a resume may change them
+    assert key() != key(search_factor=5.0)

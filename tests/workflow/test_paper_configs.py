@@ -99,3 +99,54 @@ def test_paper_dags_resolve_with_the_paper_jobs_and_gpu_requests(site: Path, set
     for rule in ("tune", "evaluate", "retention"):
         requests = [job for job in jobs if job.lstrip().startswith(f"rule {rule}:")]
         assert requests and all("gres=gpu:8" in job for job in requests), rule
+
+
+# every network the paper's configs train, at its real size: the two-stream ViT-B at both crop sizes, and
+# the LoRA and prompt (ViPT) trackers of the paradigms table
+PAPER_MODELS = [("ostrack256-rgbt", (), "full", "srtrack_base"), ("droptrack384-rgbt", (), "full", "srtrack_base"),
+                ("droptrack384-rgbt", ("paradigms",), "lora", "srtrack_lora_base"),
+                ("droptrack384-rgbt", ("paradigms",), "prompt", "vipt_base")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("setting", "grids", "label", "model"), PAPER_MODELS)
+def test_one_training_step_of_each_paper_model_at_its_real_size(site: Path, smoke_data: Path, tmp_path: Path,
+                                                                setting: str, grids, label: str, model: str) -> None:
+    """The tune CLI's own run resolution and set-up with the paper's files, one step of one pair on CPU
+    (random weights: the released checkpoints are not in the repository)."""
+    import math
+
+    import torch
+
+    from srtrack import tune
+    from srtrack.train import distributed
+    from srtrack.train.loop import Trainer
+
+    one_pair = ["train.global_batch=1", "train.samples_per_epoch=1", "train.micro_batch=null", "train.probe_samples=0",
+                "model.pretrained=null", f"datasets.lasher.root={smoke_data / 'synthetic/lasher'}"]
+    args = tune.build_parser().parse_args([
+        *(arg for path in files(site, setting, *grids) for arg in ("--config", str(path))),
+        *(arg for value in one_pair for arg in ("--set", value)),
+        "--modality", "rgbt", "--label", label, "--data", str(smoke_data / "results/data/lasher-train"),
+        "--allow-random-init", "--workers", "0", "--out", str(tmp_path)])
+    cfg, resolved, init = tune.resolve_run(args)
+    assert cfg.model.name == model
+    setup, _, _ = tune.build_setup(cfg, args, cfg.model.name, resolved.method, "rgbt", args.data, init)
+    trainer = Trainer(setup, distributed.detect(), torch.device("cpu"))
+    before = {name: p.detach().clone() for name, p in trainer.params.items()}
+    batch = next(trainer.batches())
+    size = SETTINGS[setting][3][1]
+    assert batch["search"].shape == (1, 6, size, size)
+    stats = trainer.train_step(batch)
+    assert math.isfinite(stats["loss/task"]) and math.isfinite(stats["train/grad_norm"]) and stats["train/grad_norm"] > 0
+    assert all(p.grad is not None for p in trainer.params.values()), "every trainable tensor is in the graph"
+    # LoRA's A gets no gradient while B is still zero (its initialisation), so the first step moves B only
+    movable = [name for name in before if not name.endswith("lora_A")]
+    moved = [name for name in movable if not torch.equal(trainer.params[name].detach(), before[name])]
+    # stochastic depth may drop a whole residual branch of the single pair (zero gradients, no move)
+    assert len(moved) >= 0.9 * len(movable), sorted(set(movable) - set(moved))
+    trainable = sum(p.numel() for p in trainer.params.values())
+    total = sum(p.numel() for p in trainer.model.parameters())
+    # full fine-tuning trains the network (199.6 M of 206.4 M: the frozen patch embeddings' copies aside);
+    # LoRA and prompts train a few million parameters of the same ViT-B
+    assert total > 80e6 and (trainable > 0.9 * total if label == "full" else trainable < 0.1 * total)
