@@ -20,6 +20,7 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -138,6 +139,8 @@ OPTIMIZER_BYTES = 3 * BYTES_FP32
 # diagonal, the transfer term's window of two squared gradients (srft, transfer_only)
 REGULARIZER_BYTES = {"full": 0, "frozen": 0, "prompt": 0, "lora": 0, "l2sp": 4, "ewc": 8, "prior_only": 4,
                      "transfer_only": 12, "srft": 12}
+# headroom for the allocator's fragmentation and the CUDA context
+MEMORY_HEADROOM = 0.9
 # bf16 autocast keeps most saved activations in 2 bytes instead of 4 (layer norms and softmax stay fp32)
 BF16_ACTIVATION_SHARE = 0.6
 
@@ -152,6 +155,22 @@ def training_memory_gb(cost: NetworkCost, method: str, micro_batch: int, *, bf16
 
 def largest_micro_batch(cost: NetworkCost, method: str, budget_gb: float, *, bf16: bool, checkpointing: bool) -> int:
     """The largest micro-batch whose training memory fits in `budget_gb` (0 if even the weights do not)."""
-    fixed = training_memory_gb(cost, method, 0, bf16=bf16, checkpointing=checkpointing)
-    per_sample = training_memory_gb(cost, method, 1, bf16=bf16, checkpointing=checkpointing) - fixed
-    return max(0, math.floor((budget_gb - fixed) / per_sample))
+    return _largest(lambda n: training_memory_gb(cost, method, n, bf16=bf16, checkpointing=checkpointing), budget_gb)
+
+
+def inference_memory_gb(cost: NetworkCost, batch: int, *, bf16: bool) -> float:
+    """Peak memory of one tracking process (GB): the weights and, per sequence tracked in lockstep, one
+    block's working set. An upper bound: without autograd a block frees its intermediates as it runs."""
+    per_sequence = cost.block_bytes * (BF16_ACTIVATION_SHARE if bf16 else 1.0)
+    return (cost.params * BYTES_FP32 + batch * per_sequence) / 1e9
+
+
+def largest_eval_batch(cost: NetworkCost, budget_gb: float, *, bf16: bool) -> int:
+    """The most sequences one tracking process can track in lockstep within `budget_gb`."""
+    return _largest(lambda n: inference_memory_gb(cost, n, bf16=bf16), budget_gb)
+
+
+def _largest(memory_gb: Callable[[int], float], budget_gb: float) -> int:
+    """The largest n with memory_gb(n) <= budget_gb, for memory linear in n (0 if n = 0 does not fit)."""
+    fixed = memory_gb(0)
+    return max(0, math.floor((budget_gb - fixed) / (memory_gb(1) - fixed)))

@@ -121,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
         run_.log_split(index, "test")
         if spec is not None:
             raw = args.out / "raw" / f"{digest[:16]}-{spec.name}-{tracking_settings_hash(cfg, spec)}"
-            track(cfg, args, sequences, raw, network)
+            batch = track(cfg, args, sequences, raw, network, spec)
+            if batch is not None:
+                run_.log_params({"run/eval_batch": batch})
         else:
             raw = args.results
         results, notes = read_results(raw, sequences, cfg.evaluate.short_results)
@@ -317,11 +319,12 @@ def tracking_settings_hash(cfg: Config, spec) -> str:
                         "encoding": data["encoding"], "precision": data["evaluate"]["precision"]})[:8]
 
 
-def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, model) -> None:
-    """Run the tracker over every sequence without results in `raw` (resumable per sequence)."""
+def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, model, spec) -> int | None:
+    """Run the tracker over every sequence without results in `raw` (resumable per sequence); returns
+    the lockstep batch it used (None: nothing left to track)."""
     from tqdm import tqdm
 
-    from srtrack.evaluation.runner import run_batches
+    from srtrack.evaluation.runner import device_memory_gb, lockstep_batch, run_batches
     from srtrack.metrics.benchmark import with_anchor_runs
 
     sequences = with_anchor_runs(sequences)  # VOT multistart: one run per anchor too
@@ -329,11 +332,14 @@ def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, model) ->
     if len(todo) < len(sequences):
         log.info("%d of %d sequences already tracked with this checkpoint", len(sequences) - len(todo), len(sequences))
     if not todo:
-        return
+        return None
     raw.mkdir(parents=True, exist_ok=True)
     workers = cfg.evaluate.workers if args.workers is None else args.workers
+    batch = lockstep_batch(cfg, spec, len(todo), workers, device_memory_gb(cfg))
+    log.info("tracking %d sequences, %d in lockstep per process, %d process(es)", len(todo), batch, workers)
     with tqdm(total=len(todo), desc="sequences", unit="seq", mininterval=2.0) as bar:
-        run_batches(cfg, model, args.checkpoint, todo, raw, workers, on_done=bar.update)
+        run_batches(cfg, model, args.checkpoint, todo, raw, workers, batch, on_done=bar.update)
+    return batch
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ comes from a measured step time (`--calibration`, the JSON `benchmarks/train_thr
 --calibration` writes on a GPU: seconds per sample per GPU for a network, crop sizes and
 precision), else from the network's FLOPs at DEFAULT_UTILIZATION of the GPU's peak (GPU_PEAK_TFLOPS,
 `resources.gpu_type`). A job that does not fit is listed with what would make it fit (a micro-batch,
-activation checkpointing). Tracking jobs are counted; their hours need the prepared test splits'
-frame counts, so they are estimated where those index files exist. Exit status 0; 1 when a job does
-not fit. The DAG prints the same plan when it starts.
+activation checkpointing). Per tuned network also the sequences one tracking process follows in
+lockstep (`evaluate.batch`; `auto` resolved as the evaluate stage resolves it on a GPU of
+`resources.gpu_mem_gb`) and that process's peak memory. Tracking jobs are counted, with the frames of
+the test splits already prepared. Exit status 0; 1 when a job does not fit. The DAG prints the same plan when it starts.
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ GPU_PEAK_TFLOPS = {
 }
 # the share of that peak a ViT training step reaches when nothing is measured (a rough, stated assumption)
 DEFAULT_UTILIZATION = 0.35
-# headroom for the allocator's fragmentation and the CUDA context
-MEMORY_HEADROOM = 0.9
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,8 @@ class TrainingPlan:
     hours: float | None  # None: no GPU type and no calibration
     gpus: int
     fixes: tuple[str, ...]
+    track_batch: int  # sequences its tracker follows in lockstep per tracking process
+    track_memory_gb: float  # that process's peak
 
 
 def _precision(cfg: Config) -> str:
@@ -99,9 +100,11 @@ def seconds_per_sample(cfg: Config, cost, precision: str, calibration: list[dict
     return flops / (peak * 1e12 * DEFAULT_UTILIZATION), f"FLOPs at {DEFAULT_UTILIZATION:.0%} of {peak:g} TFLOP/s"
 
 
-def training_plans(cfg: Config, calibration: list[dict]) -> tuple[list[TrainingPlan], str]:
-    """The plan of every tuning job (and where its step time comes from)."""
-    from srtrack.costs import largest_micro_batch, network_cost, training_memory_gb
+def training_plans(cfg: Config, calibration: list[dict], splits: dict[str, dict | None]) -> tuple[list[TrainingPlan], str]:
+    """The plan of every tuning job and its tracker (and where its step time comes from); `splits`:
+    the tracked test splits' indexes (`tracking_splits`)."""
+    from srtrack.costs import MEMORY_HEADROOM, inference_memory_gb, largest_micro_batch, network_cost, training_memory_gb
+    from srtrack.evaluation.runner import lockstep_batch
     from srtrack.models.spec import spec_from_config
     from srtrack.slurm import training_job
     from srtrack.train.data import per_rank_batch, steps_per_epoch
@@ -110,12 +113,15 @@ def training_plans(cfg: Config, calibration: list[dict]) -> tuple[list[TrainingP
     gpus = job.nodes * job.gpus_per_node
     plans, source = [], ""
     label_configs: dict[str, Config] = {}
+    tracked = max((index["n_sequences"] for index in splits.values() if index), default=10**6)
+    tracking_gpu_mem = cfg.resources.gpu_mem_gb if gpus else None
     for run in Study(cfg).tuning_runs():
         # the label's effective config, as its tuning job loads it (the command line's --set last); once per label
         if run.label.name not in label_configs:
             label_configs[run.label.name] = load_config(cfg.sources, [*run.label.assignments(), *cfg.overrides])
         run_cfg = label_configs[run.label.name]
-        cost = network_cost(spec_from_config(run_cfg.model, run.label.model))
+        spec = spec_from_config(run_cfg.model, run.label.model)
+        cost = network_cost(spec)
         schedule = run_cfg.train
         micro = schedule.micro_batch or per_rank_batch(schedule, job.world_size)
         precision = _precision(run_cfg)
@@ -137,23 +143,31 @@ def training_plans(cfg: Config, calibration: list[dict]) -> tuple[list[TrainingP
         steps = schedule.epochs * steps_per_epoch(schedule)
         per_sample, source = seconds_per_sample(run_cfg, cost, precision, calibration)
         hours = None if per_sample is None or not gpus else steps * schedule.global_batch * per_sample / gpus / 3600
+        track_batch = lockstep_batch(run_cfg, spec, tracked, run_cfg.evaluate.workers, tracking_gpu_mem)
+        track_memory = inference_memory_gb(cost, track_batch, bf16=bool(gpus) and run_cfg.evaluate.precision == "bf16")
+        if budget is not None and track_memory > budget:
+            fits = False
+            fixes.append(f"evaluate.batch: auto (tracking {track_batch} sequences needs {track_memory:.1f} GB)")
         plans.append(TrainingPlan(run=f"{run.modality}/{run.label.name}/seed{run.seed}", network=cost.name,
                                   method=run.label.method, steps=steps, micro_batch=micro, precision=precision,
-                                  memory_gb=memory, fits=fits, hours=hours, gpus=gpus, fixes=tuple(fixes)))
+                                  memory_gb=memory, fits=fits, hours=hours, gpus=gpus, fixes=tuple(fixes),
+                                  track_batch=track_batch, track_memory_gb=track_memory))
     return plans, source
 
 
-def tracking_frames(cfg: Config) -> dict[str, int | None]:
-    """Frames of each test split the study tracks on, from its prepared index (None: not prepared yet)."""
-    frames: dict[str, int | None] = {}
-    for dataset in dict.fromkeys(run.dataset for run in Study(cfg).evaluation_runs()):  # each index read once
+def tracking_splits(cfg: Config) -> dict[str, dict | None]:
+    """The prepared index of each test split the study tracks on (None: not prepared yet), read once."""
+    splits: dict[str, dict | None] = {}
+    for dataset in dict.fromkeys(run.dataset for run in Study(cfg).evaluation_runs()):
         index = Path(layout.index_path(cfg.study.output_dir, dataset, "test"))
-        frames[dataset] = json.loads(index.read_text())["n_frames"] if index.is_file() else None
-    return frames
+        splits[dataset] = json.loads(index.read_text()) if index.is_file() else None
+    return splits
 
 
-def render(cfg: Config, plans: list[TrainingPlan], source: str) -> str:
+def render(cfg: Config, plans: list[TrainingPlan], source: str, splits: dict[str, dict | None]) -> str:
     """The plan as Markdown: job counts per stage, then one row per training job and the totals."""
+    from srtrack.costs import MEMORY_HEADROOM
+
     study = Study(cfg)
     counts = Counter({"tune": len(plans), "evaluate": sum(1 for _ in study.evaluation_runs()),
                       "retention": sum(1 for _ in study.retention_runs())})
@@ -162,14 +176,16 @@ def render(cfg: Config, plans: list[TrainingPlan], source: str) -> str:
     gpu_mem = f"{cfg.resources.gpu_mem_gb:g} GB" if cfg.resources.gpu_mem_gb else "not set (resources.gpu_mem_gb)"
     lines += [f"training: {plans[0].gpus if plans else 0} GPU(s) per job ({cfg.resources.gpu_type or 'GPU type not set'}), "
               f"GPU memory {gpu_mem}; step time: {source or 'n/a'}", "",
-              "| run | network | steps | micro-batch | precision | peak GB / process | fits | hours | GPU-hours |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| run | network | steps | micro-batch | precision | peak GB / process | fits | hours | GPU-hours "
+              "| tracking batch | tracking GB / process |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for plan in plans:
         fits = {None: "?", True: "yes", False: "NO"}[plan.fits]
         hours = f"{plan.hours:.1f}" if plan.hours is not None else "?"
         gpu_hours = f"{plan.hours * plan.gpus:.0f}" if plan.hours is not None else "?"
         lines.append(f"| {plan.run} | {plan.network} | {plan.steps} | {plan.micro_batch} | {plan.precision} | "
-                     f"{plan.memory_gb:.1f} | {fits} | {hours} | {gpu_hours} |")
+                     f"{plan.memory_gb:.1f} | {fits} | {hours} | {gpu_hours} | {plan.track_batch} | "
+                     f"{plan.track_memory_gb:.1f} |")
     known = [p.hours * p.gpus for p in plans if p.hours is not None]
     if known:
         lines += ["", f"training total: {sum(known):.0f} GPU-hours over {len(known)} job(s)"]
@@ -177,17 +193,17 @@ def render(cfg: Config, plans: list[TrainingPlan], source: str) -> str:
         if plan.fits is False:
             lines.append(f"- {plan.run} does not fit in {gpu_mem} x {MEMORY_HEADROOM:.0%}: "
                          + ("; ".join(plan.fixes) if plan.fixes else "no micro-batch fits; more GPU memory needed"))
-    frames = tracking_frames(cfg)
-    if frames:
-        lines += ["", "tracking: " + ", ".join(f"{name} {n if n is not None else '? (not prepared)'} frames"
-                                               for name, n in frames.items())]
+    if splits:
+        lines += ["", "tracking: " + ", ".join(f"{name} {index['n_frames'] if index else '? (not prepared)'} frames"
+                                               for name, index in splits.items())]
     return "\n".join(lines) + "\n"
 
 
 def plan_text(cfg: Config, calibration: list[dict] = ()) -> tuple[str, bool]:
     """The plan as Markdown, and whether every training job fits in GPU memory."""
-    plans, source = training_plans(cfg, list(calibration))
-    return render(cfg, plans, source), not any(plan.fits is False for plan in plans)
+    splits = tracking_splits(cfg)
+    plans, source = training_plans(cfg, list(calibration), splits)
+    return render(cfg, plans, source, splits), not any(plan.fits is False for plan in plans)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,12 +61,15 @@ def plan(tmp_path: Path, capsys, *extra: str, **resources) -> tuple[int, str]:
 def test_the_paper_plan_lists_jobs_gpu_hours_and_memory(tmp_path: Path, capsys) -> None:
     code, text = plan(tmp_path, capsys, gpu_type="a100-80gb")
     assert code == 0 and "jobs: tune 2, evaluate 3, retention 4" in text
-    rows = re.findall(r"^\| rgbt/(\w+)/seed2023 \| srtrack_base \| (\d+) \| (\d+) \| fp32 \| ([\d.]+) \| yes \| ([\d.]+) \| (\d+) \|$",
-                      text, flags=re.MULTILINE)
+    rows = re.findall(r"^\| rgbt/(\w+)/seed2023 \| srtrack_base \| (\d+) \| (\d+) \| fp32 \| ([\d.]+) \| yes \| ([\d.]+) "
+                      r"\| (\d+) \| (\d+) \| ([\d.]+) \|$", text, flags=re.MULTILINE)
     # 20 epochs of 80,000 at a global batch of 56 on 8 GPUs: 28,560 steps of 7 pairs per GPU
     assert [r[:3] for r in rows] == [("full", "28560", "7"), ("srft", "28560", "7")]
     full, srft = (float(r[3]) for r in rows)
     assert 10 < full < srft < 80 * 0.9   # SRFT also keeps theta_0 and the transfer window
+    # evaluate.batch auto: as many sequences per tracking process as 80 GB x 90 % hold (none prepared yet)
+    batch, tracking = int(rows[0][6]), float(rows[0][7])
+    assert batch > 16 and 0.9 * 72 < tracking <= 72
     assert "step time: FLOPs at 35% of 19.5 TFLOP/s" in text and "training total:" in text
 
 
@@ -105,3 +108,24 @@ def test_a_gpu_dag_prints_and_writes_its_plan_when_it_starts(tmp_path: Path, tmp
     print_plan(gpu)
     written = (gpu.study.output_dir / "plan.md").read_text()
     assert written in capsys.readouterr().err and "| rgbt/srft/seed0 | srtrack_tiny | 40 | 8 | bf16 |" in written
+
+
+def test_auto_lockstep_batches_follow_the_gpu_memory_and_the_sequences_per_process() -> None:
+    import dataclasses
+
+    from srtrack.costs import MEMORY_HEADROOM, inference_memory_gb, network_cost
+    from srtrack.errors import ConfigError
+    from srtrack.evaluation.runner import AUTO_CPU_BATCH, lockstep_batch
+    from srtrack.models.spec import spec_from_config
+
+    cfg = load_config(DEFAULT_CONFIG)
+    auto = dataclasses.replace(cfg, evaluate=dataclasses.replace(cfg.evaluate, batch="auto"))
+    spec = spec_from_config(dataclasses.replace(cfg.model, template_size=192, search_size=384), "srtrack_base")
+    assert lockstep_batch(cfg, spec, 100, 1, 80.0) == cfg.evaluate.batch   # a number is used as it is
+    assert lockstep_batch(auto, spec, 100, 4, None) == AUTO_CPU_BATCH and lockstep_batch(auto, spec, 6, 2, None) == 3
+    big = lockstep_batch(auto, spec, 10**6, 8, 80.0)
+    cost = network_cost(spec)
+    assert inference_memory_gb(cost, big, bf16=False) <= 80 * MEMORY_HEADROOM < inference_memory_gb(cost, big + 1, bf16=False)
+    assert lockstep_batch(auto, spec, 180, 8, 80.0) == 23   # GOT-10k val over 8 GPUs: one batch per process
+    with pytest.raises(ConfigError, match="does not fit in 0.5 GB"):
+        lockstep_batch(auto, spec, 10, 1, 0.5)

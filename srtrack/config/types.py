@@ -314,7 +314,7 @@ class BocConfig:
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    batch: int
+    batch: int | Literal["auto"]  # sequences tracked in lockstep per process; auto: from the GPU's memory
     workers: int
     profiles: dict[str, tuple[str, ...]]
     retention: RetentionConfig

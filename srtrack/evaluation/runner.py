@@ -1,7 +1,7 @@
 """Track batches of test sequences with one network per process and write their raw results.
 
 Sequences are split into batches of `evaluate.batch` (tracked in lockstep: one batched forward per
-frame); with `workers > 1` the batches go to spawned processes that each load the tracker once
+frame; `auto` sizes it from the GPU's memory, see `lockstep_batch`); with `workers > 1` the batches go to spawned processes that each load the tracker once
 (worker i on GPU i mod the GPU count when there are GPUs). Each finished sequence's files are
 written atomically, so an interrupted evaluation resumes with the sequences still missing.
 """
@@ -16,6 +16,9 @@ from typing import Callable
 from srtrack.config import Config
 
 _WORKER: dict = {}
+# evaluate.batch auto without a GPU: on CPU cores 8 sequences in lockstep track 1.5-1.8x the frames/s of one
+# (benchmarks/tracker_fps.py), and more only hold more frames in memory
+AUTO_CPU_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,36 @@ class NetworkChoice:
 
     name: str | None
     default: str
+
+
+def lockstep_batch(cfg: Config, spec, sequences: int, workers: int, gpu_mem_gb: float | None) -> int:
+    """The sequences one process tracks in lockstep: `evaluate.batch`, or for `auto` the most whose
+    forward pass fits in a GPU of `gpu_mem_gb` (weights plus one block's working set per sequence,
+    srtrack.costs, with its headroom), but no more than one batch per process; without a GPU
+    (`gpu_mem_gb` None) AUTO_CPU_BATCH."""
+    from srtrack.errors import ConfigError
+
+    if cfg.evaluate.batch != "auto":
+        return cfg.evaluate.batch
+    share = max(1, -(-sequences // max(1, workers)))
+    if gpu_mem_gb is None:
+        return min(AUTO_CPU_BATCH, share)
+    from srtrack.costs import MEMORY_HEADROOM, largest_eval_batch, network_cost
+
+    fits = largest_eval_batch(network_cost(spec), gpu_mem_gb * MEMORY_HEADROOM, bf16=cfg.evaluate.precision == "bf16")
+    if fits == 0:
+        raise ConfigError(f"evaluate.batch auto: {spec.name} does not fit in {gpu_mem_gb:g} GB of GPU memory "
+                          f"x {MEMORY_HEADROOM:.0%} even for one sequence")
+    return min(fits, share)
+
+
+def device_memory_gb(cfg: Config) -> float | None:
+    """The GPU memory tracking may use: resources.gpu_mem_gb, else the first GPU's; None without a GPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return cfg.resources.gpu_mem_gb or torch.cuda.get_device_properties(0).total_memory / 1e9
 
 
 def build_tracker(cfg: Config, network: NetworkChoice, checkpoint: Path, device: str):
@@ -72,9 +105,10 @@ def _work(job: tuple[list, Path]) -> int:
 
 
 def run_batches(cfg: Config, network: NetworkChoice, checkpoint: Path, sequences: list, raw: Path, workers: int,
-                on_done: Callable[[int], object] = lambda n: None) -> None:
-    """Track every sequence (see the module docstring); `on_done(n)` after each batch."""
-    batches = [sequences[i:i + cfg.evaluate.batch] for i in range(0, len(sequences), cfg.evaluate.batch)]
+                batch: int, on_done: Callable[[int], object] = lambda n: None) -> None:
+    """Track every sequence in lockstep batches of `batch` (see the module docstring); `on_done(n)`
+    after each batch."""
+    batches = [sequences[i:i + batch] for i in range(0, len(sequences), batch)]
     if workers <= 1 or len(batches) == 1:
         tracker = build_tracker(cfg, network, checkpoint, _device(0))
         for batch in batches:
