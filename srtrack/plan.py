@@ -14,7 +14,8 @@ precision), else from the network's FLOPs at DEFAULT_UTILIZATION of the GPU's pe
 activation checkpointing). Per tuned network also the sequences one tracking process follows in
 lockstep (`evaluate.batch`; `auto` resolved as the evaluate stage resolves it on a GPU of
 `resources.gpu_mem_gb`) and that process's peak memory. Tracking jobs are counted, with the frames of
-the test splits already prepared. Exit status 0; 1 when a job does not fit. The DAG prints the same plan when it starts.
+the test splits already prepared. Exit status 0; 1 when a job does not fit. The DAG prints the same
+plan when it starts.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Track batches of test sequences with one network per process and write their raw results.
 
 Sequences are split into batches of `evaluate.batch` (tracked in lockstep: one batched forward per
-frame; `auto` sizes it from the GPU's memory, see `lockstep_batch`); with `workers > 1` the batches go to spawned processes that each load the tracker once
-(worker i on GPU i mod the GPU count when there are GPUs). Each finished sequence's files are
-written atomically, so an interrupted evaluation resumes with the sequences still missing.
+frame; `auto` sizes it from the GPU's memory, see `lockstep_batch`); with `workers > 1` the batches
+go to spawned processes that each load the tracker once (worker i on GPU i mod the GPU count when
+there are GPUs). Each finished sequence's files are written atomically, so an interrupted
+evaluation resumes with the sequences still missing.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from srtrack.config import Config
+
+if TYPE_CHECKING:  # the spec module's package imports torch
+    from srtrack.models.spec import NetworkSpec
 
 _WORKER: dict = {}
 # evaluate.batch auto without a GPU: on CPU cores 8 sequences in lockstep track 1.5-1.8x the frames/s of one
@@ -30,7 +34,7 @@ class NetworkChoice:
     default: str
 
 
-def lockstep_batch(cfg: Config, spec, sequences: int, workers: int, gpu_mem_gb: float | None) -> int:
+def lockstep_batch(cfg: Config, spec: NetworkSpec, sequences: int, workers: int, gpu_mem_gb: float | None) -> int:
     """The sequences one process tracks in lockstep: `evaluate.batch`, or for `auto` the most whose
     forward pass fits in a GPU of `gpu_mem_gb` (weights plus one block's working set per sequence,
     srtrack.costs, with its headroom), but no more than one batch per process; without a GPU
