@@ -243,10 +243,13 @@ class SensitivityConfig:
 
 @dataclass(frozen=True)
 class LearningRates:
-    """Per parameter group (srtrack.models.trackers.PARAM_GROUPS)."""
+    """Per parameter group (srtrack.models.trackers.PARAM_GROUPS); the two-stream X side's blocks and
+    patch embedding take `blocks_x` / `embeddings_x`, or the RGB side's rate when None."""
 
     blocks: float
     embeddings: float
+    blocks_x: float | None
+    embeddings_x: float | None
     pos_embed: float
     fusion: float
     norms: float

@@ -39,9 +39,11 @@ PARAM_GROUPS = (
     ("prompt", r"^backbone\.(prompt_|patch_embed_prompt\.)"),
     ("head", r"^box_head\."),
     ("pos_embed", r"^backbone\.(temporal_)?pos_embed_"),
+    ("embeddings_x", r"^backbone\.patch_embed_x\."),   # the two-stream X side (its LR defaults to embeddings')
     ("embeddings", r"^backbone\.patch_embed"),
     ("fusion", r"^backbone\.blocks_fusion\."),
     ("norms", r"^backbone\.norm"),
+    ("blocks_x", r"^backbone\.blocks_x\."),   # the two-stream X side (its LR defaults to blocks')
     ("blocks", r"^backbone\.blocks"),
 )
 

@@ -28,6 +28,8 @@ from srtrack.config.types import ScheduleConfig, TrainConfig
 
 
 RELEASED_OVERRIDE_LR = 1.0e-6
+# the two-stream X side's groups and the RGB group whose LR they take when theirs is null
+X_STREAM_GROUPS = {"blocks_x": "blocks", "embeddings_x": "embeddings"}
 
 
 def lr_scale(cfg: TrainConfig) -> float:
@@ -38,6 +40,9 @@ def lr_scale(cfg: TrainConfig) -> float:
 def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
     """Trainable parameters grouped by the model's `param_group` names, each with its LR."""
     configured = asdict(cfg.lr)
+    for stream, rgb in X_STREAM_GROUPS.items():
+        if configured[stream] is None:
+            configured[stream] = configured[rgb]
     if cfg.released_lr_override:
         configured = dict.fromkeys(configured, RELEASED_OVERRIDE_LR)
     rates = {k: v * lr_scale(cfg) for k, v in configured.items()}

@@ -57,8 +57,10 @@ def test_paper_size_parameter_counts(name: str, sizes: tuple[int, int], total: f
 def test_parameter_groups_cover_the_official_learning_rate_groups() -> None:
     model = create_tracker("srtrack_tiny", template_size=64, search_size=128)
     groups = {model.param_group(n) for n, _ in model.named_parameters()}
-    assert groups == {"head", "pos_embed", "embeddings", "fusion", "norms", "blocks"}
-    assert model.param_group("backbone.blocks_x.0.attn.qkv.weight") == "blocks"
+    assert groups == {"head", "pos_embed", "embeddings", "embeddings_x", "fusion", "norms", "blocks", "blocks_x"}
+    assert model.param_group("backbone.blocks_x.0.attn.qkv.weight") == "blocks_x"
+    assert model.param_group("backbone.blocks_rgb.0.attn.qkv.weight") == "blocks"
+    assert model.param_group("backbone.patch_embed_x.proj.weight") == "embeddings_x"
     assert model.param_group("backbone.blocks_fusion.1.mlp.fc1.bias") == "fusion"
 
 

@@ -72,7 +72,9 @@ def test_param_groups_carry_the_configured_and_scaled_lrs() -> None:
     optimizer = build_optimizer(model, CFG.train)
     rates = {g["name"]: g["lr"] for g in optimizer.param_groups}
     # SRTrack freezes the head and the position embeddings, as the released code does
-    assert rates == {"embeddings": 5e-5, "blocks": 1e-4, "fusion": 5e-5, "norms": 1e-6}
+    # the X stream's blocks and patch embedding are groups of their own, at the RGB side's rates by default
+    assert rates == {"embeddings": 5e-5, "embeddings_x": 5e-5, "blocks": 1e-4, "blocks_x": 1e-4, "fusion": 5e-5,
+                     "norms": 1e-6}
     trainable = [p for p in model.parameters() if p.requires_grad]
     assert sum(len(g["params"]) for g in optimizer.param_groups) == len(trainable) < len(list(model.parameters()))
     scaled = dataclasses.replace(CFG.train, global_batch=64, lr_reference_batch=32)
@@ -81,6 +83,14 @@ def test_param_groups_carry_the_configured_and_scaled_lrs() -> None:
     released = dataclasses.replace(CFG.train, released_lr_override=True)
     assert CFG.train.fused_adamw and CFG.train.tf32   # the CUDA defaults
     assert {g["name"]: g["lr"] for g in build_optimizer(model, released).param_groups} == dict.fromkeys(rates, 1e-6)
+    # FE108's released comment: the X side faster than the RGB side
+    fe108 = dataclasses.replace(CFG.train, lr=dataclasses.replace(CFG.train.lr, blocks=2e-5, blocks_x=1e-4,
+                                                                  embeddings=1e-5, embeddings_x=5e-5))
+    split = {g["name"]: g["lr"] for g in build_optimizer(model, fe108).param_groups}
+    assert split == {**rates, "blocks": 2e-5, "blocks_x": 1e-4, "embeddings": 1e-5, "embeddings_x": 5e-5}
+    x_params = {id(p) for n, p in model.named_parameters() if n.startswith(("backbone.blocks_x.", "backbone.patch_embed_x."))}
+    groups = {g["name"]: {id(p) for p in g["params"]} for g in build_optimizer(model, fe108).param_groups}
+    assert groups["blocks_x"] | groups["embeddings_x"] == x_params
 
 
 @pytest.mark.parametrize("world", [1, 2, 4])

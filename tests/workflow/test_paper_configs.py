@@ -21,6 +21,7 @@ SETTINGS = {
     "ostrack256-rgbt": ("rgbt", "lasher", ["lasher", "rgbt234"], (128, 256), 30, 80),
     "ostrack256-rgbd": ("rgbd", "depthtrack", ["depthtrack", "vot_rgbd22"], (128, 256), 20, 80),
     "ostrack256-rgbe": ("rgbe", "coesot", ["coesot"], (128, 256), 30, 80),
+    "ostrack256-fe108": ("rgbe", "fe108", ["fe108"], (128, 256), 30, 80),
     "ostrack384-rgbt": ("rgbt", "lasher", ["lasher", "rgbt234"], (192, 384), 16, 56),
     "ostrack384-rgbd": ("rgbd", "depthtrack", ["depthtrack", "vot_rgbd22"], (192, 384), 20, 56),
     "droptrack384-rgbt": ("rgbt", "lasher", ["lasher", "rgbt234"], (192, 384), 20, 56),
@@ -41,7 +42,7 @@ def site(tmp_path_factory) -> Path:
     pretrained_models/, and a site file in the shape of config/paper/site.example.yaml."""
     run = tmp_path_factory.mktemp("paper")
     roots = {}
-    for name in ("got10k", "lasher", "rgbt234", "depthtrack", "vot_rgbd22", "coesot"):
+    for name in ("got10k", "lasher", "rgbt234", "depthtrack", "vot_rgbd22", "coesot", "fe108"):
         roots[name] = run / "data" / name
         layouts.BUILDERS[name](roots[name], "s1", 4)
     layouts.got10k(roots["got10k"], "v1", 4, folder="val")
@@ -70,7 +71,11 @@ def test_paper_settings_validate_to_the_released_values(site: Path, setting: str
     assert study.eval_datasets(modality) == tests
     assert (cfg.model.name, cfg.model.template_size, cfg.model.search_size) == ("srtrack_base", template, search)
     assert (cfg.train.epochs, cfg.train.samples_per_epoch, cfg.train.global_batch) == (epochs, 80000, batch)
-    assert (cfg.train.grad_clip, cfg.train.lr.blocks, cfg.train.released_lr_override) == (0.1, 1e-4, False)
+    assert (cfg.train.grad_clip, cfg.train.released_lr_override) == (0.1, False)
+    # the intended per-group LRs; FE108's commented column trains the X stream faster than the RGB stream
+    fe108 = train == "fe108"
+    assert (cfg.train.lr.blocks, cfg.train.lr.blocks_x) == ((2e-5, 1e-4) if fe108 else (1e-4, None))
+    assert (cfg.train.lr.embeddings, cfg.train.lr.embeddings_x) == ((1e-5, 5e-5) if fe108 else (5e-5, None))
     droptrack = setting.startswith("droptrack")
     assert Path(cfg.model.pretrained).name == CHECKPOINTS[droptrack]
     assert cfg.sampler.search_factor == (5.0 if droptrack else 4.0)
