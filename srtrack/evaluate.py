@@ -44,7 +44,7 @@ from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
 from srtrack.inference.results import read_confidence_file, read_result_boxes, result_paths
 from srtrack.io import file_sha256, write_json_atomic, write_text_atomic
 from srtrack.layout import METRICS_FILE, TABLE_FILE
-from srtrack.study import Label, Study
+from srtrack.study import MODALITIES, Label, Study
 
 log = logging.getLogger("srtrack.evaluate")
 TOOLKIT_DIR = "vot-toolkit"  # evaluate.vot_toolkit's workspaces, one per VOT profile
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=None, help="tracking processes (default: evaluate.workers)")
     parser.add_argument("--max-sequences", type=int, default=None, metavar="N",
                         help="only the first N sequences of the split (in index order)")
-    parser.add_argument("--tuned-on", default=None, choices=["rgbt", "rgbd", "rgbe"],
+    parser.add_argument("--tuned-on", default=None, choices=list(MODALITIES),
                         help="the modality the tracker was tuned on, when it is scored on another one (an RGB-X "
                              "tracker on RGB data: what it retains); tagged for the report")
     return parser

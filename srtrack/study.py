@@ -19,7 +19,8 @@ from srtrack.config import Config, all_variants, method_names, sweep_label
 from srtrack.datasets import READERS, X_MODALITY
 from srtrack.errors import ConfigError
 
-MODALITIES = tuple(m for m, x in X_MODALITY.items() if x)  # tuned from RGB: rgbt, rgbd, rgbe
+JOINT = "rgbx"  # one tracker tuned on the benchmarks of several RGB-X modalities at once (released droptrack_rgbx)
+MODALITIES = (*(m for m, x in X_MODALITY.items() if x), JOINT)  # tuned from RGB: rgbt, rgbd, rgbe, rgbx
 BASELINE = "pretrained"  # the RGB tracker before tuning, evaluated beside the tuned ones
 # regularizers that read the prior artifact (a test checks this against the registry, which imports torch)
 PRIOR_METHODS = frozenset({"ewc", "prior_only", "srft"})
@@ -166,6 +167,13 @@ class Study:
         if chosen is None:
             return [n for n in self.tune_datasets(modality) if "test" in READERS[n].splits]
         return [n for n in chosen if getattr(self.cfg.datasets, n).root is not None]
+
+    def evaluating_modality(self, dataset: str) -> str:
+        """The tuned modality whose trackers a benchmark's test split scores (its own, or the joint one)."""
+        for modality in self.tuned_modalities():
+            if dataset in self.eval_datasets(modality):
+                return modality
+        raise ConfigError(f"no tuned modality of study {self.cfg.study.name!r} is scored on {dataset}")
 
     def is_synthetic(self, dataset: str) -> bool:
         """True where a benchmark root lies inside synth.root, i.e. `srtrack.synth` writes it."""

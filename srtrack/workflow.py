@@ -118,7 +118,7 @@ def eval_checkpoint(cfg: Config, dataset: str, label: str, seed: int | str) -> s
     """The weights evaluated: the pretrained tracker for the baseline, else the tuned one."""
     if label == BASELINE:
         return pretrained_checkpoint(cfg)
-    return tune_path(cfg, READERS[dataset].modality, label, seed)
+    return tune_path(cfg, Study(cfg).evaluating_modality(dataset), label, seed)
 
 
 def eval_name(cfg: Config, label: str, seed: int | str) -> str:

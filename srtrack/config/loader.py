@@ -291,6 +291,14 @@ def _check_cross_fields(cfg: Config) -> None:
             f"{_where(cfg.sources, ['method', 'bug_compatible'], cfg.overrides)}: method.bug_compatible reproduces the released "
             f"code's full sort; set method.rank_method to exact (it is {cfg.method.rank_method!r})"
         )
+    separate = [m for m in ("rgbt", "rgbd", "rgbe") if getattr(cfg.study.tune_data, m)]
+    if cfg.study.tune_data.rgbx and separate:
+        # a joint tracker and a per-modality one would both be scored on the same test splits
+        raise ConfigError(
+            f"{_where(cfg.sources, ['study', 'tune_data', 'rgbx'], cfg.overrides)}: study.tune_data.rgbx (the joint "
+            f"RGB-X setting) is set beside per-modality tuning ({', '.join(f'tune_data.{m}' for m in separate)}); "
+            "a study tunes one or the other: set those to []"
+        )
 
 
 def method_names() -> frozenset[str]:

@@ -18,6 +18,7 @@ class TuneData:
     rgbt: tuple[str, ...]
     rgbd: tuple[str, ...]
     rgbe: tuple[str, ...]
+    rgbx: tuple[str, ...]  # joint RGB-X: one tracker on benchmarks of several modalities
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class EvalData:
     rgbt: tuple[str, ...] | None
     rgbd: tuple[str, ...] | None
     rgbe: tuple[str, ...] | None
+    rgbx: tuple[str, ...] | None
 
 
 @dataclass(frozen=True)

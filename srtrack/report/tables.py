@@ -22,7 +22,7 @@ from srtrack.report.runs import StudyRuns
 from srtrack.report.uncertainty import Interval, paired_bootstrap, seed_mean
 from srtrack.study import BASELINE, PEFT_TRACKERS, Study, peft_family, rgb_counterpart
 
-MODALITY_NAMES = {"rgbt": "RGB-T", "rgbd": "RGB-D", "rgbe": "RGB-E"}
+MODALITY_NAMES = {"rgbt": "RGB-T", "rgbd": "RGB-D", "rgbe": "RGB-E", "rgbx": "RGB-X (joint)"}
 ABLATION_ORDER = ["full", "prior_only", "transfer_only", "srft"]
 PARADIGMS = ["full", "prompt", "lora", "srft"]
 REFERENCES = ("full", BASELINE)  # what every row's difference is measured against

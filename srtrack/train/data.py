@@ -63,12 +63,14 @@ class RankBatchSampler(Sampler[list[tuple[int, int]]]):
         return max(0, self.last_step - self.first_step)
 
 
-def open_datasets(cfg: Config, folders: list[Path], schedule: TrainConfig, section: str) -> tuple[PairDataset, list[dict]]:
+def open_datasets(cfg: Config, folders: list[Path], schedule: TrainConfig, section: str,
+                  joint: bool = False) -> tuple[PairDataset, list[dict]]:
     """One PairDataset over the prepared splits in `folders` (mixed 1:1), and their indexes, cut to
-    the schedule's first `sequences` of each (`section` names the schedule in errors)."""
+    the schedule's first `sequences` of each (`section` names the schedule in errors). `joint`: the
+    splits may hold different RGB-X modalities (the joint setting; each sequence keeps its own X)."""
     indexes = [limit_index(load_index(folder), folder, schedule.sequences, section) for folder in folders]
     modalities = {index["modality"] for index in indexes}
-    if len(modalities) > 1:
+    if len(modalities) > 1 and not (joint and "rgb" not in modalities):
         raise ConfigError(f"the --data folders hold different modalities ({sorted(modalities)}): "
                           + ", ".join(str(f) for f in folders))
     sequences = [load_sequences(folder, cfg.datasets, first=len(index["sequences"])) for folder, index in zip(folders, indexes)]

@@ -180,3 +180,41 @@ def test_a_compiled_training_step_gives_the_eager_weights_and_saves_the_plain_mo
     eager, compiled = weights["none"], weights["aot_eager"]
     assert eager.keys() == compiled.keys() and not any("_orig_mod" in k for k in compiled)
     assert all(torch.equal(eager[k], compiled[k]) for k in eager)
+
+
+def test_the_joint_setting_tunes_one_tracker_on_several_modalities(smoke_data: Path, tmp_path: Path, capsys) -> None:
+    """--modality rgbx (the released droptrack_rgbx): LasHeR (RGB-T) and VisEvent (RGB-E, its real layout)
+    mixed 1:1 in one run; each pair keeps its own X. A per-modality run refuses the mix."""
+    import layouts
+    from srtrack import prepare
+    from srtrack.config import load_config
+    from srtrack.train.data import open_datasets
+
+    root = tmp_path / "VisEvent"
+    for i in range(3):
+        layouts.visevent(root, f"seq{i}", 12)
+    schedule = {"epochs": 1, "samples_per_epoch": 16, "global_batch": 8, "log_every": 1, "probe_samples": 0}
+    config = run_config(smoke_data, tmp_path, schedule, model={"name": "srtrack_tiny"},
+                        datasets={"visevent": {"root": str(root), "train_list": "all", "test_list": "all"}})
+    visevent = tmp_path / "visevent-train"
+    assert prepare.main([*config, "--dataset", "visevent", "--split", "train", "--out", str(visevent)]) == 0
+    lasher = smoke_data / "results/data/lasher-train"
+
+    cfg = load_config([Path(a) for a in config[1::2]])
+    dataset, indexes = open_datasets(cfg, [lasher, visevent], cfg.train, "train", joint=True)
+    drawn = {int(dataset[(0, i)]["index"][0]) for i in range(16)}
+    assert [index["modality"] for index in indexes] == ["rgbt", "rgbe"] and drawn == {0, 1}   # both benchmarks
+    assert {dataset.datasets[d][0].x_name for d in (0, 1)} == {"thermal", "event"}
+
+    data = ["--data", str(lasher), "--data", str(visevent)]
+    out = tmp_path / "joint"
+    assert tune.main([*config, "--modality", "rgbx", "--method", "full", *data, "--allow-random-init",
+                      "--out", str(out)]) == 0
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'tune'")
+    assert run.data.tags["modality"] == "rgbx"
+    assert sorted(d.dataset.name for d in run.inputs.dataset_inputs) == ["lasher-train", "visevent-train"]
+    capsys.readouterr()
+    assert tune.main([*config, "--modality", "rgbt", "--method", "full", *data, "--allow-random-init",
+                      "--out", str(tmp_path / "mixed")]) == 2
+    assert "hold different modalities" in capsys.readouterr().err

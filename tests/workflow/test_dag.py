@@ -315,6 +315,24 @@ def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tm
     assert tune_targets(no_rgb) == [f"{out}/tune/rgbt/full/seed0/model.pth"]
 
 
+def test_the_joint_setting_is_tuned_alone_and_scores_every_benchmark_it_lists(tmp_config) -> None:
+    from srtrack.study import Study
+    from srtrack.workflow import eval_checkpoint, retention_options, tune_targets
+
+    roots = {"got10k": "/d/g", "lasher": "/d/l", "depthtrack": "/d/d", "visevent": "/d/v"}
+    joint = {"methods": ["srft"], "seeds": [0], "tune_data": {"rgbt": [], "rgbx": ["visevent", "depthtrack", "lasher"]},
+             "eval_data": {"rgbx": ["lasher", "depthtrack"]}}
+    cfg = load_config(tmp_config({"study": joint, "datasets": {k: {"root": v} for k, v in roots.items()}}))
+    study, out = Study(cfg), cfg.study.output_dir
+    assert study.tuned_modalities() == ["rgbx"] and study.evaluating_modality("depthtrack") == "rgbx"
+    assert tune_targets(cfg) == [f"{out}/tune/rgbx/srft/seed0/model.pth"]
+    assert eval_checkpoint(cfg, "depthtrack", "srft", 0) == f"{out}/tune/rgbx/srft/seed0/model.pth"
+    assert ("visevent", "train") in study.used_splits() and ("visevent", "test") not in study.used_splits()
+    assert retention_options("rgbx.srft") == "--label srft --name srft --tuned-on rgbx"
+    with pytest.raises(ConfigError, match="tune_data.rgbx .* beside per-modality tuning .tune_data.rgbt."):
+        load_config(tmp_config({"study": {"tune_data": {"rgbx": ["lasher"]}}}, name="both.yaml"))
+
+
 def test_a_sweep_makes_one_variant_per_label_and_value_on_its_modalities(tmp_config) -> None:
     from srtrack.study import Study
     from srtrack.workflow import report_plots, tune_targets

@@ -16,7 +16,7 @@ from srtrack.study import Study
 from test_dag import snakemake
 
 PAPER = REPO / "config" / "paper"
-# setting -> (modality, training benchmark, test benchmarks, network sizes, epochs, global batch)
+# setting -> (modality, training benchmark(s), test benchmarks, network sizes, epochs, global batch)
 SETTINGS = {
     "ostrack256-rgbt": ("rgbt", "lasher", ["lasher", "rgbt234"], (128, 256), 30, 80),
     "ostrack256-rgbd": ("rgbd", "depthtrack", ["depthtrack", "vot_rgbd22"], (128, 256), 20, 80),
@@ -27,6 +27,8 @@ SETTINGS = {
     "droptrack384-rgbt": ("rgbt", "lasher", ["lasher", "rgbt234"], (192, 384), 20, 56),
     "droptrack384-rgbd": ("rgbd", "depthtrack", ["depthtrack", "vot_rgbd22"], (192, 384), 20, 56),
     "droptrack384-rgbe": ("rgbe", "coesot", ["coesot"], (192, 384), 30, 56),
+    "droptrack384-rgbx": ("rgbx", ["visevent", "depthtrack", "lasher"],
+                          ["lasher", "rgbt234", "depthtrack", "vot_rgbd22", "visevent"], (192, 384), 40, 56),
 }
 CHECKPOINTS = ("OSTrack_ep0300.pth.tar", "DropTrack_k700_800E_alldata.pth.tar")
 
@@ -42,7 +44,7 @@ def site(tmp_path_factory) -> Path:
     pretrained_models/, and a site file in the shape of config/paper/site.example.yaml."""
     run = tmp_path_factory.mktemp("paper")
     roots = {}
-    for name in ("got10k", "lasher", "rgbt234", "depthtrack", "vot_rgbd22", "coesot", "fe108"):
+    for name in ("got10k", "lasher", "rgbt234", "depthtrack", "vot_rgbd22", "visevent", "coesot", "fe108"):
         roots[name] = run / "data" / name
         layouts.BUILDERS[name](roots[name], "s1", 4)
     layouts.got10k(roots["got10k"], "v1", 4, folder="val")
@@ -67,7 +69,8 @@ def test_paper_settings_validate_to_the_released_values(site: Path, setting: str
     modality, train, tests, (template, search), epochs, batch = SETTINGS[setting]
     cfg = load_config(files(site, setting))
     study = Study(cfg)
-    assert study.tuned_modalities() == [modality] and study.tune_datasets(modality) == [train]
+    assert study.tuned_modalities() == [modality] and study.tune_datasets(modality) == (
+        train if isinstance(train, list) else [train])
     assert study.eval_datasets(modality) == tests
     assert (cfg.model.name, cfg.model.template_size, cfg.model.search_size) == ("srtrack_base", template, search)
     assert (cfg.train.epochs, cfg.train.samples_per_epoch, cfg.train.global_batch) == (epochs, 80000, batch)
@@ -97,7 +100,8 @@ def test_paper_dags_resolve_with_the_paper_jobs_and_gpu_requests(site: Path, set
     counts = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.MULTILINE)}
     # the prior, each label once (one seed), scored on every test benchmark beside the untuned tracker, and on
     # GOT-10k val with the untuned two-stream and RGB trackers; no synthetic data and no pre-training
-    expected = {"synth": 0, "pretrain": 0, "sensitivity": 1, "prepare": 3 + len(tests), "tune": labels,
+    trains = len(train) if isinstance(train, list) else 1   # the joint setting mixes three training splits
+    expected = {"synth": 0, "pretrain": 0, "sensitivity": 1, "prepare": 2 + trains + len(tests), "tune": labels,
                 "evaluate": (labels + 1) * len(tests), "retention": labels + 2}
     assert {rule: counts.get(rule, 0) for rule in expected} == expected
     jobs = re.split(r"\n(?=\[.*\]\nrule |rule )", text)
