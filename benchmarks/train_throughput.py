@@ -114,17 +114,23 @@ CALIBRATED = (("srtrack_base", 128, 256), ("srtrack_base", 192, 384), ("srtrack_
 
 
 def write_calibration(path: Path, gpu_type: str | None, batch: int) -> None:
-    """Seconds per training sample on one GPU for the paper-scale networks, bf16 and fp32, at `batch`."""
+    """Seconds per training sample on one GPU for the paper-scale networks, bf16 and fp32, at `batch`, and
+    the peak memory at `batch` and its growth per sample (from a second run at twice the batch)."""
     if not torch.cuda.is_available() or not gpu_type:
         sys.exit("--calibration needs a CUDA device and --gpu-type (the resources.gpu_type it is for)")
     entries = []
     for network, template, search in CALIBRATED:
         for precision in ("bf16", "fp32"):
             measured = model_throughput("cuda", network, template, search, batch, bf16=precision == "bf16")
+            doubled = model_throughput("cuda", network, template, search, 2 * batch, steps=2,
+                                       bf16=precision == "bf16")
             entries.append({"gpu_type": gpu_type, "network": network, "template_size": template,
                             "search_size": search, "precision": precision, "activation_checkpointing": False,
                             "batch": batch, "seconds_per_sample": 1 / measured["samples_per_s"],
-                            "peak_gib": measured["peak_gib"], "device": torch.cuda.get_device_name()})
+                            "peak_gib": measured["peak_gib"],
+                            "peak_gib_per_sample": (doubled["peak_gib"] - measured["peak_gib"]) / batch,
+                            "device": torch.cuda.get_device_name()})
+            torch.cuda.empty_cache()
             print(json.dumps(entries[-1]))
     path.write_text(json.dumps({"entries": entries}, indent=2) + "\n")
 

@@ -6,7 +6,8 @@
 For every training job of the resolved study (one per modality, label and seed): its steps, the
 network's cost (srtrack/costs.py: parameters, FLOPs and activations counted on the meta device), the
 peak memory of one training process at the configured micro-batch and precision against
-`resources.gpu_mem_gb`, and its hours on `resources.gpus_per_node` x `nodes` GPUs. Training time
+`resources.gpu_mem_gb` (measured: from the calibration's real steps on that GPU type where it holds
+them, plus the regularizer's state; else counted on the meta device), and its hours on `resources.gpus_per_node` x `nodes` GPUs. Training time
 comes from a measured step time (`--calibration`, the JSON `benchmarks/train_throughput.py
 --calibration` writes on a GPU: seconds per sample per GPU for a network, crop sizes and
 precision), else from the network's FLOPs at DEFAULT_UTILIZATION of the GPU's peak (GPU_PEAK_TFLOPS,
@@ -65,6 +66,7 @@ class TrainingPlan:
     fixes: tuple[str, ...]
     track_batch: int  # sequences its tracker follows in lockstep per tracking process
     track_memory_gb: float  # that process's peak
+    memory_measured: bool  # memory_gb from the calibration's measured peaks (else counted on the meta device)
 
 
 def _precision(cfg: Config) -> str:
@@ -74,8 +76,9 @@ def _precision(cfg: Config) -> str:
 
 
 def read_calibration(path: Path | None) -> list[dict]:
-    """Measured step times: entries {gpu_type, network, template_size, search_size, precision,
-    activation_checkpointing, seconds_per_sample}."""
+    """Measured steps: entries {gpu_type, network, template_size, search_size, precision,
+    activation_checkpointing, batch, seconds_per_sample, and optionally peak_gib (at batch) and
+    peak_gib_per_sample}."""
     if path is None:
         return []
     try:
@@ -86,14 +89,30 @@ def read_calibration(path: Path | None) -> list[dict]:
     return list(entries)
 
 
-def seconds_per_sample(cfg: Config, cost, precision: str, calibration: list[dict]) -> tuple[float | None, str]:
-    """Training seconds per sample on one GPU, and where the number comes from."""
+def calibration_entry(cfg: Config, cost, precision: str, calibration: list[dict]) -> dict | None:
+    """The measurement of this GPU type, network, crop sizes, precision and checkpointing, if any."""
     wanted = {"gpu_type": cfg.resources.gpu_type, "network": cost.name, "template_size": cost.template_size,
               "search_size": cost.search_size, "precision": precision,
               "activation_checkpointing": cfg.train.activation_checkpointing}
-    for entry in calibration:
-        if all(entry.get(k) == v for k, v in wanted.items()):
-            return float(entry["seconds_per_sample"]), "measured (calibration)"
+    return next((entry for entry in calibration if all(entry.get(k) == v for k, v in wanted.items())), None)
+
+
+def measured_memory_gb(cost, method: str, micro_batch: int, entry: dict | None) -> float | None:
+    """Peak GB of one training process from a calibration entry's measured peaks (plain AdamW steps at
+    `batch` and the growth per sample), plus the state `method`'s regularizer keeps; None without them."""
+    from srtrack.costs import REGULARIZER_BYTES
+
+    if entry is None or "peak_gib" not in entry or "peak_gib_per_sample" not in entry:
+        return None
+    peak_gib = entry["peak_gib"] + (micro_batch - entry["batch"]) * entry["peak_gib_per_sample"]
+    return peak_gib * 2**30 / 1e9 + cost.trainable * REGULARIZER_BYTES.get(method, 12) / 1e9
+
+
+def seconds_per_sample(cfg: Config, cost, precision: str, calibration: list[dict]) -> tuple[float | None, str]:
+    """Training seconds per sample on one GPU, and where the number comes from."""
+    entry = calibration_entry(cfg, cost, precision, calibration)
+    if entry is not None:
+        return float(entry["seconds_per_sample"]), "measured (calibration)"
     peak = GPU_PEAK_TFLOPS.get(cfg.resources.gpu_type or "", {}).get(precision)
     if peak is None:
         return None, "no step time (set resources.gpu_type or pass --calibration)"
@@ -127,8 +146,10 @@ def training_plans(cfg: Config, calibration: list[dict], splits: dict[str, dict 
         micro = schedule.micro_batch or per_rank_batch(schedule, job.world_size)
         precision = _precision(run_cfg)
         bf16 = precision == "bf16"
-        memory = training_memory_gb(cost, run.label.method, micro, bf16=bf16,
-                                    checkpointing=schedule.activation_checkpointing)
+        measured = measured_memory_gb(cost, run.label.method, micro,
+                                      calibration_entry(run_cfg, cost, precision, calibration))
+        memory = measured if measured is not None else training_memory_gb(
+            cost, run.label.method, micro, bf16=bf16, checkpointing=schedule.activation_checkpointing)
         budget = cfg.resources.gpu_mem_gb * MEMORY_HEADROOM if cfg.resources.gpu_mem_gb else None
         fits = None if budget is None else memory <= budget
         fixes: list[str] = []
@@ -152,7 +173,8 @@ def training_plans(cfg: Config, calibration: list[dict], splits: dict[str, dict 
         plans.append(TrainingPlan(run=f"{run.modality}/{run.label.name}/seed{run.seed}", network=cost.name,
                                   method=run.label.method, steps=steps, micro_batch=micro, precision=precision,
                                   memory_gb=memory, fits=fits, hours=hours, gpus=gpus, fixes=tuple(fixes),
-                                  track_batch=track_batch, track_memory_gb=track_memory))
+                                  track_batch=track_batch, track_memory_gb=track_memory,
+                                  memory_measured=measured is not None))
     return plans, source
 
 
@@ -185,8 +207,12 @@ def render(cfg: Config, plans: list[TrainingPlan], source: str, splits: dict[str
         hours = f"{plan.hours:.1f}" if plan.hours is not None else "?"
         gpu_hours = f"{plan.hours * plan.gpus:.0f}" if plan.hours is not None else "?"
         lines.append(f"| {plan.run} | {plan.network} | {plan.steps} | {plan.micro_batch} | {plan.precision} | "
-                     f"{plan.memory_gb:.1f} | {fits} | {hours} | {gpu_hours} | {plan.track_batch} | "
+                     f"{plan.memory_gb:.1f}{'*' if plan.memory_measured else ''} | {fits} | {hours} | {gpu_hours} | "
+                     f"{plan.track_batch} | "
                      f"{plan.track_memory_gb:.1f} |")
+    if any(plan.memory_measured for plan in plans):
+        lines += ["", "\\* peak memory from the GPU's measured peaks (calibration), plus the regularizer's state; "
+                  "the others are counted on the meta device"]
     known = [p.hours * p.gpus for p in plans if p.hours is not None]
     if known:
         lines += ["", f"training total: {sum(known):.0f} GPU-hours over {len(known)} job(s)"]

@@ -92,6 +92,16 @@ def test_a_calibration_file_gives_the_step_time(tmp_path: Path, capsys) -> None:
     assert code == 0 and "step time: measured (calibration)" in text
     # 28,560 steps x 56 samples x 0.02 s per sample per GPU / 8 GPUs = 1.11 h per job, 8.9 GPU-hours
     assert "| 1.1 | 9 |" in text
+    assert "\\* peak memory" not in text   # no measured peaks in that file: the memory is counted
+    # measured peaks (the GPU benchmark writes them): 20 GiB at 4 pairs, 1.5 GiB more per pair; at 7 pairs per
+    # GPU full fine-tuning needs 24.5 GiB, SRFT 12 bytes more per trainable parameter (theta_0, window)
+    entry = json.loads(calibration.read_text())["entries"][0]
+    calibration.write_text(json.dumps({"entries": [{**entry, "batch": 4, "peak_gib": 20.0, "peak_gib_per_sample": 1.5}]}))
+    code, text = plan(tmp_path, capsys, "--calibration", str(calibration), gpu_type="a100-80gb")
+    full = 24.5 * 2**30 / 1e9
+    assert code == 0 and f"| rgbt/full/seed2023 | srtrack_base | 28560 | 7 | fp32 | {full:.1f}* |" in text
+    assert f"| rgbt/srft/seed2023 | srtrack_base | 28560 | 7 | fp32 | {full + 199.6e6 * 12 / 1e9:.1f}* |" in text
+    assert "\\* peak memory from the GPU's measured peaks" in text
     calibration.write_text("{}")
     assert plan(tmp_path, capsys, "--calibration", str(calibration))[0] == 2
 
