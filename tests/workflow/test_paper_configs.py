@@ -22,6 +22,7 @@ SETTINGS = {
     "ostrack256-rgbd": ("rgbd", "depthtrack", ["depthtrack", "vot_rgbd22"], (128, 256), 20, 80),
     "ostrack256-rgbe": ("rgbe", "coesot", ["coesot"], (128, 256), 30, 80),
     "ostrack256-fe108": ("rgbe", "fe108", ["fe108"], (128, 256), 30, 80),
+    "ostrack256-visevent": ("rgbe", "visevent", ["visevent"], (128, 256), 30, 80),
     "ostrack384-rgbt": ("rgbt", "lasher", ["lasher", "rgbt234"], (192, 384), 16, 56),
     "ostrack384-rgbd": ("rgbd", "depthtrack", ["depthtrack", "vot_rgbd22"], (192, 384), 20, 56),
     "droptrack384-rgbt": ("rgbt", "lasher", ["lasher", "rgbt234"], (192, 384), 20, 56),
