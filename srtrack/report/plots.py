@@ -9,9 +9,10 @@ from srtrack.datasets import READERS
 from srtrack.figures import pyplot, save_figure
 from srtrack.metrics.plots import colours as label_colours
 from srtrack.report.tables import RGB_TRACKER, Cell, Table
-from srtrack.study import BASELINE, SweepPoint
+from srtrack.study import BASELINE, MODALITIES, SweepPoint
 
-MARKERS = {"plasticity_rgbt": "o", "plasticity_rgbd": "s", "plasticity_rgbe": "D"}
+# a marker per tuned modality's plasticity table (rgbt, rgbd, rgbe, and the joint rgbx)
+MARKERS = {f"plasticity_{modality}": marker for modality, marker in zip(MODALITIES, "osD^", strict=True)}
 
 
 def plasticity_plot(tables: list[Table], path: Path) -> Path | None:

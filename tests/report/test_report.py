@@ -249,3 +249,18 @@ def test_published_results_pass_the_checks_and_catch_known_transcription_errors(
     assert (onetracker["known_issue"] != "").all()
     assert any("OneTracker" in p for p in check_published(onetracker.assign(known_issue="")))
     assert check_published(shipped.assign(value=shipped["value"] * 10)) != []  # out of range
+
+
+@pytest.mark.parametrize("modality", ["rgbt", "rgbd", "rgbe", "rgbx"])
+def test_every_tuned_modality_gets_points_in_the_plasticity_scatter(tmp_path: Path, modality: str) -> None:
+    """The joint RGB-X study's report once stopped here: its plasticity table had no marker."""
+    from srtrack.report.plots import plasticity_plot
+    from srtrack.report.tables import Cell, Column, Row, Table
+
+    gain, kept = Column("lasher", "SR", "lasher_rgbt/success_auc"), Column("got10k", "SR", "got10k_otb/success_auc",
+                                                                          tuned_on=modality)
+    rows = [Row("srft", "ours", {gain: Cell(60.0, 1.0), kept: Cell(50.0, 2.0)}),
+            Row("pretrained", "baseline", {gain: Cell(40.0), kept: Cell(55.0)})]
+    table = Table(f"plasticity_{modality}", f"{modality}: plasticity and stability", "", [gain, kept], rows)
+    path = plasticity_plot([table], tmp_path / "plasticity_stability.png")
+    assert path is not None and path.stat().st_size > 10_000 and path.with_suffix(".pdf").is_file()
