@@ -7,8 +7,8 @@ For every training job of the resolved study (one per modality, label and seed):
 network's cost (srtrack/costs.py: parameters, FLOPs and activations counted on the meta device), the
 peak memory of one training process at the configured micro-batch and precision against
 `resources.gpu_mem_gb` (measured: from the calibration's real steps on that GPU type where it holds
-them, plus the regularizer's state; else counted on the meta device), and its hours on `resources.gpus_per_node` x `nodes` GPUs. Training time
-comes from a measured step time (`--calibration`, the JSON `benchmarks/train_throughput.py
+them, plus the regularizer's state; else counted on the meta device), and its hours on
+`resources.gpus_per_node` x `nodes` GPUs. Training time comes from a measured step time (`--calibration`, the JSON `benchmarks/train_throughput.py
 --calibration` writes on a GPU: seconds per sample per GPU for a network, crop sizes and
 precision), else from the network's FLOPs at DEFAULT_UTILIZATION of the GPU's peak (GPU_PEAK_TFLOPS,
 `resources.gpu_type`). A job that does not fit is listed with what would make it fit (a micro-batch,
@@ -108,9 +108,9 @@ def measured_memory_gb(cost, method: str, micro_batch: int, entry: dict | None) 
     return peak_gib * 2**30 / 1e9 + cost.trainable * REGULARIZER_BYTES.get(method, 12) / 1e9
 
 
-def seconds_per_sample(cfg: Config, cost, precision: str, calibration: list[dict]) -> tuple[float | None, str]:
-    """Training seconds per sample on one GPU, and where the number comes from."""
-    entry = calibration_entry(cfg, cost, precision, calibration)
+def seconds_per_sample(cfg: Config, cost, precision: str, entry: dict | None) -> tuple[float | None, str]:
+    """Training seconds per sample on one GPU (`entry`: its calibration measurement, if any), and where
+    the number comes from."""
     if entry is not None:
         return float(entry["seconds_per_sample"]), "measured (calibration)"
     peak = GPU_PEAK_TFLOPS.get(cfg.resources.gpu_type or "", {}).get(precision)
@@ -146,8 +146,8 @@ def training_plans(cfg: Config, calibration: list[dict], splits: dict[str, dict 
         micro = schedule.micro_batch or per_rank_batch(schedule, job.world_size)
         precision = _precision(run_cfg)
         bf16 = precision == "bf16"
-        measured = measured_memory_gb(cost, run.label.method, micro,
-                                      calibration_entry(run_cfg, cost, precision, calibration))
+        entry = calibration_entry(run_cfg, cost, precision, calibration)
+        measured = measured_memory_gb(cost, run.label.method, micro, entry)
         memory = measured if measured is not None else training_memory_gb(
             cost, run.label.method, micro, bf16=bf16, checkpointing=schedule.activation_checkpointing)
         budget = cfg.resources.gpu_mem_gb * MEMORY_HEADROOM if cfg.resources.gpu_mem_gb else None
@@ -163,7 +163,7 @@ def training_plans(cfg: Config, calibration: list[dict], splits: dict[str, dict 
             if not bf16 and gpus:
                 fixes.append("train.precision: bf16")
         steps = schedule.epochs * steps_per_epoch(schedule)
-        per_sample, source = seconds_per_sample(run_cfg, cost, precision, calibration)
+        per_sample, source = seconds_per_sample(run_cfg, cost, precision, entry)
         hours = None if per_sample is None or not gpus else steps * schedule.global_batch * per_sample / gpus / 3600
         track_batch = lockstep_batch(run_cfg, spec, tracked, run_cfg.evaluate.workers, tracking_gpu_mem)
         track_memory = inference_memory_gb(cost, track_batch, bf16=bool(gpus) and run_cfg.evaluate.precision == "bf16")

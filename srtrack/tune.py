@@ -180,12 +180,7 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
     from srtrack.train.loop import TrainerSetup
 
     schedule = cfg.pretrain if modality == "rgb" else cfg.train
-    dataset, indexes = open_datasets(cfg, folders, schedule, "pretrain" if modality == "rgb" else "train",
-                                     joint=modality == study.JOINT)
-    for folder, index in zip(folders, indexes):
-        found = index["modality"]
-        if found != modality and not (modality == study.JOINT and found in study.MODALITIES):
-            raise ConfigError(f"--modality {modality}, but {folder} holds {found} data ({index['benchmark']})")
+    dataset, indexes = open_datasets(cfg, folders, schedule, "pretrain" if modality == "rgb" else "train", modality)
     torch.manual_seed(cfg.study.seed)  # the same initial weights on every rank
     # without CE in training the network is trained, saved and evaluated without it
     model, spec, report = network_for(cfg.model, init, name=model_name,

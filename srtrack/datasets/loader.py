@@ -136,11 +136,9 @@ def worker_init(_: int) -> None:
     share_cache(info.dataset, info.num_workers)
 
 
-def share_cache(dataset: Dataset, workers: int) -> None:
+def share_cache(dataset: PairDataset, workers: int) -> None:
     """Give one of `workers` workers its share of the process's frame cache."""
-    cache = getattr(dataset, "cache", None)
-    if isinstance(cache, FrameCache):
-        cache.resize(cache.max_bytes // max(1, workers))
+    dataset.cache.resize(dataset.cache.max_bytes // max(1, workers))
 
 
 def make_loader(dataset: PairDataset, batch_size: int, workers: int) -> DataLoader:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from srtrack.config import Config
+from srtrack.errors import ConfigError
 
 if TYPE_CHECKING:  # the spec module's package imports torch
     from srtrack.models.spec import NetworkSpec
@@ -39,8 +40,6 @@ def lockstep_batch(cfg: Config, spec: NetworkSpec, sequences: int, workers: int,
     forward pass fits in a GPU of `gpu_mem_gb` (weights plus one block's working set per sequence,
     srtrack.costs, with its headroom), but no more than one batch per process; without a GPU
     (`gpu_mem_gb` None) AUTO_CPU_BATCH."""
-    from srtrack.errors import ConfigError
-
     if cfg.evaluate.batch != "auto":
         return cfg.evaluate.batch
     share = max(1, -(-sequences // max(1, workers)))
@@ -109,10 +108,10 @@ def _work(job: tuple[list, Path]) -> int:
 
 
 def run_batches(cfg: Config, network: NetworkChoice, checkpoint: Path, sequences: list, raw: Path, workers: int,
-                batch: int, on_done: Callable[[int], object] = lambda n: None) -> None:
-    """Track every sequence in lockstep batches of `batch` (see the module docstring); `on_done(n)`
+                batch_size: int, on_done: Callable[[int], object] = lambda n: None) -> None:
+    """Track every sequence in lockstep batches of `batch_size` (see the module docstring); `on_done(n)`
     after each batch."""
-    batches = [sequences[i:i + batch] for i in range(0, len(sequences), batch)]
+    batches = [sequences[i:i + batch_size] for i in range(0, len(sequences), batch_size)]
     if workers <= 1 or len(batches) == 1:
         tracker = build_tracker(cfg, network, checkpoint, _device(0))
         for batch in batches:

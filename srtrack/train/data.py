@@ -21,6 +21,7 @@ from srtrack.config.types import TrainConfig
 from srtrack.datasets.index import load_index, load_sequences
 from srtrack.datasets.loader import PairDataset, worker_init
 from srtrack.errors import ConfigError
+from srtrack.study import JOINT, MODALITIES
 
 TENSOR_KEYS = ("template", "search", "search_box", "score_map")
 
@@ -64,15 +65,20 @@ class RankBatchSampler(Sampler[list[tuple[int, int]]]):
 
 
 def open_datasets(cfg: Config, folders: list[Path], schedule: TrainConfig, section: str,
-                  joint: bool = False) -> tuple[PairDataset, list[dict]]:
+                  modality: str) -> tuple[PairDataset, list[dict]]:
     """One PairDataset over the prepared splits in `folders` (mixed 1:1), and their indexes, cut to
-    the schedule's first `sequences` of each (`section` names the schedule in errors). `joint`: the
-    splits may hold different RGB-X modalities (the joint setting; each sequence keeps its own X)."""
+    the schedule's first `sequences` of each (`section` names the schedule in errors). The splits
+    hold `modality`, or for the joint setting any RGB-X modalities (each sequence keeps its own X)."""
     indexes = [limit_index(load_index(folder), folder, schedule.sequences, section) for folder in folders]
+    joint = modality == JOINT
     modalities = {index["modality"] for index in indexes}
     if len(modalities) > 1 and not (joint and "rgb" not in modalities):
         raise ConfigError(f"the --data folders hold different modalities ({sorted(modalities)}): "
                           + ", ".join(str(f) for f in folders))
+    for folder, index in zip(folders, indexes):
+        found = index["modality"]
+        if found != modality and not (joint and found in MODALITIES):
+            raise ConfigError(f"--modality {modality}, but {folder} holds {found} data ({index['benchmark']})")
     sequences = [load_sequences(folder, cfg.datasets, first=len(index["sequences"])) for folder, index in zip(folders, indexes)]
     samples_per_epoch = schedule.samples_per_epoch
     dataset = PairDataset(sequences, [1.0] * len(folders), cfg.sampler, template_size=cfg.model.template_size,

@@ -154,7 +154,7 @@ def test_train_sequences_keeps_the_first_n_sequences_of_each_split(smoke_data: P
     lasher = smoke_data / "results/data/lasher-train"
     config = run_config(smoke_data, tmp_path, {**PRETRAIN, "sequences": 2})
     cfg = load_config([Path(a) for a in config[1::2]])
-    dataset, (index,) = open_datasets(cfg, [lasher], cfg.train, "train")
+    dataset, (index,) = open_datasets(cfg, [lasher], cfg.train, "train", "rgbt")
     first = [s["name"] for s in load_index(lasher)["sequences"]][:2]
     assert [s["name"] for s in index["sequences"]] == first == [seq.name for seq in dataset.datasets[0]]
     too_many = run_config(smoke_data, tmp_path, {**PRETRAIN, "sequences": 9})
@@ -201,7 +201,7 @@ def test_the_joint_setting_tunes_one_tracker_on_several_modalities(smoke_data: P
     lasher = smoke_data / "results/data/lasher-train"
 
     cfg = load_config([Path(a) for a in config[1::2]])
-    dataset, indexes = open_datasets(cfg, [lasher, visevent], cfg.train, "train", joint=True)
+    dataset, indexes = open_datasets(cfg, [lasher, visevent], cfg.train, "train", "rgbx")
     drawn = {int(dataset[(0, i)]["index"][0]) for i in range(16)}
     assert [index["modality"] for index in indexes] == ["rgbt", "rgbe"] and drawn == {0, 1}   # both benchmarks
     assert {dataset.datasets[d][0].x_name for d in (0, 1)} == {"thermal", "event"}
