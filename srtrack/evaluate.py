@@ -6,6 +6,15 @@
     python -m srtrack.evaluate --config config/config.yaml --data results/data/lasher-test \
         --results published/ViPT/lasher --name ViPT --out results/eval/lasher/ViPT
 
+One process scores one tracker on several splits: `--data`/`--out` repeat in pairs (a modality's test
+benchmarks), and `--retain DATA OUT` adds the RGB split on which a tracker tuned on `--tuned-on` is
+scored for what it retains. Each split is its own MLflow run and output folder; the tracker, its
+network and the imports are paid for once (the DAG's `score_<modality>` jobs):
+
+    python -m srtrack.evaluate --config config/config.yaml --checkpoint results/tune/rgbt/srft/seed0/model.pth \
+        --name srft --label srft --data results/data/lasher-test --out results/eval/lasher/srft/seed0 \
+        --retain results/data/got10k-test results/retention/rgbt.srft/seed0 --tuned-on rgbt --retain-sequences 16
+
 With `--checkpoint`, the tracker runs over the split's sequences in batches of `evaluate.batch`
 (lockstep, one forward per frame for the batch), over `evaluate.workers` processes (GPUs when
 present). The network is the one our `model.pth` names; `--model` maps the file into another one
@@ -53,7 +62,8 @@ TOOLKIT_DIR = "vot-toolkit"  # evaluate.vot_toolkit's workspaces, one per VOT pr
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m srtrack.evaluate", description=__doc__.split("\n")[0])
     add_config_arguments(parser)
-    parser.add_argument("--data", required=True, type=Path, help="prepared test split (folder with index.json)")
+    parser.add_argument("--data", required=True, type=Path, action="append",
+                        help="prepared test split (folder with index.json); repeat it with --out for several")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", type=Path, help="tracker weights to run (model.pth or an OSTrack .pth.tar)")
     source.add_argument("--results", type=Path, help="a folder of another tracker's raw results to score")
@@ -62,76 +72,143 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the study label of the tracker (a method, a study.variants entry, or pretrained: the "
                              "RGB tracker run as the RGB-X network); recorded in MLflow (default: --name)")
     parser.add_argument("--model", default=None, help="tracker variant (default: model.name; RGB data: ostrack_<size>)")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--out", required=True, type=Path, action="append",
+                        help="output folder, one per --data in the same order")
     parser.add_argument("--workers", type=int, default=None, help="tracking processes (default: evaluate.workers)")
     parser.add_argument("--max-sequences", type=int, default=None, metavar="N",
                         help="only the first N sequences of the split (in index order)")
     parser.add_argument("--tuned-on", default=None, choices=list(MODALITIES),
                         help="the modality the tracker was tuned on, when it is scored on another one (an RGB-X "
-                             "tracker on RGB data: what it retains); tagged for the report")
+                             "tracker on RGB data: what it retains); tagged for the report. With --retain it "
+                             "applies to the retained split only")
+    parser.add_argument("--retain", nargs=2, type=Path, default=None, metavar=("DATA", "OUT"),
+                        help="also score the tracker, tuned on --tuned-on, on this RGB split (what it retains), "
+                             "writing to OUT")
+    parser.add_argument("--retain-sequences", type=int, default=None, metavar="N",
+                        help="only the first N sequences of the --retain split")
     return parser
 
 
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """One split the tracker is scored on in this process, and where its scores go."""
+
+    data: Path
+    out: Path
+    max_sequences: int | None
+    tuned_on: str | None
+
+
+def splits_to_score(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Split]:
+    """The --data/--out pairs, then the --retain split; a usage error when they do not pair up."""
+    if len(args.data) != len(args.out):
+        parser.error(f"{len(args.data)} --data but {len(args.out)} --out: give one output folder per split")
+    if args.retain is not None and args.tuned_on is None:
+        parser.error("--retain needs --tuned-on: the modality whose tuning the retained split measures")
+    if args.retain_sequences is not None and args.retain is None:
+        parser.error("--retain-sequences without --retain")
+    tests_tuned_on = None if args.retain is not None else args.tuned_on
+    splits = [Split(data, out, args.max_sequences, tests_tuned_on) for data, out in zip(args.data, args.out)]
+    if args.retain is not None:
+        splits.append(Split(*args.retain, args.retain_sequences, args.tuned_on))
+    outs = [s.out.resolve() for s in splits]
+    if len(set(outs)) < len(outs):
+        parser.error("two splits share an output folder")
+    return splits
+
+
 def main(argv: Seq[str] | None = None) -> int:
-    args = parse(build_parser(), argv)
-    return run_main(lambda: run(args))
+    parser = build_parser()
+    args = parse(parser, argv)
+    splits = splits_to_score(parser, args)
+    return run_main(lambda: run(args, splits))
 
 
-def run(args: argparse.Namespace) -> int:
-    from srtrack.datasets.index import load_index, load_sequences
+@dataclasses.dataclass(frozen=True)
+class OpenedSplit:
+    """A split read and checked before anything is tracked."""
+
+    split: Split
+    index: dict
+    sequences: list
+    profiles: list[str]
+    needs_images: bool
+    rewards: dict[str, float] | None
+
+
+def run(args: argparse.Namespace, splits: list[Split]) -> int:
     from srtrack.metrics import vot_toolkit
-    from srtrack.metrics.benchmark import IMAGE_SIZE_PROFILES, profiles_for, score
-    from srtrack.mlflow_runs import run_id_beside, stage_run
 
     cfg = config_from_args(args)
-    index = load_index(args.data)
-    profiles = profiles_for(index["benchmark"], cfg.evaluate.profiles.get(index["benchmark"]))
-    needs_images = bool(IMAGE_SIZE_PROFILES & set(profiles))
-    # scoring result files reads only annotations, unless a profile needs the images (VOT)
-    sequences = load_sequences(args.data, cfg.datasets, frames=args.checkpoint is not None or needs_images)
-    if not sequences:
-        raise ConfigError(f"{args.data}: the split has no sequences")
-    if args.max_sequences is not None:
-        sequences = sequences[:args.max_sequences]
-    benchmark, modality = index["benchmark"], index["modality"]
-    # before tracking: a bad BOC reference or a missing vot-toolkit fails now, not in an hour
-    rewards = boc_rewards(cfg, benchmark)
+    # every split before tracking: a bad index, BOC reference or a missing vot-toolkit fails now, not in an hour
+    opened = [open_split(cfg, args, split) for split in splits]
     if cfg.evaluate.vot_toolkit:
         vot_toolkit.require()
     # a study label says which tracker runs (the baseline's network); other trackers' files are only named
     label = Study(cfg).label(args.label) if args.label and args.checkpoint is not None else None
-    spec = network = digest = tuned_run = None
+    digest = file_sha256(args.checkpoint) if args.checkpoint is not None else None
+    for split in opened:
+        score_split(cfg, args, split, label, digest)
+    return 0
+
+
+def open_split(cfg: Config, args: argparse.Namespace, split: Split) -> OpenedSplit:
+    """The split's index, its sequences (the first `max_sequences`), evaluator profiles and BOC rewards."""
+    from srtrack.datasets.index import load_index, load_sequences
+    from srtrack.metrics.benchmark import IMAGE_SIZE_PROFILES, profiles_for
+
+    index = load_index(split.data)
+    profiles = profiles_for(index["benchmark"], cfg.evaluate.profiles.get(index["benchmark"]))
+    needs_images = bool(IMAGE_SIZE_PROFILES & set(profiles))
+    # scoring result files reads only annotations, unless a profile needs the images (VOT)
+    sequences = load_sequences(split.data, cfg.datasets, frames=args.checkpoint is not None or needs_images)
+    if not sequences:
+        raise ConfigError(f"{split.data}: the split has no sequences")
+    if split.max_sequences is not None:
+        sequences = sequences[:split.max_sequences]
+    return OpenedSplit(split, index, sequences, profiles, needs_images, boc_rewards(cfg, index["benchmark"]))
+
+
+def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, label: Label | None,
+                digest: str | None) -> None:
+    """Track one split (with --checkpoint) or read its results, score it, write and log it as one MLflow run."""
+    from srtrack.metrics import vot_toolkit
+    from srtrack.metrics.benchmark import score
+    from srtrack.mlflow_runs import run_id_beside, stage_run
+
+    split, index, sequences = opened.split, opened.index, opened.sequences
+    benchmark, modality = index["benchmark"], index["modality"]
+    spec = network = tuned_run = None
     if args.checkpoint is not None:
         from srtrack.models.networks import resolve_network
 
-        digest = file_sha256(args.checkpoint)
-        network = network_choice(cfg, args, modality, label)
+        network = network_choice(cfg, args.model, split.tuned_on, modality, label)
         spec = resolve_network(cfg.model, args.checkpoint, name=network.name, default=network.default)
         tuned_run = run_id_beside(args.checkpoint) if label is None or not label.is_baseline else None
     # the run records the network that really runs
     recorded = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name=spec.name)) if spec else cfg
-    name = (f"evaluate {benchmark}/{args.label or args.name}" + (f" (tuned on {args.tuned_on})" if args.tuned_on else "")
+    name = (f"evaluate {benchmark}/{args.label or args.name}" + (f" (tuned on {split.tuned_on})" if split.tuned_on else "")
             + f" s{cfg.study.seed}")
     with stage_run(recorded, "evaluate", name=name, sections=("study", "model", "evaluate", "sampler", "encoding",
                                                               f"datasets.{benchmark}"),
                    parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
                    label=args.label or args.name, method=label.method if label else None,
-                   model=spec.name if spec else None, tuned_on=args.tuned_on, checkpoint_sha256=digest,
+                   model=spec.name if spec else None, tuned_on=split.tuned_on, checkpoint_sha256=digest,
                    tune_run_id=tuned_run) as run_:
         run_.log_split(index, "test")
         if spec is not None:
-            raw = args.out / "raw" / f"{digest[:16]}-{spec.name}-{tracking_settings_hash(cfg, spec)}"
+            raw = split.out / "raw" / f"{digest[:16]}-{spec.name}-{tracking_settings_hash(cfg, spec)}"
             batch = track(cfg, args, sequences, raw, network, spec)
             if batch is not None:
                 run_.log_params({"run/eval_batch": batch})
         else:
             raw = args.results
         results, notes = read_results(raw, sequences, cfg.evaluate.short_results)
-        sizes = image_sizes(index, sequences) if needs_images else {}
-        scores = score(benchmark, sequences, results, sizes, profiles)
-        toolkit = toolkit_scores(cfg, scores, sequences, Path(index["root"]), results, args.out / TOOLKIT_DIR)
-        if rewards is not None:
-            add_boc(scores, rewards)
+        sizes = image_sizes(index, sequences) if opened.needs_images else {}
+        scores = score(benchmark, sequences, results, sizes, opened.profiles)
+        toolkit = toolkit_scores(cfg, scores, sequences, Path(index["root"]), results, split.out / TOOLKIT_DIR)
+        if opened.rewards is not None:
+            add_boc(scores, opened.rewards)
         document = {"benchmark": benchmark, "modality": modality, "tracker": args.name,
                     "label": args.label or args.name, "seed": cfg.study.seed, "sequences": len(sequences),
                     "frames": int(sum(len(s) for s in sequences)), "raw_results": str(raw),
@@ -142,26 +219,25 @@ def run(args: argparse.Namespace) -> int:
         if toolkit:
             document["vot_toolkit"] = toolkit
             run_.log_metrics({f"vot_toolkit/{p}/{k}": v for p, values in toolkit.items() for k, v in values.items()})
-        args.out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(args.out / METRICS_FILE, document)
-        write_text_atomic(args.out / TABLE_FILE, per_sequence_csv(scores))
+        split.out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(split.out / METRICS_FILE, document)
+        write_text_atomic(split.out / TABLE_FILE, per_sequence_csv(scores))
         from srtrack.metrics.plots import plot_attributes, plot_curves
 
-        plots = (plot_curves({args.name: [scores]}, benchmark, args.out)
-                 + plot_attributes({args.name: [scores]}, benchmark, args.out))
+        plots = (plot_curves({args.name: [scores]}, benchmark, split.out)
+                 + plot_attributes({args.name: [scores]}, benchmark, split.out))
         for profile, values in scores.items():
             run_.log_metrics({f"{profile}/{k}": v for k, v in values["summary"].items() if isinstance(v, float)})
         if tuned_run:  # the tuning run shows how its tracker scores
             first = next(iter(scores.values()))["summary"]
-            prefix = f"retained/{benchmark}" if args.tuned_on else f"eval/{benchmark}"
+            prefix = f"retained/{benchmark}" if split.tuned_on else f"eval/{benchmark}"
             run_.log_metrics_to(tuned_run, {f"{prefix}/{k}": v for k, v in first.items() if isinstance(v, float)})
-        reports = [vot_toolkit.report_path(args.out / TOOLKIT_DIR / p) for p in toolkit]
-        for path in [args.out / METRICS_FILE, args.out / TABLE_FILE, *plots, *reports]:
+        reports = [vot_toolkit.report_path(split.out / TOOLKIT_DIR / p) for p in toolkit]
+        for path in [split.out / METRICS_FILE, split.out / TABLE_FILE, *plots, *reports]:
             run_.log_artifact(path, "evaluate")
     headline = "; ".join(f"{p}: " + ", ".join(f"{k} {v:.3f}" for k, v in s["summary"].items() if isinstance(v, float))
                          for p, s in scores.items())
-    print(f"evaluate {benchmark} {args.name}: {len(sequences)} sequences; {headline} -> {args.out}", file=sys.stderr)
-    return 0
+    print(f"evaluate {benchmark} {args.name}: {len(sequences)} sequences; {headline} -> {split.out}", file=sys.stderr)
 
 
 def boc_rewards(cfg: Config, benchmark: str) -> dict[str, float] | None:
@@ -297,14 +373,14 @@ def per_sequence_csv(scores: dict[str, dict]) -> str:
     return pd.concat(frames).to_csv(index=False, float_format="%.6f")
 
 
-def network_choice(cfg: Config, args: argparse.Namespace, modality: str, label: Label | None):
+def network_choice(cfg: Config, model: str | None, tuned_on: str | None, modality: str, label: Label | None):
     """--model forces a network, and so does the baseline label (the pretrained weights run as the
     RGB-X model.name, or as its one-stream RGB counterpart on RGB data unless --tuned-on asks for the
     untuned RGB-X tracker there); else the file's own network, or that default for files that name none."""
     from srtrack.evaluation.runner import NetworkChoice
 
-    default = Study(cfg).baseline_network(args.tuned_on or modality)
-    forced = args.model or (default if label is not None and label.is_baseline else None)
+    default = Study(cfg).baseline_network(tuned_on or modality)
+    forced = model or (default if label is not None and label.is_baseline else None)
     return NetworkChoice(forced, default)
 
 

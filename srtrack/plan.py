@@ -192,10 +192,13 @@ def render(cfg: Config, plans: list[TrainingPlan], source: str, splits: dict[str
     from srtrack.costs import MEMORY_HEADROOM
 
     study = Study(cfg)
-    counts = Counter({"tune": len(plans), "evaluate": sum(1 for _ in study.evaluation_runs()),
-                      "retention": sum(1 for _ in study.retention_runs())})
+    # one evaluate job per tracker scores its test splits and its RGB retention; the RGB tracker's own apart
+    retention_runs = sum(1 for _ in study.retention_runs())
+    counts = Counter({"tune": len(plans), "evaluate": sum(1 for _ in study.scoring_runs()),
+                      "retention": int(retention_runs > 0)})
     lines = [f"# Plan of study {cfg.study.name!r}", "",
-             "jobs: " + ", ".join(f"{stage} {n}" for stage, n in counts.items()), ""]
+             "jobs: " + ", ".join(f"{stage} {n}" for stage, n in counts.items())
+             + f" (tracking runs: {sum(1 for _ in study.evaluation_runs())} on test splits, {retention_runs} on RGB)", ""]
     gpu_mem = f"{cfg.resources.gpu_mem_gb:g} GB" if cfg.resources.gpu_mem_gb else "not set (resources.gpu_mem_gb)"
     lines += [f"training: {plans[0].gpus if plans else 0} GPU(s) per job ({cfg.resources.gpu_type or 'GPU type not set'}), "
               f"GPU memory {gpu_mem}; step time: {source or 'n/a'}", "",

@@ -113,17 +113,24 @@ class RetentionRun:
     @property
     def retained(self) -> str:
         """The run's name in paths: `<modality>.<label>`, or the baseline's label."""
-        return self.label.name if self.tuned_on is None else f"{self.tuned_on}.{self.label.name}"
+        return self.label.name if self.tuned_on is None else retained_name(self.tuned_on, self.label.name)
 
 
-def split_retained(retained: str) -> tuple[str | None, str]:
-    """`<modality>.<label>` -> (modality, label); the baseline -> (None, "pretrained")."""
-    if retained == BASELINE:
-        return None, BASELINE
-    modality, _, label = retained.partition(".")
-    if modality not in MODALITIES or not label:
-        raise ConfigError(f"{retained!r} is neither <modality>.<label> ({', '.join(MODALITIES)}) nor {BASELINE!r}")
-    return modality, label
+def retained_name(modality: str, label: str) -> str:
+    """What a tracker tuned on `modality` retains on RGB data, as named in paths."""
+    return f"{modality}.{label}"
+
+
+@dataclass(frozen=True)
+class ScoringRun:
+    """One tracker scored in one process: a tuned (modality, label, seed), or the modality's untuned
+    tracker (the baseline, seed = study.seed), on the modality's test splits and, with retention on,
+    on the RGB split (what it retains). Together they are every `EvaluationRun` and every `RetentionRun`
+    of a tuned modality; only the RGB tracker's own retention run is scored apart."""
+
+    modality: str
+    label: Label
+    seed: int
 
 
 class Study:
@@ -167,13 +174,6 @@ class Study:
         if chosen is None:
             return [n for n in self.tune_datasets(modality) if "test" in READERS[n].splits]
         return [n for n in chosen if getattr(self.cfg.datasets, n).root is not None]
-
-    def evaluating_modality(self, dataset: str) -> str:
-        """The tuned modality whose trackers a benchmark's test split scores (its own, or the joint one)."""
-        for modality in self.tuned_modalities():
-            if dataset in self.eval_datasets(modality):
-                return modality
-        raise ConfigError(f"no tuned modality of study {self.cfg.study.name!r} is scored on {dataset}")
 
     def is_synthetic(self, dataset: str) -> bool:
         """True where a benchmark root lies inside synth.root, i.e. `srtrack.synth` writes it."""
@@ -274,6 +274,21 @@ class Study:
             baseline = self.label(BASELINE)
             yield from (RetentionRun(m, baseline, self.cfg.study.seed) for m in dict.fromkeys(r.tuned_on for r in runs))
             yield RetentionRun(None, baseline, self.cfg.study.seed)
+
+    def scored_modalities(self) -> list[str]:
+        """Tuned modalities with something to score: labels, and a test benchmark or the retention split."""
+        return [m for m in self.tuned_modalities()
+                if self.labels(m) and (self.eval_datasets(m) or self.retention_split() is not None)]
+
+    def scoring_runs(self, modality: str | None = None) -> Iterator[ScoringRun]:
+        """Every tracker of the scored modalities (of one, with `modality`): each label and seed, then the
+        untuned tracker."""
+        baseline = self.label(BASELINE)
+        for name in self.scored_modalities():
+            if modality is None or name == modality:
+                for label in self.labels(name):
+                    yield from (ScoringRun(name, label, seed) for seed in self.cfg.study.seeds)
+                yield ScoringRun(name, baseline, self.cfg.study.seed)
 
     def display_name(self, label: Label, seed: int) -> str:
         """A tracker's name in plots: the label, with the seed when the study has several."""

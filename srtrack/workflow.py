@@ -20,7 +20,7 @@ from srtrack.datasets import READERS
 from srtrack.errors import ConfigError
 from srtrack.io import json_sha256, write_text_atomic
 from srtrack.mlflow_server import ML_VIEW
-from srtrack.study import BASELINE, MODALITIES, Study, split_retained
+from srtrack.study import BASELINE, MODALITIES, Study, retained_name
 
 # what a tracking result depends on (evaluate.retention only selects which runs exist)
 EVALUATE_SECTIONS = ("model", "evaluate.batch", "evaluate.workers", "evaluate.profiles", "evaluate.precision",
@@ -114,13 +114,6 @@ def eval_path(cfg: Config, dataset: str, label: str, seed: int | str) -> str:
     return f"{layout.eval_dir(out(cfg), dataset, label, seed)}/{layout.METRICS_FILE}"
 
 
-def eval_checkpoint(cfg: Config, dataset: str, label: str, seed: int | str) -> str:
-    """The weights evaluated: the pretrained tracker for the baseline, else the tuned one."""
-    if label == BASELINE:
-        return pretrained_checkpoint(cfg)
-    return tune_path(cfg, Study(cfg).evaluating_modality(dataset), label, seed)
-
-
 def eval_name(cfg: Config, label: str, seed: int | str) -> str:
     """The tracker's name in plots and tables."""
     study = Study(cfg)
@@ -157,15 +150,49 @@ def retention_targets(cfg: Config) -> list[str]:
     return [retention_path(cfg, r.retained, r.seed) for r in Study(cfg).retention_runs()]
 
 
-def retention_checkpoint(cfg: Config, retained: str, seed: int | str) -> str:
-    modality, label = split_retained(retained)
+# --- scoring: one job per tracker for its modality's test splits and its RGB retention --------------
+def score_outputs(cfg: Config, modality: str) -> dict[str, str]:
+    """What one `evaluate_<modality>` job writes, with `{label}` and `{seed}` left to Snakemake: each test
+    benchmark's scores and per-sequence table, and what the tracker retains on the RGB split."""
+    study, files = Study(cfg), {}
+    for name in study.eval_datasets(modality):
+        files[f"{name}_metrics"] = eval_path(cfg, name, "{label}", "{seed}")
+        files[f"{name}_table"] = f"{layout.eval_dir(out(cfg), name, '{label}', '{seed}')}/{layout.TABLE_FILE}"
+    if study.retention_split():
+        files["retained"] = retention_path(cfg, retained_name(modality, "{label}"), "{seed}")
+    return files
+
+
+def score_indexes(cfg: Config, modality: str) -> list[str]:
+    """The split indexes an `evaluate_<modality>` job reads: the test benchmarks, then the RGB split."""
+    study = Study(cfg)
+    splits = [(name, "test") for name in study.eval_datasets(modality)]
+    return [layout.index_path(out(cfg), *split) for split in splits + ([study.retention_split()]
+                                                                      if study.retention_split() else [])]
+
+
+def score_checkpoint(cfg: Config, modality: str, label: str, seed: int | str) -> str:
+    """The weights scored: the pretrained tracker for the baseline, else the tuned one."""
     return pretrained_checkpoint(cfg) if label == BASELINE else tune_path(cfg, modality, label, seed)
 
 
-def retention_options(retained: str) -> str:
-    """The evaluate CLI's options that say which tracker a retention run scores."""
-    modality, label = split_retained(retained)
-    return f"--label {label} --name {label}" + (f" --tuned-on {modality}" if modality else "")
+def score_arguments(cfg: Config, modality: str, label: str, seed: int | str) -> str:
+    """The evaluate CLI's options of one tracker's job: its name, every test split with its output
+    folder, and the RGB split it retains (srtrack/evaluate.py)."""
+    study = Study(cfg)
+    words = ["--label", label, "--name", eval_name(cfg, label, seed)]
+    for name in study.eval_datasets(modality):
+        words += ["--data", layout.data_dir(out(cfg), name, "test"), "--out", layout.eval_dir(out(cfg), name, label, seed)]
+    if study.retention_split():
+        words += ["--retain", layout.data_dir(out(cfg), *study.retention_split()),
+                  layout.retention_dir(out(cfg), retained_name(modality, label), seed), "--tuned-on", modality,
+                  "--retain-sequences", str(cfg.evaluate.retention.sequences)]
+    return " ".join(words)
+
+
+def score_labels(cfg: Config, modality: str) -> str:
+    """The `{label}` wildcard of an `evaluate_<modality>` job: the modality's labels and the baseline."""
+    return "|".join([*Study(cfg).label_names(modality), BASELINE])
 
 
 # --- report and targets -------------------------------------------------------------------------
@@ -306,5 +333,4 @@ def config_sources(workflow: Any) -> list[Path]:
 def wildcard_constraints() -> Mapping[str, Any]:
     """Regexes for the workflow's wildcards."""
     return {"dataset": "|".join(sorted(READERS)), "split": "train|test", "modality": "|".join(MODALITIES),
-            "label": "[a-z][a-z0-9_]*", "seed": "[0-9]+", "variant": "[a-z][a-z0-9_]*",
-            "retained": f"(?:{'|'.join(MODALITIES)})\\.[a-z][a-z0-9_]*|{BASELINE}"}
+            "label": "[a-z][a-z0-9_]*", "seed": "[0-9]+", "variant": "[a-z][a-z0-9_]*"}

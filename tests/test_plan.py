@@ -60,7 +60,7 @@ def plan(tmp_path: Path, capsys, *extra: str, **resources) -> tuple[int, str]:
 
 def test_the_paper_plan_lists_jobs_gpu_hours_and_memory(tmp_path: Path, capsys) -> None:
     code, text = plan(tmp_path, capsys, gpu_type="a100-80gb")
-    assert code == 0 and "jobs: tune 2, evaluate 3, retention 4" in text
+    assert code == 0 and "jobs: tune 2, evaluate 3, retention 1 (tracking runs: 3 on test splits, 4 on RGB)" in text
     rows = re.findall(r"^\| rgbt/(\w+)/seed2023 \| srtrack_base \| (\d+) \| (\d+) \| fp32 \| ([\d.]+) \| yes \| ([\d.]+) "
                       r"\| (\d+) \| (\d+) \| ([\d.]+) \|$", text, flags=re.MULTILINE)
     # 20 epochs of 80,000 at a global batch of 56 on 8 GPUs: 28,560 steps of 7 pairs per GPU

@@ -63,8 +63,11 @@ def test_smoke_target_through_the_slurm_profile_with_ddp_tuning_and_an_mlflow_se
         tmp_path: Path, mlflow_server: str) -> None:
     overlay = tmp_path / "cluster.yaml"
     # every training job as 2 gloo processes, one Slurm task each, started by the rule's srun
+    # retention off: the smoke target's evaluation jobs then score the test split only (the local DAG test
+    # scores retention; here every extra job costs Slurm's scheduling and status polling)
     overlay.write_text(yaml.safe_dump({"resources": {"launcher": "srun", "procs_per_node": 2, "cpus_per_task": 1,
-                                                     "mem_gb": 2}}))
+                                                     "mem_gb": 2},
+                                       "evaluate": {"retention": {"dataset": None}}}))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "SRTRACK_MLFLOW_URI": mlflow_server, "SRTRACK_SLURM_STATUS_WAIT": "1"}
     command = ["timeout", "-k", "30", "900", str(Path(sys.executable).parent / "snakemake"), "-s",

@@ -98,9 +98,10 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
 @pytest.mark.slow
 @pytest.mark.parametrize(("overlay", "target", "expected"), [
     # make demo: the shipped RGB tracker; RGB-T only, so DepthTrack and VisEvent are not prepared
-    (None, (), {"prepare": 4, "tune": 12, "evaluate": 13, "retention": 14, "pretrain": 0}),
-    ("tradeoff.yaml", (), {"prepare": 4, "tune": 40, "evaluate": 41, "retention": 42, "pretrain": 0}),
-    ("modalities.yaml", (), {"prepare": 8, "tune": 13, "evaluate": 16, "retention": 17, "pretrain": 0}),
+    (None, (), {"prepare": 4, "tune": 12, "evaluate_rgbt": 13, "retention": 1, "pretrain": 0}),
+    ("tradeoff.yaml", (), {"prepare": 4, "tune": 40, "evaluate_rgbt": 41, "retention": 1, "pretrain": 0}),
+    ("modalities.yaml", (), {"prepare": 8, "tune": 13, "evaluate_rgbt": 8, "evaluate_rgbd": 4, "evaluate_rgbe": 4,
+                             "retention": 1, "pretrain": 0}),
     ("rgb-tracker.yaml", ("results/pretrain/model.pth",), {"prepare": 1, "tune": 0, "pretrain": 1}),   # make rgb-tracker
 ])
 def test_shipped_configs_resolve_to_their_documented_jobs(tmp_path: Path, overlay, target, expected) -> None:
@@ -142,7 +143,10 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.`srtrack.role` = 'stage'")
     stages = sorted(r.data.tags["stage"] for r in runs)
     # 9 test-split evaluations, and 10 on RGB data (retention: each tuned tracker, the untuned RGB-X
-    # tracker of each modality and the RGB tracker)
+    # tracker of each modality and the RGB tracker), in 10 processes: one per tracker, and the RGB tracker's
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout + result.stderr, flags=re.MULTILINE))
+    assert {rule: int(jobs[rule]) for rule in ("evaluate_rgbt", "evaluate_rgbd", "retention")} == {
+        "evaluate_rgbt": 7, "evaluate_rgbd": 2, "retention": 1}
     assert stages == ["evaluate"] * 19 + ["prepare"] * 6 + ["pretrain", "report", "sensitivity", "synth"] + ["tune"] * 7
     assert {r.info.status for r in runs} == {"FINISHED"}
     tuned = {(r.data.tags["modality"], r.data.tags["label"]): r for r in runs if r.data.tags["stage"] == "tune"}
@@ -274,7 +278,8 @@ def test_dag_computes_the_prior_when_a_pretrained_checkpoint_is_configured(tmp_p
 
 def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tmp_config) -> None:
     from srtrack.study import Study, tracker_for_method
-    from srtrack.workflow import eval_name, eval_targets, retention_options, retention_targets, smoke_targets, tune_targets
+    from srtrack.workflow import (eval_name, eval_targets, pretrained_checkpoint, retention_targets, score_arguments,
+                                  score_checkpoint, score_outputs, smoke_targets, tune_targets)
 
     roots = {"got10k": "/d/g", "lasher": "/d/l", "depthtrack": "/d/d"}
     study = {"methods": ["full", "srft", "prompt"], "seeds": [0, 1], "ablations": {"rgbt": [], "rgbd": ["k05"]},
@@ -291,10 +296,24 @@ def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tm
     # the RGB tracker, and per modality the untuned RGB-X tracker, scored on RGB too
     assert retention_targets(cfg)[-3:] == [f"{out}/retention/{r}/seed0/metrics.json"
                                            for r in ("rgbt.pretrained", "rgbd.pretrained", "pretrained")]
-    assert retention_options("rgbt.pretrained") == "--label pretrained --name pretrained --tuned-on rgbt"
     assert f"{out}/retention/rgbd.k05/seed1/metrics.json" in retention_targets(cfg)
-    assert retention_options("rgbd.k05") == "--label k05 --name k05 --tuned-on rgbd"
-    assert retention_options("pretrained") == "--label pretrained --name pretrained"
+    # one job per tracker: its modality's test split and the RGB split it retains, named in its outputs
+    assert score_outputs(cfg, "rgbd") == {
+        "depthtrack_metrics": f"{out}/eval/depthtrack/{{label}}/seed{{seed}}/metrics.json",
+        "depthtrack_table": f"{out}/eval/depthtrack/{{label}}/seed{{seed}}/per_sequence.csv",
+        "retained": f"{out}/retention/rgbd.{{label}}/seed{{seed}}/metrics.json"}
+    assert score_arguments(cfg, "rgbd", "k05", 1) == (
+        f"--label k05 --name k05-seed1 --data {out}/data/depthtrack-test --out {out}/eval/depthtrack/k05/seed1 "
+        f"--retain {out}/data/got10k-test {out}/retention/rgbd.k05/seed1 --tuned-on rgbd --retain-sequences "
+        f"{cfg.evaluate.retention.sequences}")
+    assert score_checkpoint(cfg, "rgbt", "pretrained", 0) == pretrained_checkpoint(cfg)
+    assert score_checkpoint(cfg, "rgbd", "k05", 1) == f"{out}/tune/rgbd/k05/seed1/model.pth"
+    # every scored run of the grid belongs to exactly one job
+    runs = list(Study(cfg).scoring_runs())
+    assert len({(r.modality, r.label.name, r.seed) for r in runs}) == len(runs) == len(grid) * 2 + 2
+    scored = {path.format(label=r.label.name, seed=r.seed) for r in runs for path in score_outputs(cfg, r.modality).values()}
+    # all but the RGB tracker's own retention run, which its own rule scores
+    assert {p for p in scored if p.endswith("metrics.json")} == set(eval_targets(cfg)) | set(retention_targets(cfg)[:-1])
     assert smoke_targets(cfg) == [f"{out}/tune/rgbt/full/seed0/model.pth", f"{out}/eval/lasher/full/seed0/metrics.json",
                                   f"{out}/eval/lasher/pretrained/seed0/metrics.json"]
     assert tracker_for_method("srtrack_base", "lora") == "srtrack_lora_base"
@@ -315,18 +334,22 @@ def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tm
 
 def test_the_joint_setting_is_tuned_alone_and_scores_every_benchmark_it_lists(tmp_config) -> None:
     from srtrack.study import Study
-    from srtrack.workflow import eval_checkpoint, retention_options, tune_targets
+    from srtrack.workflow import score_arguments, score_checkpoint, tune_targets
 
     roots = {"got10k": "/d/g", "lasher": "/d/l", "depthtrack": "/d/d", "visevent": "/d/v"}
     joint = {"methods": ["srft"], "seeds": [0], "tune_data": {"rgbt": [], "rgbx": ["visevent", "depthtrack", "lasher"]},
              "eval_data": {"rgbx": ["lasher", "depthtrack"]}}
     cfg = load_config(tmp_config({"study": joint, "datasets": {k: {"root": v} for k, v in roots.items()}}))
     study, out = Study(cfg), cfg.study.output_dir
-    assert study.tuned_modalities() == ["rgbx"] and study.evaluating_modality("depthtrack") == "rgbx"
+    assert study.tuned_modalities() == ["rgbx"] and study.scored_modalities() == ["rgbx"]
     assert tune_targets(cfg) == [f"{out}/tune/rgbx/srft/seed0/model.pth"]
-    assert eval_checkpoint(cfg, "depthtrack", "srft", 0) == f"{out}/tune/rgbx/srft/seed0/model.pth"
+    assert score_checkpoint(cfg, "rgbx", "srft", 0) == f"{out}/tune/rgbx/srft/seed0/model.pth"
     assert ("visevent", "train") in study.used_splits() and ("visevent", "test") not in study.used_splits()
-    assert retention_options("rgbx.srft") == "--label srft --name srft --tuned-on rgbx"
+    # one job scores the joint tracker on both test benchmarks, and on RGB as tuned on rgbx
+    assert score_arguments(cfg, "rgbx", "srft", 0).startswith(
+        f"--label srft --name srft --data {out}/data/lasher-test --out {out}/eval/lasher/srft/seed0 --data "
+        f"{out}/data/depthtrack-test --out {out}/eval/depthtrack/srft/seed0 --retain {out}/data/got10k-test "
+        f"{out}/retention/rgbx.srft/seed0 --tuned-on rgbx")
     with pytest.raises(ConfigError, match="tune_data.rgbx .* beside per-modality tuning .tune_data.rgbt."):
         load_config(tmp_config({"study": {"tune_data": {"rgbx": ["lasher"]}}}, name="both.yaml"))
 

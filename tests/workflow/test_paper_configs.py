@@ -99,14 +99,15 @@ def test_paper_dags_resolve_with_the_paper_jobs_and_gpu_requests(site: Path, set
     text = dry.stdout + dry.stderr
     assert dry.returncode == 0, text[-3000:]
     counts = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.MULTILINE)}
-    # the prior, each label once (one seed), scored on every test benchmark beside the untuned tracker, and on
-    # GOT-10k val with the untuned two-stream and RGB trackers; no synthetic data and no pre-training
+    # the prior, each label once (one seed); one job per tuned tracker and one for the untuned tracker, each
+    # scoring every test benchmark and GOT-10k val; the RGB tracker on GOT-10k val; no synthetic data, no pre-training
     trains = len(train) if isinstance(train, list) else 1   # the joint setting mixes three training splits
+    scoring = f"evaluate_{modality}"
     expected = {"synth": 0, "pretrain": 0, "sensitivity": 1, "prepare": 2 + trains + len(tests), "tune": labels,
-                "evaluate": (labels + 1) * len(tests), "retention": labels + 2}
+                scoring: labels + 1, "retention": 1}
     assert {rule: counts.get(rule, 0) for rule in expected} == expected
     jobs = re.split(r"\n(?=\[.*\]\nrule |rule )", text)
-    for rule in ("tune", "evaluate", "retention"):
+    for rule in ("tune", scoring, "retention"):
         requests = [job for job in jobs if job.lstrip().startswith(f"rule {rule}:")]
         assert requests and all("gres=gpu:8" in job for job in requests), rule
 

@@ -1,33 +1,45 @@
-# Track a benchmark's test split with one tracker (a tuned method or the pretrained baseline) and score it.
-rule evaluate:
-    input:
-        index=layout.index_path(OUT, "{dataset}", "test"),
-        checkpoint=lambda wildcards: dag.eval_checkpoint(
-            CFG, wildcards.dataset, wildcards.label, wildcards.seed
-        ),
-    output:
-        metrics=dag.eval_path(CFG, "{dataset}", "{label}", "{seed}"),
-        table=f"{layout.eval_dir(OUT, '{dataset}', '{label}', '{seed}')}/{layout.TABLE_FILE}",
-    log:
-        layout.log_path(OUT, "evaluate", "{dataset}-{label}-seed{seed}"),
-    benchmark:
-        layout.benchmark_path(OUT, "evaluate", "{dataset}-{label}-seed{seed}")
-    conda:
-        "../../envs/eval.yaml"
-    threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
-    resources:
-        **EVAL_RESOURCES,
-        runtime=60,
-    params:
-        srtrack=SRTRACK,
-        config=RESOLVED_CONFIG,
-        fingerprint=dag.fingerprint(CFG, *dag.EVALUATE_SECTIONS),
-        name=lambda wildcards: dag.eval_name(CFG, wildcards.label, wildcards.seed),
-    shell:
-        "{params.srtrack}.evaluate --config {params.config} --data $(dirname {input.index}) "
-        "--checkpoint {input.checkpoint} --name {params.name} "
-        "--label {wildcards.label} --set study.seed={wildcards.seed} "
-        "--out $(dirname {output.metrics}) > {log} 2>&1"
+# Score every tracker of a tuned modality (a label and seed, or the untuned tracker) in one job: the
+# modality's test splits and, with evaluate.retention on, the RGB split (what it retains). One rule per
+# modality, because its outputs name the modality's benchmarks; one process pays the imports and the
+# network once for all of a tracker's splits.
+for _modality in STUDY.scored_modalities():
+
+    rule:
+        name:
+            f"evaluate_{_modality}"
+        input:
+            indexes=dag.score_indexes(CFG, _modality),
+            checkpoint=lambda wildcards, modality=_modality: dag.score_checkpoint(
+                CFG, modality, wildcards.label, wildcards.seed
+            ),
+        output:
+            **dag.score_outputs(CFG, _modality),
+        log:
+            layout.log_path(OUT, "evaluate", f"{_modality}.{{label}}-seed{{seed}}"),
+        benchmark:
+            layout.benchmark_path(
+                OUT, "evaluate", f"{_modality}.{{label}}-seed{{seed}}"
+            )
+        wildcard_constraints:
+            label=dag.score_labels(CFG, _modality),
+        conda:
+            "../../envs/eval.yaml"
+        threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
+        resources:
+            **EVAL_RESOURCES,
+            runtime=60 * len(dag.score_indexes(CFG, _modality)),
+        params:
+            srtrack=SRTRACK,
+            config=RESOLVED_CONFIG,
+            fingerprint=dag.fingerprint(
+                CFG, *dag.EVALUATE_SECTIONS, "evaluate.retention"
+            ),
+            splits=lambda wildcards, modality=_modality: dag.score_arguments(
+                CFG, modality, wildcards.label, wildcards.seed
+            ),
+        shell:
+            "{params.srtrack}.evaluate --config {params.config} --checkpoint {input.checkpoint} "
+            "{params.splits} --set study.seed={wildcards.seed} > {log} 2>&1"
 
 
 # Every evaluated tracker of one benchmark on the same axes.
@@ -58,21 +70,19 @@ rule compare:
         "{params.srtrack}.compare {input} --out {output} > {log} 2>&1"
 
 
-# What a tuned tracker (or the baseline) keeps of RGB tracking: scored on an RGB benchmark.
+# What the RGB tracker itself scores on the RGB split: the reference line of retention.
 if STUDY.retention_split():
 
     rule retention:
         input:
             index=layout.index_path(OUT, *STUDY.retention_split()),
-            checkpoint=lambda wildcards: dag.retention_checkpoint(
-                CFG, wildcards.retained, wildcards.seed
-            ),
+            checkpoint=dag.pretrained_checkpoint(CFG),
         output:
-            metrics=dag.retention_path(CFG, "{retained}", "{seed}"),
+            metrics=dag.retention_path(CFG, dag.BASELINE, "{seed}"),
         log:
-            layout.log_path(OUT, "retention", "{retained}-seed{seed}"),
+            layout.log_path(OUT, "retention", f"{dag.BASELINE}-seed{{seed}}"),
         benchmark:
-            layout.benchmark_path(OUT, "retention", "{retained}-seed{seed}")
+            layout.benchmark_path(OUT, "retention", f"{dag.BASELINE}-seed{{seed}}")
         conda:
             "../../envs/eval.yaml"
         threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
@@ -85,9 +95,9 @@ if STUDY.retention_split():
             fingerprint=dag.fingerprint(
                 CFG, *dag.EVALUATE_SECTIONS, "evaluate.retention"
             ),
-            options=lambda wildcards: dag.retention_options(wildcards.retained),
             sequences=CFG.evaluate.retention.sequences,
+            label=dag.BASELINE,
         shell:
             "{params.srtrack}.evaluate --config {params.config} --data $(dirname {input.index}) "
-            "--checkpoint {input.checkpoint} {params.options} "
+            "--checkpoint {input.checkpoint} --label {params.label} --name {params.label} "
             "--max-sequences {params.sequences} --set study.seed={wildcards.seed} --out $(dirname {output.metrics}) > {log} 2>&1"

@@ -1,0 +1,36 @@
+"""The evaluate CLI's splits: --data/--out pairs and the retained RGB split, checked before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from srtrack.evaluate import Split, build_parser, splits_to_score
+
+
+def splits(*argv: str) -> list[Split]:
+    parser = build_parser()
+    return splits_to_score(parser, parser.parse_args(["--config", "c.yaml", "--checkpoint", "m.pth", "--name", "x", *argv]))
+
+
+def test_splits_pair_each_data_with_its_out_and_tag_only_the_retained_split() -> None:
+    assert splits("--data", "a", "--out", "A", "--data", "b", "--out", "B", "--retain", "rgb", "R",
+                  "--tuned-on", "rgbt", "--retain-sequences", "3") == [
+        Split(Path("a"), Path("A"), None, None), Split(Path("b"), Path("B"), None, None),
+        Split(Path("rgb"), Path("R"), 3, "rgbt")]
+    # one split scored as a tuned tracker's retention, the way before --retain (still valid)
+    assert splits("--data", "rgb", "--out", "R", "--tuned-on", "rgbd", "--max-sequences", "2") == [
+        Split(Path("rgb"), Path("R"), 2, "rgbd")]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--data", "a", "--data", "b", "--out", "A"], "2 --data but 1 --out"),
+    (["--data", "a", "--out", "A", "--retain", "rgb", "R"], "--retain needs --tuned-on"),
+    (["--data", "a", "--out", "A", "--retain-sequences", "2"], "--retain-sequences without --retain"),
+    (["--data", "a", "--out", "A", "--retain", "rgb", "A", "--tuned-on", "rgbt"], "two splits share an output folder"),
+])
+def test_splits_that_do_not_pair_up_are_usage_errors(argv: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        splits(*argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
