@@ -1,11 +1,12 @@
 """Benchmark: wall time of the whole DAG, from nothing, through `snakemake --cores N`.
 
-    .venv/bin/python benchmarks/dag_walltime.py [--config smoke|default|tradeoff|modalities] [--cores 2] [--json out.json]
+    .venv/bin/python benchmarks/dag_walltime.py [--config smoke|default|tradeoff|modalities|forgetting] [--cores 2] [--json out.json]
         [--keep DIR]
 
 `smoke` is config/smoke.yaml over the default (the test suite's DAG); `default` is the embedded
 default, i.e. `make demo` (budget: 12 minutes on 2 cores); `tradeoff` is config/tradeoff.yaml (budget:
-45 minutes); `modalities` is config/modalities.yaml. Runs in a fresh temporary directory (with the
+45 minutes); `modalities` is config/modalities.yaml; `forgetting` config/forgetting.yaml (the default with
+44 held-out RGB sequences). Runs in a fresh temporary directory (with the
 shipped `checkpoints/` linked in), so nothing is reused, and reports the wall time and, from the
 rules' `benchmark:` files, the summed job time per rule (jobs overlap when --cores allows, so the
 sums can exceed the wall time). `--keep DIR` runs in DIR (new or empty) instead and keeps its
@@ -30,7 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIGS = {"smoke": [REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml"],
            "default": [REPO / "config" / "config.yaml"],
            "tradeoff": [REPO / "config" / "config.yaml", REPO / "config" / "tradeoff.yaml"],
-           "modalities": [REPO / "config" / "config.yaml", REPO / "config" / "modalities.yaml"]}
+           "modalities": [REPO / "config" / "config.yaml", REPO / "config" / "modalities.yaml"],
+           "forgetting": [REPO / "config" / "config.yaml", REPO / "config" / "forgetting.yaml"]}
 
 
 def rule_times(benchmarks: Path) -> dict[str, tuple[int, float]]:

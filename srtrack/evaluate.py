@@ -107,6 +107,8 @@ def splits_to_score(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--retain needs --tuned-on: the modality whose tuning the retained split measures")
     if args.retain_sequences is not None and args.retain is None:
         parser.error("--retain-sequences without --retain")
+    if args.results is not None and (len(args.data) > 1 or args.retain is not None):
+        parser.error("--results holds one benchmark's files: give one --data and no --retain")
     tests_tuned_on = None if args.retain is not None else args.tuned_on
     splits = [Split(data, out, args.max_sequences, tests_tuned_on) for data, out in zip(args.data, args.out)]
     if args.retain is not None:

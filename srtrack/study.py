@@ -280,15 +280,13 @@ class Study:
         return [m for m in self.tuned_modalities()
                 if self.labels(m) and (self.eval_datasets(m) or self.retention_split() is not None)]
 
-    def scoring_runs(self, modality: str | None = None) -> Iterator[ScoringRun]:
-        """Every tracker of the scored modalities (of one, with `modality`): each label and seed, then the
-        untuned tracker."""
+    def scoring_runs(self) -> Iterator[ScoringRun]:
+        """Every tracker of the scored modalities: each label and seed, then the untuned tracker."""
         baseline = self.label(BASELINE)
-        for name in self.scored_modalities():
-            if modality is None or name == modality:
-                for label in self.labels(name):
-                    yield from (ScoringRun(name, label, seed) for seed in self.cfg.study.seeds)
-                yield ScoringRun(name, baseline, self.cfg.study.seed)
+        for modality in self.scored_modalities():
+            for label in self.labels(modality):
+                yield from (ScoringRun(modality, label, seed) for seed in self.cfg.study.seeds)
+            yield ScoringRun(modality, baseline, self.cfg.study.seed)
 
     def display_name(self, label: Label, seed: int) -> str:
         """A tracker's name in plots: the label, with the seed when the study has several."""

@@ -9,9 +9,9 @@ import pytest
 from srtrack.evaluate import Split, build_parser, splits_to_score
 
 
-def splits(*argv: str) -> list[Split]:
+def splits(*argv: str, source: tuple[str, str] = ("--checkpoint", "m.pth")) -> list[Split]:
     parser = build_parser()
-    return splits_to_score(parser, parser.parse_args(["--config", "c.yaml", "--checkpoint", "m.pth", "--name", "x", *argv]))
+    return splits_to_score(parser, parser.parse_args(["--config", "c.yaml", *source, "--name", "x", *argv]))
 
 
 def test_splits_pair_each_data_with_its_out_and_tag_only_the_retained_split() -> None:
@@ -34,3 +34,10 @@ def test_splits_that_do_not_pair_up_are_usage_errors(argv: list[str], message: s
     with pytest.raises(SystemExit) as exit_:
         splits(*argv)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_another_trackers_results_score_one_split(capsys) -> None:
+    with pytest.raises(SystemExit):
+        splits("--data", "a", "--out", "A", "--data", "b", "--out", "B", source=("--results", "published/lasher"))
+    assert "--results holds one benchmark's files" in capsys.readouterr().err
+    assert splits("--data", "a", "--out", "A", source=("--results", "r")) == [Split(Path("a"), Path("A"), None, None)]

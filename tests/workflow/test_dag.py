@@ -102,6 +102,7 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
     ("tradeoff.yaml", (), {"prepare": 4, "tune": 40, "evaluate_rgbt": 41, "retention": 1, "pretrain": 0}),
     ("modalities.yaml", (), {"prepare": 8, "tune": 13, "evaluate_rgbt": 8, "evaluate_rgbd": 4, "evaluate_rgbe": 4,
                              "retention": 1, "pretrain": 0}),
+    ("forgetting.yaml", (), {"synth": 1, "prepare": 4, "tune": 12, "evaluate_rgbt": 13, "retention": 1, "pretrain": 0}),
     ("rgb-tracker.yaml", ("results/pretrain/model.pth",), {"prepare": 1, "tune": 0, "pretrain": 1}),   # make rgb-tracker
 ])
 def test_shipped_configs_resolve_to_their_documented_jobs(tmp_path: Path, overlay, target, expected) -> None:
