@@ -167,8 +167,9 @@ def score_indexes(cfg: Config, modality: str) -> list[str]:
     """The split indexes an `evaluate_<modality>` job reads: the test benchmarks, then the RGB split."""
     study = Study(cfg)
     splits = [(name, "test") for name in study.eval_datasets(modality)]
-    return [layout.index_path(out(cfg), *split) for split in splits + ([study.retention_split()]
-                                                                      if study.retention_split() else [])]
+    if study.retention_split():
+        splits.append(study.retention_split())
+    return [layout.index_path(out(cfg), *split) for split in splits]
 
 
 def score_checkpoint(cfg: Config, modality: str, label: str, seed: int | str) -> str:

@@ -27,7 +27,7 @@ for _modality in STUDY.scored_modalities():
         threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
         resources:
             **EVAL_RESOURCES,
-            runtime=60 * len(dag.score_indexes(CFG, _modality)),
+            runtime=60 * len(dag.score_indexes(CFG, _modality)),  # minutes: an hour per split
         params:
             srtrack=SRTRACK,
             config=RESOLVED_CONFIG,
