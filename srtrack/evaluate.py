@@ -8,8 +8,9 @@
 
 One process scores one tracker on several splits: `--data`/`--out` repeat in pairs (a modality's test
 benchmarks), and `--retain DATA OUT` adds the RGB split on which a tracker tuned on `--tuned-on` is
-scored for what it retains. Each split is its own MLflow run and output folder; the tracker, its
-network and the imports are paid for once (the DAG's `score_<modality>` jobs):
+scored for what it retains. Each split is its own MLflow run and output folder; the imports and the
+checkpoint's hash are paid for once, the network is built per split (the baseline runs as another
+network on RGB data) (the DAG's `evaluate_<modality>` jobs):
 
     python -m srtrack.evaluate --config config/config.yaml --checkpoint results/tune/rgbt/srft/seed0/model.pth \
         --name srft --label srft --data results/data/lasher-test --out results/eval/lasher/srft/seed0 \
