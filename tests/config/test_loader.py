@@ -26,7 +26,7 @@ def test_default_config_is_complete_and_typed() -> None:
     assert cfg.study.output_dir == Path("results")
     assert cfg.datasets.lasher.root == Path("results/synthetic/lasher") and cfg.datasets.gtot.root is None
     assert cfg.synth.frame_size == (256, 192)
-    assert isinstance(cfg.train.lr.blocks, float) and cfg.train.lr.blocks == 1e-4
+    assert isinstance(cfg.train.lr.blocks, float) and cfg.train.lr.blocks == 1.6e-3
     assert cfg.sources == (DEFAULT_CONFIG,)
 
 
