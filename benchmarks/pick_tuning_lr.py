@@ -105,6 +105,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pick-lr-") as scratch:
         work = (args.work or Path(scratch)).resolve()
+        if work.exists() and any(work.iterdir()):
+            sys.exit(f"--work {work}: the folder is not empty (runs there would resume instead of starting)")
         work.mkdir(parents=True, exist_ok=True)
         stages = Stages(work, args.modality, args.tune_benchmark, args.validation_seed, args.sequences)
         stages.data()
