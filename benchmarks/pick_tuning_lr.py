@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/pick_tuning_lr.py [--scales 1 4 16 64] [--work DIR] [--json out.json]
 
-The embedded default tunes for 40 steps where the released tuning runs ~100,000, so it scales every
+The embedded default tunes for 40 steps where the released tuning runs 20,000-57,000, so it scales every
 released per-group LR (config/paper/common.yaml) by one factor. This picks that factor, as
 config/config.yaml documents: full fine-tuning (one seed) is tuned on the RGB-T training split at each
 scale and scored on RGB sequences synthesised with another seed (`--validation-seed`, so neither
