@@ -28,7 +28,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from srtrack.report.uncertainty import paired_bootstrap
+from srtrack.layout import METRICS_FILE, MODEL_FILE, TABLE_FILE
+from srtrack.report.uncertainty import paired_bootstrap, seed_mean
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config" / "config.yaml"
@@ -49,6 +50,7 @@ class Stages:
         self.work, self.modality, self.tune_benchmark = work, modality, tune_benchmark
         self.validation_seed, self.sequences = validation_seed, sequences
         self.roots = {tune_benchmark: work / "synthetic" / tune_benchmark, "got10k": work / "validation" / "got10k"}
+        self.released_lrs = released_lrs()
 
     def run(self, module: str, *args: str, log: str) -> None:
         sets = [word for name, root in self.roots.items() for word in ("--set", f"datasets.{name}.root={root}")]
@@ -71,7 +73,7 @@ class Stages:
                  log="prepare-validation")
 
     def tune(self, name: str, scale: float, label: str, seed: int) -> None:
-        lrs = [word for group, lr in released_lrs().items() for word in ("--set", f"train.lr.{group}={lr * scale:.3e}")]
+        lrs = [word for group, lr in self.released_lrs.items() for word in ("--set", f"train.lr.{group}={lr * scale:.3e}")]
         self.run("tune", "--modality", self.modality, "--label", label, "--set", f"study.seed={seed}", *lrs,
                  "--data", str(self.work / "data" / "tune"), "--init", str(RGB_TRACKER),
                  "--out", str(self.work / name), log=f"tune-{name}")
@@ -83,11 +85,12 @@ class Stages:
                  log=f"evaluate-{name}")
 
     def per_sequence(self, name: str) -> pd.Series:
-        table = pd.read_csv(self.work / "scores" / name / "per_sequence.csv")
-        return table[table["profile"] == table["profile"].iloc[0]].set_index("sequence")["success_auc"]
+        """Per-sequence success AUC of the split's (only) evaluator profile."""
+        table = pd.read_csv(self.work / "scores" / name / TABLE_FILE)
+        return seed_mean([table], "success_auc", table["profile"].iloc[0])
 
     def probe_iou(self, name: str) -> tuple[float, float]:
-        metrics = json.loads((self.work / name / "metrics.json").read_text())
+        metrics = json.loads((self.work / name / METRICS_FILE).read_text())
         return metrics["probe_before"]["iou"], metrics["probe_after"]["iou"]
 
 
@@ -114,7 +117,7 @@ def main() -> None:
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda item: stages.tune(item[0], item[1], "full", args.seed), runs.items()))
             jobs = {"rgb_tracker": (RGB_TRACKER, None), "untuned": (RGB_TRACKER, args.modality),
-                    **{name: (work / name / "model.pth", args.modality) for name in runs}}
+                    **{name: (work / name / MODEL_FILE, args.modality) for name in runs}}
             list(pool.map(lambda item: stages.score(item[0], *item[1]), jobs.items()))
         rgb, untuned = stages.per_sequence("rgb_tracker"), stages.per_sequence("untuned")
         print(f"validation split: {len(rgb)} RGB sequences (synthesis seed {args.validation_seed}); SR, percent")

@@ -167,8 +167,8 @@ def score_indexes(cfg: Config, modality: str) -> list[str]:
     """The split indexes an `evaluate_<modality>` job reads: the test benchmarks, then the RGB split."""
     study = Study(cfg)
     splits = [(name, "test") for name in study.eval_datasets(modality)]
-    if study.retention_split():
-        splits.append(study.retention_split())
+    if retention := study.retention_split():
+        splits.append(retention)
     return [layout.index_path(out(cfg), *split) for split in splits]
 
 
