@@ -26,9 +26,19 @@ def tradeoff_plot(sweep: str, modality: str) -> str:
     return f"tradeoff_{sweep}_{modality}.png"
 
 
-def synth_preview(out: Path | str) -> str:
-    """The contact sheet of the synthetic benchmarks (synth --preview)."""
-    return f"{out}/synth/{PREVIEW_PLOT}"
+def synth_dir(root: Path | str, benchmark: str) -> str:
+    """A synthetic benchmark under `synth.root`: a folder named after the reader that reads it."""
+    return f"{root}/{benchmark}"
+
+
+def synth_manifest(root: Path | str, benchmark: str) -> str:
+    """What one synthetic benchmark holds; it appears with the benchmark's folder, when that is complete."""
+    return f"{synth_dir(root, benchmark)}/{MANIFEST_FILE}"
+
+
+def synth_preview(out: Path | str, benchmark: str) -> str:
+    """The contact sheet of one synthetic benchmark (synth --preview)."""
+    return f"{out}/synth/{benchmark}/{PREVIEW_PLOT}"
 
 
 def data_dir(out: Path | str, dataset: str, split: str) -> str:

@@ -21,6 +21,7 @@ from srtrack.errors import ConfigError
 from srtrack.io import json_sha256, write_text_atomic
 from srtrack.mlflow_server import ML_VIEW
 from srtrack.study import BASELINE, MODALITIES, Study, retained_name
+from srtrack.synth.benchmarks import BENCHMARKS as SYNTHETIC
 
 # what a tracking result depends on (evaluate.retention only selects which runs exist)
 EVALUATE_SECTIONS = ("model", "evaluate.batch", "evaluate.workers", "evaluate.profiles", "evaluate.precision",
@@ -55,14 +56,14 @@ def study_data_targets(cfg: Config) -> list[str]:
     return [layout.index_path(out(cfg), name, split) for name, split in Study(cfg).used_splits()]
 
 
-def synth_manifest(cfg: Config) -> str:
-    """The file that marks the synthetic benchmarks as written."""
-    return f"{cfg.synth.root}/{layout.MANIFEST_FILE}"
+def synth_manifest(cfg: Config, dataset: str) -> str:
+    """The file that marks one synthetic benchmark as written (`{dataset}` in the synth rule)."""
+    return layout.synth_manifest(cfg.synth.root, dataset)
 
 
 def prepare_inputs(cfg: Config, dataset: str) -> dict[str, str]:
-    """Inputs of `prepare` for one benchmark: the synth manifest where the data is synthetic."""
-    return {"synth": synth_manifest(cfg)} if Study(cfg).is_synthetic(dataset) else {}
+    """Inputs of `prepare` for one benchmark: its synth manifest where the data is synthetic."""
+    return {"synth": synth_manifest(cfg, dataset)} if Study(cfg).is_synthetic(dataset) else {}
 
 
 # --- pre-training and the prior -----------------------------------------------------------------
@@ -236,8 +237,6 @@ def final_targets(cfg: Config) -> list[str]:
     targets += compare_targets(cfg) + retention_targets(cfg)
     if evaluations:
         targets.append(report_path(cfg))
-    if any(Study(cfg).is_synthetic(name) for name in READERS):
-        targets.append(synth_manifest(cfg))
     return targets
 
 
@@ -333,5 +332,6 @@ def config_sources(workflow: Any) -> list[Path]:
 
 def wildcard_constraints() -> Mapping[str, Any]:
     """Regexes for the workflow's wildcards."""
-    return {"dataset": "|".join(sorted(READERS)), "split": "train|test", "modality": "|".join(MODALITIES),
+    return {"dataset": "|".join(sorted(READERS)), "synthetic": "|".join(b.name for b in SYNTHETIC),
+            "split": "train|test", "modality": "|".join(MODALITIES),
             "label": "[a-z][a-z0-9_]*", "seed": "[0-9]+", "variant": "[a-z][a-z0-9_]*"}

@@ -2,10 +2,11 @@
 
     python -m srtrack.synth --config config/config.yaml [--out results/synthetic] [--preview sheet.png]
 
-Writes GOT-10k-layout RGB pre-training data and LasHeR / DepthTrack / VisEvent layout benchmarks
-(train and test splits) under `synth.root`, deterministically from `study.seed`, plus
-`manifest.json`. `--preview` reads a few generated test sequences back through the real readers and
-writes a contact sheet (RGB | X modality | GT box).
+Writes GOT-10k-layout RGB data (pre-training and held-out test) and LasHeR / DepthTrack / VisEvent
+layout benchmarks (train and test splits) under `synth.root`, deterministically from `study.seed`:
+each benchmark in its own folder with its `manifest.json` (`--only`: some of them; the DAG runs one
+job per benchmark, so a study renders only what it reads). `--preview` reads a few generated test
+sequences back through the real readers and writes a contact sheet (RGB | X modality | GT box).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Sequence
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
 from srtrack.config import Config
 from srtrack.datasets.preview import write_contact_sheet
-from srtrack.layout import MANIFEST_FILE
+from srtrack import layout
 from srtrack.synth.generate import BENCHMARKS, generate, synthetic_reader
 from srtrack.mlflow_runs import stage_run
 
@@ -55,11 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         cfg = config_from_args(args)
         out = args.out or cfg.synth.root
-        with stage_run(cfg, "synth", name="synth", sections=("study", "synth"), parent_run_id=args.parent_run_id) as run:
-            manifest = generate(cfg.synth, cfg.study.seed, out, args.only, workers=max(1, args.workers))
+        names = args.only or [b.name for b in BENCHMARKS]
+        with stage_run(cfg, "synth", name=f"synth {'+'.join(names)}", sections=("study", "synth"),
+                       parent_run_id=args.parent_run_id) as run:
+            manifest = generate(cfg.synth, cfg.study.seed, out, names, workers=max(1, args.workers))
             run.log_metrics({"frames": manifest["frames"], "seconds": manifest["seconds"],
                              "frames_per_second": manifest["frames"] / max(manifest["seconds"], 1e-9)})
-            run.log_artifact(out / MANIFEST_FILE, "synth")
+            for name in manifest["benchmarks"]:
+                run.log_artifact(Path(layout.synth_manifest(out, name)), f"synth/{name}")
             if args.preview is not None:
                 write_contact_sheet(args.preview, preview_sequences(cfg, out, manifest), cfg.encoding)
                 run.log_artifact(args.preview, "synth")

@@ -1,8 +1,10 @@
 """Generate the synthetic benchmarks: plan the sequences, render them, write them in real layouts.
 
 Everything is a function of (`study.seed`, the `synth` config): the same inputs give byte-identical
-files. The output appears atomically: it is written under `<root>.partial` and swapped into place
-when complete, so an interrupted run never leaves a half-written benchmark behind.
+files. Each benchmark is a folder of its own under the root (`layout.synth_dir`), with its own
+manifest, so that a study renders only the benchmarks it reads and each can be made in its own job.
+A folder appears atomically: it is written under `<folder>.partial` and swapped into place when
+complete, so an interrupted run never leaves a half-written benchmark behind.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable
 
@@ -24,36 +26,20 @@ from tqdm import tqdm
 from srtrack.config import to_plain
 from srtrack.config.types import DatasetsConfig, SynthConfig, SynthSplit
 from srtrack.datasets import READERS, BenchmarkReader
-from srtrack.layout import MANIFEST_FILE
+from srtrack import layout
+from srtrack.synth.benchmarks import BENCHMARKS, SyntheticBenchmark
 from srtrack.synth.events import EventCamera, render_event_frame
 from srtrack.synth.layouts import WRITERS, SequenceWriter
 from srtrack.synth.scene import SceneRenderer, SceneSpec
 
 
-@dataclass(frozen=True)
-class SyntheticBenchmark:
-    """One synthetic dataset: its layout, auxiliary modality, folder and name prefix."""
-
-    name: str  # the reader that reads it
-    code: int  # stable id in the seed sequence
-    folder: str  # below synth.root
-    prefix: str  # GOT-10k: followed by the split folder's name
-    static_camera_share: float  # event sets keep the camera still so that background edges stay quiet
-
-
-BENCHMARKS = (
-    SyntheticBenchmark("got10k", 0, "got10k", "GOT-10k", 0.5),
-    SyntheticBenchmark("lasher", 1, "lasher", "rgbt", 0.5),
-    SyntheticBenchmark("depthtrack", 2, "depthtrack", "rgbd", 0.5),
-    SyntheticBenchmark("visevent", 3, "visevent", "rgbe", 1.0),
-)
+FORMAT = "srtrack-synth/2"  # one manifest per benchmark (1: one manifest for every benchmark)
 SPLIT_CODES = {"train": 0, "test": 1}
 
 
 def synthetic_reader(datasets: DatasetsConfig, name: str, out_root: Path) -> BenchmarkReader:
     """The real reader of benchmark `name`, pointed at its synthetic copy under `out_root`."""
-    bench = next(b for b in BENCHMARKS if b.name == name)
-    return READERS[name](dataclasses.replace(getattr(datasets, name), root=out_root / bench.folder))
+    return READERS[name](dataclasses.replace(getattr(datasets, name), root=Path(layout.synth_dir(out_root, name))))
 
 
 def splits_of(bench: SyntheticBenchmark, cfg: SynthConfig) -> dict[str, SynthSplit]:
@@ -62,9 +48,9 @@ def splits_of(bench: SyntheticBenchmark, cfg: SynthConfig) -> dict[str, SynthSpl
     return {"train": cfg.pretrain, "test": cfg.rgb_test} if bench.name == "got10k" else {"train": cfg.train, "test": cfg.test}
 
 
-def split_root(root: Path, bench: SyntheticBenchmark, split: str) -> Path:
+def split_root(folder: Path, bench: SyntheticBenchmark, split: str) -> Path:
     """Where a split's sequence folders go: the benchmark folder, or its split folder (GOT-10k)."""
-    return root / bench.folder / READERS[bench.name].split_folders.get(split, "")  # type: ignore[call-overload]
+    return folder / READERS[bench.name].split_folders.get(split, "")  # type: ignore[call-overload]
 
 
 def sequence_name(bench: SyntheticBenchmark, split: str, index: int) -> str:
@@ -130,55 +116,55 @@ def _render_task(task: tuple) -> dict:
 
 
 def generate(cfg: SynthConfig, seed: int, out_root: Path, only: Iterable[str] | None = None, workers: int = 1) -> dict:
-    """Write every synthetic benchmark (or those in `only`) under `out_root`; returns the manifest.
+    """Write every synthetic benchmark (or those in `only`) in its folder under `out_root`, each with its
+    manifest; returns {"benchmarks": {name: manifest}, "frames": all frames, "seconds": wall time}.
 
-    Every sequence has its own seed stream, so `workers` processes write exactly the files one does."""
+    Every sequence has its own seed stream, so `workers` processes write exactly the files one does,
+    and a benchmark's files do not depend on which others are written with it."""
     wanted = set(only) if only else {b.name for b in BENCHMARKS}
     unknown = wanted - {b.name for b in BENCHMARKS}
     if unknown:
         raise ValueError(f"unknown synthetic benchmark(s) {sorted(unknown)}; known: {[b.name for b in BENCHMARKS]}")
-    partial = out_root.with_name(out_root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    benches = [b for b in BENCHMARKS if b.name in wanted]
     started = time.perf_counter()
-    manifest: dict = {"format": "srtrack-synth/1", "seed": seed, "config": to_plain(asdict(cfg)), "benchmarks": {}}
-    jobs = [(b, split, size) for b in BENCHMARKS if b.name in wanted for split, size in splits_of(b, cfg).items()]
+    partials = {b.name: _fresh(Path(layout.synth_dir(out_root, b.name) + ".partial")) for b in benches}
     tasks = []
-    for bench, split, size in jobs:
-        root = split_root(partial, bench, split)
-        root.mkdir(parents=True, exist_ok=True)
-        tasks += [(bench.name, split, i, root, spec, seed, cfg)
-                  for i, spec in enumerate(plan_split(cfg, bench, split, size, seed))]
+    for bench in benches:
+        for split, size in splits_of(bench, cfg).items():
+            root = split_root(partials[bench.name], bench, split)
+            root.mkdir(parents=True, exist_ok=True)
+            tasks += [(bench.name, split, i, root, spec, seed, cfg)
+                      for i, spec in enumerate(plan_split(cfg, bench, split, size, seed))]
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(ProcessPoolExecutor(workers)) if workers > 1 else None
         rendered = pool.map(_render_task, tasks, chunksize=4) if pool else map(_render_task, tasks)
         records = list(tqdm(rendered, total=len(tasks), desc="synth", unit="seq", disable=None, file=sys.stderr))
-    folders = {b.name: b.folder for b in BENCHMARKS}
+    splits: dict[str, dict[str, list[dict]]] = {b.name: {} for b in benches}
     for (bench_name, split, *_), record in zip(tasks, records):
-        entry = manifest["benchmarks"].setdefault(bench_name, {"root": folders[bench_name], "splits": {}})
-        entry["splits"].setdefault(split, []).append(record)
-    for bench in BENCHMARKS:
-        if bench.name in manifest["benchmarks"]:
-            names = {s: [r["name"] for r in recs] for s, recs in manifest["benchmarks"][bench.name]["splits"].items()}
-            WRITERS[bench.name].write_lists(partial / bench.folder, names)
-    manifest["seconds"] = round(time.perf_counter() - started, 2)
-    manifest["frames"] = sum(r["frames"] for b in manifest["benchmarks"].values() for recs in b["splits"].values()
-                             for r in recs)
-    (partial / MANIFEST_FILE).write_text(json.dumps(_without_timing(manifest), indent=2) + "\n")
-    _swap_into_place(partial, out_root)
-    return manifest
+        splits[bench_name].setdefault(split, []).append(record)
+    manifests = {}
+    for bench in benches:
+        folder = partials[bench.name]
+        WRITERS[bench.name].write_lists(folder, {s: [r["name"] for r in recs] for s, recs in splits[bench.name].items()})
+        manifests[bench.name] = {"format": FORMAT, "seed": seed, "config": to_plain(asdict(cfg)), "benchmark": bench.name,
+                                 "frames": sum(r["frames"] for recs in splits[bench.name].values() for r in recs),
+                                 "splits": splits[bench.name]}
+        (folder / layout.MANIFEST_FILE).write_text(json.dumps(manifests[bench.name], indent=2) + "\n")
+        _swap_into_place(folder, Path(layout.synth_dir(out_root, bench.name)))
+    return {"benchmarks": manifests, "frames": sum(m["frames"] for m in manifests.values()),
+            "seconds": round(time.perf_counter() - started, 2)}
 
 
-def _without_timing(manifest: dict) -> dict:
-    """The manifest on disk must be byte-identical across runs, so wall time stays out of it."""
-    return {k: v for k, v in manifest.items() if k != "seconds"}
+def _fresh(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
-def _swap_into_place(partial: Path, out_root: Path) -> None:
-    old = out_root.with_name(out_root.name + ".old")
+def _swap_into_place(partial: Path, target: Path) -> None:
+    old = target.with_name(target.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
-    if out_root.exists():
-        out_root.rename(old)
-    partial.rename(out_root)
+    if target.exists():
+        target.rename(old)
+    partial.rename(target)
     shutil.rmtree(old, ignore_errors=True)
-

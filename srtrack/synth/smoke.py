@@ -9,7 +9,6 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-ROOTS = {"got10k": "got10k", "lasher": "lasher", "depthtrack": "depthtrack", "visevent": "visevent"}
 
 
 def config_files(root: Path) -> list[Path]:
@@ -19,14 +18,15 @@ def config_files(root: Path) -> list[Path]:
 
 def build_smoke_data(root: Path, benchmarks: tuple[str, ...] = ("got10k", "lasher")) -> list[Path]:
     """Synthesise and prepare every split of `benchmarks` under `root`; returns the config layers."""
+    from srtrack import layout, prepare
     from srtrack.datasets import READERS
-    from srtrack import prepare
     from srtrack.synth.__main__ import main as synth_main
+    from srtrack.synth.generate import BENCHMARKS
 
     synthetic = root / "synthetic"
     overlay = {"study": {"output_dir": str(root / "results")}, "synth": {"root": str(synthetic)},
-               "datasets": {name: {"root": str(synthetic / path) if name in benchmarks else None}
-                            for name, path in ROOTS.items()}}
+               "datasets": {b.name: {"root": layout.synth_dir(synthetic, b.name) if b.name in benchmarks else None}
+                            for b in BENCHMARKS}}
     root.mkdir(parents=True, exist_ok=True)
     (root / "base.yaml").write_text(yaml.safe_dump(overlay))
     args = [arg for path in config_files(root) for arg in ("--config", str(path))]
@@ -35,6 +35,6 @@ def build_smoke_data(root: Path, benchmarks: tuple[str, ...] = ("got10k", "lashe
     for name in benchmarks:
         for split in READERS[name].splits:
             if prepare.main([*args, "--dataset", name, "--split", split,
-                             "--out", str(root / f"results/data/{name}-{split}")]) != 0:
+                             "--out", layout.data_dir(root / "results", name, split)]) != 0:
                 raise RuntimeError(f"prepare {name} {split} failed")
     return config_files(root)

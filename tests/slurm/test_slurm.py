@@ -90,7 +90,7 @@ def test_smoke_target_through_the_slurm_profile_with_ddp_tuning_and_an_mlflow_se
     experiment = client.get_experiment_by_name("srtrack").experiment_id
     stages = client.search_runs([experiment], "tags.`srtrack.role` = 'stage'")
     assert sorted(r.data.tags["stage"] for r in stages) == [
-        "evaluate", "evaluate", "prepare", "prepare", "prepare", "sensitivity", "synth", "tune"]
+        "evaluate", "evaluate", "prepare", "prepare", "prepare", "sensitivity", "synth", "synth", "tune"]
     assert {r.info.status for r in stages} == {"FINISHED"}
     jobs = {r.data.tags.get("slurm_job_id") for r in stages}
     assert None not in jobs and len(jobs) == len(stages), "one Slurm job per stage run"

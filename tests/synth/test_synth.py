@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import DEFAULT_CONFIG, SMOKE
+from srtrack import layout
 from srtrack.config import load_config
 from srtrack.datasets.encodings import read_image
 from srtrack.errors import ProblemLog
@@ -50,6 +51,23 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(smoke_data, tm
     first = tree_digest(other / "lasher")
     assert first.keys() == tree_digest(out / "lasher").keys()
     assert first["rgbt_test_001/visible/v000.jpg"] != tree_digest(out / "lasher")["rgbt_test_001/visible/v000.jpg"]
+
+
+def test_each_benchmark_is_written_alone_and_the_same_as_with_the_others(smoke_data, tmp_path: Path) -> None:
+    """The DAG renders one benchmark per job, only those a study reads: a benchmark's files must not
+    depend on which others are written, and writing one must leave the others in place."""
+    cfg, out = smoke_data
+    root = tmp_path / "synthetic"
+    generate(cfg.synth, 0, root, only=["lasher"])
+    assert sorted(p.name for p in root.iterdir()) == ["lasher"]
+    assert tree_digest(root / "lasher") == tree_digest(out / "lasher")
+    kept = tree_digest(root / "lasher")
+    generate(cfg.synth, 0, root, only=["visevent"], workers=2)
+    assert sorted(p.name for p in root.iterdir()) == ["lasher", "visevent"]
+    assert tree_digest(root / "lasher") == kept and tree_digest(root / "visevent") == tree_digest(out / "visevent")
+    manifest = json.loads(Path(layout.synth_manifest(root, "visevent")).read_text())
+    assert manifest["benchmark"] == "visevent" and set(manifest["splits"]) == {"train", "test"}
+    assert manifest["frames"] == sum(r["frames"] for recs in manifest["splits"].values() for r in recs) > 0
 
 
 @pytest.mark.parametrize("name", [b.name for b in BENCHMARKS])
@@ -189,7 +207,7 @@ def _night_or_distractor(root: Path, name: str) -> list[str]:
     """Test sequences with low light or look-alikes, from the generator's manifest."""
     import json
 
-    records = json.loads((root / "manifest.json").read_text())["benchmarks"][name]["splits"]["test"]
+    records = json.loads(Path(layout.synth_manifest(root, name)).read_text())["splits"]["test"]
     return [r["name"] for r in records if {"low_illumination", "distractor"} & set(r["attributes"])]
 
 
@@ -207,7 +225,12 @@ def test_synth_cli_writes_preview_and_logs_to_mlflow(tmp_path: Path, tmp_config)
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("pytest").experiment_id], "tags.stage = 'synth'")
     assert run.data.metrics["frames"] == 8 * 8  # two RGB splits, three benchmarks of two splits
-    assert {a.path for a in client.list_artifacts(run.info.run_id, "synth")} == {"synth/manifest.json", "synth/sheet.png"}
+    names = [b.name for b in BENCHMARKS]
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "synth")} == {
+        "synth/sheet.png", *(f"synth/{name}" for name in names)}
+    for name in names:
+        (manifest,) = client.list_artifacts(run.info.run_id, f"synth/{name}")
+        assert manifest.path == f"synth/{name}/manifest.json"
 
 
 @pytest.mark.parametrize("occlusion", ["full", "partial"])
@@ -236,6 +259,6 @@ def test_rgb_data_has_a_held_out_day_light_test_split_in_got10k_val(smoke_data) 
     frames = [reader.read(n).rgb_frames for n in train[:1] + test[:1]]
     assert len(frames[1]) == cfg.synth.rgb_test.frames
     assert not np.array_equal(read_image(frames[0][0]), read_image(frames[1][0]))
-    manifest = json.loads((out / "manifest.json").read_text())
-    specs = [r["spec"] for split in manifest["benchmarks"]["got10k"]["splits"].values() for r in split]
+    manifest = json.loads(Path(layout.synth_manifest(out, "got10k")).read_text())
+    specs = [r["spec"] for split in manifest["splits"].values() for r in split]
     assert specs and not any(s["night"] for s in specs)  # RGB data is day-light only

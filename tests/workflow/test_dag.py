@@ -97,13 +97,13 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("overlay", "target", "expected"), [
-    # make demo: the shipped RGB tracker; RGB-T only, so DepthTrack and VisEvent are not prepared
-    (None, (), {"prepare": 4, "tune": 12, "evaluate_rgbt": 13, "retention": 1, "pretrain": 0}),
+    # make demo: the shipped RGB tracker; RGB-T only, so DepthTrack and VisEvent are neither rendered nor prepared
+    (None, (), {"synth": 2, "prepare": 4, "tune": 12, "evaluate_rgbt": 13, "retention": 1, "pretrain": 0}),
     ("tradeoff.yaml", (), {"prepare": 4, "tune": 40, "evaluate_rgbt": 41, "retention": 1, "pretrain": 0}),
-    ("modalities.yaml", (), {"prepare": 8, "tune": 13, "evaluate_rgbt": 8, "evaluate_rgbd": 4, "evaluate_rgbe": 4,
+    ("modalities.yaml", (), {"synth": 4, "prepare": 8, "tune": 13, "evaluate_rgbt": 8, "evaluate_rgbd": 4, "evaluate_rgbe": 4,
                              "retention": 1, "pretrain": 0}),
-    ("forgetting.yaml", (), {"synth": 1, "prepare": 4, "tune": 12, "evaluate_rgbt": 13, "retention": 1, "pretrain": 0}),
-    ("rgb-tracker.yaml", ("results/pretrain/model.pth",), {"prepare": 1, "tune": 0, "pretrain": 1}),   # make rgb-tracker
+    ("forgetting.yaml", (), {"synth": 2, "prepare": 4, "tune": 12, "evaluate_rgbt": 13, "retention": 1, "pretrain": 0}),
+    ("rgb-tracker.yaml", ("results/pretrain/model.pth",), {"synth": 1, "prepare": 1, "tune": 0, "pretrain": 1}),  # make rgb-tracker
 ])
 def test_shipped_configs_resolve_to_their_documented_jobs(tmp_path: Path, overlay, target, expected) -> None:
     link_checkpoints(tmp_path)
@@ -134,7 +134,10 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     assert "Headline scores" in result.stdout and re.search(r"lasher +lora_srft +seed0 +lasher_rgbt", result.stdout)
     assert "/#/experiments?workflowType=machine_learning" in result.stdout  # the UI's model-training pages
     out = tmp_path / "results" / "smoke"
-    assert (out / "synthetic" / "manifest.json").is_file() and (out / "synth" / "preview.png").is_file()
+    # one synth job per benchmark the study reads: RGB-T and RGB-D, not VisEvent
+    synthetic = ["depthtrack", "got10k", "lasher"]
+    assert sorted(p.parent.name for p in out.glob("synthetic/*/manifest.json")) == synthetic
+    assert sorted(p.parent.name for p in out.glob("synth/*/preview.png")) == synthetic
     indexes = sorted(p.parent.name for p in out.glob("data/*/index.json"))
     assert indexes == ["depthtrack-test", "depthtrack-train", "got10k-test", "got10k-train", "lasher-test",
                        "lasher-train"]
@@ -148,7 +151,7 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout + result.stderr, flags=re.MULTILINE))
     assert {rule: int(jobs[rule]) for rule in ("evaluate_rgbt", "evaluate_rgbd", "retention")} == {
         "evaluate_rgbt": 7, "evaluate_rgbd": 2, "retention": 1}
-    assert stages == ["evaluate"] * 19 + ["prepare"] * 6 + ["pretrain", "report", "sensitivity", "synth"] + ["tune"] * 7
+    assert stages == ["evaluate"] * 19 + ["prepare"] * 6 + ["pretrain", "report", "sensitivity"] + ["synth"] * 3 + ["tune"] * 7
     assert {r.info.status for r in runs} == {"FINISHED"}
     tuned = {(r.data.tags["modality"], r.data.tags["label"]): r for r in runs if r.data.tags["stage"] == "tune"}
     assert set(tuned) == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbt", "lora_srft"), ("rgbt", "lora"),

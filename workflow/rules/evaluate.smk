@@ -22,6 +22,9 @@ for _modality in STUDY.scored_modalities():
             )
         wildcard_constraints:
             label=dag.score_labels(CFG, _modality),
+        # the untuned tracker's job waits for no tuning: run among the tuning jobs (priority 5), not
+        # after them, where the tuned trackers' jobs start together and one would be left alone at the end
+        priority: lambda wildcards: 5 if wildcards.label == dag.BASELINE else 0
         conda:
             "../../envs/eval.yaml"
         threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
@@ -83,6 +86,8 @@ if STUDY.retention_split():
             layout.log_path(OUT, "retention", f"{dag.BASELINE}-seed{{seed}}"),
         benchmark:
             layout.benchmark_path(OUT, "retention", f"{dag.BASELINE}-seed{{seed}}")
+        # waits for no tuning either (see evaluate_<modality>)
+        priority: 5
         conda:
             "../../envs/eval.yaml"
         threads: CFG.resources.cpus_per_task * CFG.evaluate.workers

@@ -1,18 +1,20 @@
+# One job per synthetic benchmark: a study renders only the benchmarks it reads, and `prepare` of one
+# waits for that one alone.
 rule synth:
     output:
-        manifest=dag.synth_manifest(CFG),
+        manifest=dag.synth_manifest(CFG, "{synthetic}"),
         preview=report(
-            layout.synth_preview(OUT),
+            layout.synth_preview(OUT, "{synthetic}"),
             caption="../report/synth.rst",
             category="Data",
         ),
     log:
-        layout.log_path(OUT, "synth", "synth"),
+        layout.log_path(OUT, "synth", "{synthetic}"),
     benchmark:
-        layout.benchmark_path(OUT, "synth", "synth")
+        layout.benchmark_path(OUT, "synth", "{synthetic}")
     conda:
         "../../envs/data.yaml"
-    # the first job, which nothing else can run beside: two processes at least (capped at --cores)
+    # the DAG's first jobs: two processes at least (capped at --cores)
     threads: max(2, CFG.resources.cpus_per_task)
     resources:
         mem_mb=4000,
@@ -20,7 +22,8 @@ rule synth:
     params:
         srtrack=SRTRACK,
         config=RESOLVED_CONFIG,
+        root=CFG.synth.root,
         fingerprint=dag.fingerprint(CFG, "study.seed", "synth"),
     shell:
-        "{params.srtrack}.synth --config {params.config} --out $(dirname {output.manifest}) "
+        "{params.srtrack}.synth --config {params.config} --only {wildcards.synthetic} --out {params.root} "
         "--preview {output.preview} --workers {threads} > {log} 2>&1"
