@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from srtrack import layout
 from srtrack.layout import METRICS_FILE, MODEL_FILE, TABLE_FILE
 from srtrack.report.uncertainty import paired_bootstrap, seed_mean
 
@@ -49,7 +50,8 @@ class Stages:
     def __init__(self, work: Path, modality: str, tune_benchmark: str, validation_seed: int, sequences: int):
         self.work, self.modality, self.tune_benchmark = work, modality, tune_benchmark
         self.validation_seed, self.sequences = validation_seed, sequences
-        self.roots = {tune_benchmark: work / "synthetic" / tune_benchmark, "got10k": work / "validation" / "got10k"}
+        self.roots = {tune_benchmark: layout.synth_dir(work / "synthetic", tune_benchmark),
+                      "got10k": layout.synth_dir(work / "validation", "got10k")}
         self.released_lrs = released_lrs()
 
     def run(self, module: str, *args: str, log: str) -> None:

@@ -14,8 +14,9 @@ rule synth:
         layout.benchmark_path(OUT, "synth", "{synthetic}")
     conda:
         "../../envs/data.yaml"
-    # the DAG's first jobs: two processes at least (capped at --cores)
-    threads: max(2, CFG.resources.cpus_per_task)
+    # one process per CPU of a job: on a small machine the benchmarks render side by side, and the
+    # tuning runs that need only the small RGB-X benchmark start while the RGB data is still rendering
+    threads: CFG.resources.cpus_per_task
     resources:
         mem_mb=4000,
         runtime=30,
