@@ -57,7 +57,7 @@ def study_data_targets(cfg: Config) -> list[str]:
 
 
 def synth_manifest(cfg: Config, dataset: str) -> str:
-    """The file that marks one synthetic benchmark as written (`{dataset}` in the synth rule)."""
+    """The file that marks one synthetic benchmark as written (`dataset` is `{synthetic}` in the synth rule)."""
     return layout.synth_manifest(cfg.synth.root, dataset)
 
 

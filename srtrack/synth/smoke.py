@@ -21,7 +21,7 @@ def build_smoke_data(root: Path, benchmarks: tuple[str, ...] = ("got10k", "lashe
     from srtrack import layout, prepare
     from srtrack.datasets import READERS
     from srtrack.synth.__main__ import main as synth_main
-    from srtrack.synth.generate import BENCHMARKS
+    from srtrack.synth.benchmarks import BENCHMARKS
 
     synthetic = root / "synthetic"
     overlay = {"study": {"output_dir": str(root / "results")}, "synth": {"root": str(synthetic)},
