@@ -29,7 +29,6 @@ import pandas as pd
 import yaml
 
 from srtrack import layout
-from srtrack.layout import METRICS_FILE, MODEL_FILE, TABLE_FILE
 from srtrack.report.uncertainty import paired_bootstrap, seed_mean
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,11 +87,11 @@ class Stages:
 
     def per_sequence(self, name: str) -> pd.Series:
         """Per-sequence success AUC of the split's (only) evaluator profile."""
-        table = pd.read_csv(self.work / "scores" / name / TABLE_FILE)
+        table = pd.read_csv(self.work / "scores" / name / layout.TABLE_FILE)
         return seed_mean([table], "success_auc", table["profile"].iloc[0])
 
     def probe_iou(self, name: str) -> tuple[float, float]:
-        metrics = json.loads((self.work / name / METRICS_FILE).read_text())
+        metrics = json.loads((self.work / name / layout.METRICS_FILE).read_text())
         return metrics["probe_before"]["iou"], metrics["probe_after"]["iou"]
 
 
@@ -119,7 +118,7 @@ def main() -> None:
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda item: stages.tune(item[0], item[1], "full", args.seed), runs.items()))
             jobs = {"rgb_tracker": (RGB_TRACKER, None), "untuned": (RGB_TRACKER, args.modality),
-                    **{name: (work / name / MODEL_FILE, args.modality) for name in runs}}
+                    **{name: (work / name / layout.MODEL_FILE, args.modality) for name in runs}}
             list(pool.map(lambda item: stages.score(item[0], *item[1]), jobs.items()))
         rgb, untuned = stages.per_sequence("rgb_tracker"), stages.per_sequence("untuned")
         print(f"validation split: {len(rgb)} RGB sequences (synthesis seed {args.validation_seed}); SR, percent")

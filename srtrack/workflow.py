@@ -23,6 +23,18 @@ from srtrack.mlflow_server import ML_VIEW
 from srtrack.study import BASELINE, MODALITIES, Study, retained_name
 from srtrack.synth.benchmarks import BENCHMARKS as SYNTHETIC
 
+# Snakemake job priorities (higher first when more jobs are ready than cores), so that a small machine's
+# cores stay busy to the end: the data and the prior that later jobs wait on; then scoring the untuned
+# trackers, which waits for no tuning (after tuning, where the tuned trackers' jobs start together, one
+# would be left alone on the cores at the end); then tuning; the tuned trackers' scoring last.
+PRIORITY = {"data": 10, "prior": 10, "untuned_scoring": 6, "tuning": 5, "tuned_scoring": 0}
+
+
+def score_priority(label: str) -> int:
+    """The priority of one `evaluate_<modality>` job (see PRIORITY)."""
+    return PRIORITY["untuned_scoring" if label == BASELINE else "tuned_scoring"]
+
+
 # what a tracking result depends on (evaluate.retention only selects which runs exist)
 EVALUATE_SECTIONS = ("model", "evaluate.batch", "evaluate.workers", "evaluate.profiles", "evaluate.precision",
                      "sampler", "encoding")

@@ -142,11 +142,11 @@ def generate(cfg: SynthConfig, seed: int, out_root: Path, only: Iterable[str] | 
     splits: dict[str, dict[str, list[dict]]] = {b.name: {} for b in benches}
     for (bench_name, split, *_), record in zip(tasks, records):
         splits[bench_name].setdefault(split, []).append(record)
-    manifests = {}
+    manifests, settings = {}, to_plain(asdict(cfg))
     for bench in benches:
         folder = partials[bench.name]
         WRITERS[bench.name].write_lists(folder, {s: [r["name"] for r in recs] for s, recs in splits[bench.name].items()})
-        manifests[bench.name] = {"format": FORMAT, "seed": seed, "config": to_plain(asdict(cfg)), "benchmark": bench.name,
+        manifests[bench.name] = {"format": FORMAT, "seed": seed, "config": settings, "benchmark": bench.name,
                                  "frames": sum(r["frames"] for recs in splits[bench.name].values() for r in recs),
                                  "splits": splits[bench.name]}
         (folder / layout.MANIFEST_FILE).write_text(json.dumps(manifests[bench.name], indent=2) + "\n")

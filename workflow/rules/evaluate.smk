@@ -22,9 +22,7 @@ for _modality in STUDY.scored_modalities():
             )
         wildcard_constraints:
             label=dag.score_labels(CFG, _modality),
-        # the untuned tracker's job waits for no tuning: run it before the tuning jobs (priority 5), not
-        # after them, where the tuned trackers' jobs start together and one would be left alone at the end
-        priority: lambda wildcards: 6 if wildcards.label == dag.BASELINE else 0
+        priority: lambda wildcards: dag.score_priority(wildcards.label)
         conda:
             "../../envs/eval.yaml"
         threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
@@ -86,8 +84,7 @@ if STUDY.retention_split():
             layout.log_path(OUT, "retention", f"{dag.BASELINE}-seed{{seed}}"),
         benchmark:
             layout.benchmark_path(OUT, "retention", f"{dag.BASELINE}-seed{{seed}}")
-        # waits for no tuning either (see evaluate_<modality>)
-        priority: 6
+        priority: dag.PRIORITY["untuned_scoring"]
         conda:
             "../../envs/eval.yaml"
         threads: CFG.resources.cpus_per_task * CFG.evaluate.workers

@@ -13,8 +13,7 @@ rule prepare:
         layout.log_path(OUT, "prepare", "{dataset}-{split}"),
     benchmark:
         layout.benchmark_path(OUT, "prepare", "{dataset}-{split}")
-    # short jobs that every later one waits on: before tuning, so that scoring the untuned trackers can too
-    priority: 10
+    priority: dag.PRIORITY["data"]
     conda:
         "../../envs/data.yaml"
     threads: 1

@@ -16,7 +16,7 @@ rule sensitivity:
         layout.benchmark_path(OUT, "sensitivity", CFG.sensitivity.dataset)
     # the prior gates every run that uses it: scheduled first, on one training process's CPUs (with 2 threads on
     # 2 cores it waited until no other job ran, i.e. until most tuning had finished)
-    priority: 10
+    priority: dag.PRIORITY["prior"]
     conda:
         "../../envs/train.yaml"
     threads: CFG.resources.cpus_per_task
@@ -49,7 +49,7 @@ rule sensitivity_variant:
             OUT, "sensitivity", f"{CFG.sensitivity.dataset}-{{variant}}"
         )
     # as rule sensitivity
-    priority: 10
+    priority: dag.PRIORITY["prior"]
     conda:
         "../../envs/train.yaml"
     threads: CFG.resources.cpus_per_task

@@ -16,7 +16,7 @@ rule tune:
     benchmark:
         layout.benchmark_path(OUT, "tune", "{modality}-{label}-seed{seed}")
     # the long jobs first, the short tracking jobs around them
-    priority: 5
+    priority: dag.PRIORITY["tuning"]
     conda:
         "../../envs/train.yaml"
     threads: TRAIN.cpus_per_task
