@@ -88,13 +88,18 @@ def report_dir(out: Path | str) -> str:
 
 
 def log_path(out: Path | str, stage: str, name: str) -> str:
-    """A rule's log file."""
+    """A rule's log file (the job's stdout and stderr)."""
     return f"{out}/logs/{stage}/{name}.log"
 
 
-def benchmark_path(out: Path | str, stage: str, name: str) -> str:
-    """A rule's Snakemake benchmark file (job time and memory)."""
+def usage_path(out: Path | str, stage: str, name: str) -> str:
+    """A job's usage record (wall time, peak memory, CPU time; srtrack.job_usage)."""
     return f"{out}/benchmarks/{stage}/{name}.tsv"
+
+
+def job_logs(out: Path | str, stage: str, name: str) -> dict[str, str]:
+    """A rule's `log:` files: `out` (stdout and stderr) and `usage` (the usage record)."""
+    return {"out": log_path(out, stage, name), "usage": usage_path(out, stage, name)}
 
 
 def resolved_config(out: Path | str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -82,7 +83,11 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
                               "fe108-train", "got10k-test", "got10k-train", "gtot-test", "lasher-test", "lasher-train",
                               "rgbt234-test", "visevent-test", "visevent-train", "vot_rgbd22-test"])
     assert json.loads((out / "data/vot_rgbd22-test/index.json").read_text())["n_frames"] == 4
-    assert (out / "logs/prepare/lasher-test.log").is_file() and (out / "benchmarks/prepare/lasher-test.tsv").is_file()
+    assert (out / "logs/prepare/lasher-test.log").is_file()
+    with (out / "benchmarks/prepare/lasher-test.tsv").open() as handle:  # the job's usage record
+        (usage,) = csv.DictReader(handle, delimiter="\t")
+    assert usage["exit_code"] == "0" and float(usage["s"]) > 0 and float(usage["cpu_time"]) > 0
+    assert float(usage["max_rss"]) > 50, "the prepare process (numpy, OpenCV, MLflow), not the wrapper alone"
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("pytest").experiment_id], "tags.stage = 'prepare'")
     assert len(runs) == 15 and {r.info.status for r in runs} == {"FINISHED"}

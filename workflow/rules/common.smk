@@ -18,13 +18,16 @@ validate(config, "../schemas/config.schema.yaml")
 OUT = str(CFG.study.output_dir)
 STUDY = Study(CFG)
 RESOLVED_CONFIG = dag.write_resolved_config(CFG)
-# The checkout's srtrack also when a rule runs in a conda env built from envs/ (see README).
+# Every rule's command runs under srtrack.job_usage, which writes the job's usage record (log.usage:
+# wall time, peak memory, CPU time) when it ends: exact, and unlike Snakemake's `benchmark:` sampler it
+# takes no CPU from the jobs. The checkout's srtrack also when a rule runs in a conda env built from
+# envs/ (see README).
 PYENV = f"PYTHONPATH={Path(workflow.basedir).resolve()}${{PYTHONPATH:+:$PYTHONPATH}}"
-SRTRACK = f"{PYENV} python -m srtrack"
+MEASURED = f"{PYENV} python -m srtrack.job_usage"
 # Pre-training and tuning: the cluster shape (nodes, GPUs, tasks) and the command that starts one
 # process per GPU (torchrun on one node, srun on several); see srtrack/slurm.py.
 TRAIN = training_job(CFG)
-TRAIN_PYTHON = f"{PYENV} {TRAIN.python()}"
+TRAIN_LAUNCHER = TRAIN.python()
 # Tracking: one GPU per tracking process where the config has GPUs
 EVAL_RESOURCES = evaluation_resources(CFG)
 

@@ -15,11 +15,7 @@ for _modality in STUDY.scored_modalities():
         output:
             **dag.score_outputs(CFG, _modality),
         log:
-            layout.log_path(OUT, "evaluate", f"{_modality}.{{label}}-seed{{seed}}"),
-        benchmark:
-            layout.benchmark_path(
-                OUT, "evaluate", f"{_modality}.{{label}}-seed{{seed}}"
-            )
+            **layout.job_logs(OUT, "evaluate", f"{_modality}.{{label}}-seed{{seed}}"),
         wildcard_constraints:
             label=dag.score_labels(CFG, _modality),
         priority: lambda wildcards: dag.score_priority(wildcards.label)
@@ -30,7 +26,7 @@ for _modality in STUDY.scored_modalities():
             **EVAL_RESOURCES,
             runtime=60 * len(dag.score_indexes(CFG, _modality)),  # minutes: an hour per split
         params:
-            srtrack=SRTRACK,
+            measured=MEASURED,
             config=RESOLVED_CONFIG,
             fingerprint=dag.fingerprint(
                 CFG, *dag.EVALUATE_SECTIONS, "evaluate.retention"
@@ -39,8 +35,8 @@ for _modality in STUDY.scored_modalities():
                 CFG, modality, wildcards.label, wildcards.seed
             ),
         shell:
-            "{params.srtrack}.evaluate --config {params.config} --checkpoint {input.checkpoint} "
-            "{params.splits} --set study.seed={wildcards.seed} > {log} 2>&1"
+            "{params.measured} {log.usage} python -m srtrack.evaluate --config {params.config} --checkpoint {input.checkpoint} "
+            "{params.splits} --set study.seed={wildcards.seed} > {log.out} 2>&1"
 
 
 # Every evaluated tracker of one benchmark on the same axes.
@@ -56,9 +52,7 @@ rule compare:
             subcategory="{dataset}",
         ),
     log:
-        layout.log_path(OUT, "compare", "{dataset}"),
-    benchmark:
-        layout.benchmark_path(OUT, "compare", "{dataset}")
+        **layout.job_logs(OUT, "compare", "{dataset}"),
     conda:
         "../../envs/eval.yaml"
     threads: 1
@@ -66,9 +60,9 @@ rule compare:
         mem_mb=2000,
         runtime=10,
     params:
-        srtrack=SRTRACK,
+        measured=MEASURED,
     shell:
-        "{params.srtrack}.compare {input} --out {output} > {log} 2>&1"
+        "{params.measured} {log.usage} python -m srtrack.compare {input} --out {output} > {log.out} 2>&1"
 
 
 # What the RGB tracker itself scores on the RGB split: the reference line of retention.
@@ -81,9 +75,7 @@ if STUDY.retention_split():
         output:
             metrics=dag.retention_path(CFG, dag.BASELINE, "{seed}"),
         log:
-            layout.log_path(OUT, "retention", f"{dag.BASELINE}-seed{{seed}}"),
-        benchmark:
-            layout.benchmark_path(OUT, "retention", f"{dag.BASELINE}-seed{{seed}}")
+            **layout.job_logs(OUT, "retention", f"{dag.BASELINE}-seed{{seed}}"),
         priority: dag.PRIORITY["untuned_scoring"]
         conda:
             "../../envs/eval.yaml"
@@ -92,7 +84,7 @@ if STUDY.retention_split():
             **EVAL_RESOURCES,
             runtime=60,
         params:
-            srtrack=SRTRACK,
+            measured=MEASURED,
             config=RESOLVED_CONFIG,
             fingerprint=dag.fingerprint(
                 CFG, *dag.EVALUATE_SECTIONS, "evaluate.retention"
@@ -100,6 +92,6 @@ if STUDY.retention_split():
             sequences=CFG.evaluate.retention.sequences,
             label=dag.BASELINE,
         shell:
-            "{params.srtrack}.evaluate --config {params.config} --data $(dirname {input.index}) "
+            "{params.measured} {log.usage} python -m srtrack.evaluate --config {params.config} --data $(dirname {input.index}) "
             "--checkpoint {input.checkpoint} --label {params.label} --name {params.label} "
-            "--max-sequences {params.sequences} --set study.seed={wildcards.seed} --out $(dirname {output.metrics}) > {log} 2>&1"
+            "--max-sequences {params.sequences} --set study.seed={wildcards.seed} --out $(dirname {output.metrics}) > {log.out} 2>&1"

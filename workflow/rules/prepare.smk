@@ -10,9 +10,7 @@ rule prepare:
             category="Data",
         ),
     log:
-        layout.log_path(OUT, "prepare", "{dataset}-{split}"),
-    benchmark:
-        layout.benchmark_path(OUT, "prepare", "{dataset}-{split}")
+        **layout.job_logs(OUT, "prepare", "{dataset}-{split}"),
     priority: dag.PRIORITY["data"]
     conda:
         "../../envs/data.yaml"
@@ -21,9 +19,9 @@ rule prepare:
         mem_mb=2000,
         runtime=30,
     params:
-        srtrack=SRTRACK,
+        measured=MEASURED,
         config=RESOLVED_CONFIG,
         fingerprint=prepare_fingerprint,
     shell:
-        "{params.srtrack}.prepare --config {params.config} --dataset {wildcards.dataset} "
-        "--split {wildcards.split} --out $(dirname {output.index}) > {log} 2>&1"
+        "{params.measured} {log.usage} python -m srtrack.prepare --config {params.config} --dataset {wildcards.dataset} "
+        "--split {wildcards.split} --out $(dirname {output.index}) > {log.out} 2>&1"

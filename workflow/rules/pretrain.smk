@@ -13,9 +13,7 @@ if CFG.model.pretrained is None:
                 category="Training",
             ),
         log:
-            layout.log_path(OUT, "pretrain", "pretrain"),
-        benchmark:
-            layout.benchmark_path(OUT, "pretrain", "pretrain")
+            **layout.job_logs(OUT, "pretrain", "pretrain"),
         conda:
             "../../envs/train.yaml"
         # alone on the DAG's critical path (only the synthetic default pre-trains): at least 2
@@ -25,11 +23,12 @@ if CFG.model.pretrained is None:
             mem_mb=lambda wildcards, attempt: TRAIN.mem_mb(attempt),
             runtime=TRAIN.runtime_min,
         params:
-            python=TRAIN_PYTHON,
+            measured=MEASURED,
+            launcher=TRAIN_LAUNCHER,
             config=RESOLVED_CONFIG,
             fingerprint=dag.fingerprint(
                 CFG, "study.seed", "model", "pretrain", "sampler", "encoding"
             ),
         shell:
-            "{params.python} -m srtrack.tune --config {params.config} --modality rgb --label full "
-            "--data $(dirname {input.index}) --out $(dirname {output.model}) > {log} 2>&1"
+            "{params.measured} {log.usage} {params.launcher} -m srtrack.tune --config {params.config} --modality rgb --label full "
+            "--data $(dirname {input.index}) --out $(dirname {output.model}) > {log.out} 2>&1"

@@ -12,9 +12,7 @@ rule report:
         ),
         cells=f"{layout.report_dir(OUT)}/{layout.CELLS_FILE}",
     log:
-        layout.log_path(OUT, "report", "report"),
-    benchmark:
-        layout.benchmark_path(OUT, "report", "report")
+        **layout.job_logs(OUT, "report", "report"),
     conda:
         "../../envs/eval.yaml"
     threads: 1
@@ -22,7 +20,7 @@ rule report:
         mem_mb=2000,
         runtime=10,
     params:
-        srtrack=SRTRACK,
+        measured=MEASURED,
         config=RESOLVED_CONFIG,
     shell:
-        "{params.srtrack}.report --config {params.config} --out $(dirname {output.tables}) > {log} 2>&1"
+        "{params.measured} {log.usage} python -m srtrack.report --config {params.config} --out $(dirname {output.tables}) > {log.out} 2>&1"

@@ -11,9 +11,7 @@ rule sensitivity:
             category="Method",
         ),
     log:
-        layout.log_path(OUT, "sensitivity", CFG.sensitivity.dataset),
-    benchmark:
-        layout.benchmark_path(OUT, "sensitivity", CFG.sensitivity.dataset)
+        **layout.job_logs(OUT, "sensitivity", CFG.sensitivity.dataset),
     # the prior gates every run that uses it: scheduled first, on one training process's CPUs (with 2 threads on
     # 2 cores it waited until no other job ran, i.e. until most tuning had finished)
     priority: dag.PRIORITY["prior"]
@@ -24,14 +22,14 @@ rule sensitivity:
         mem_mb=8000,
         runtime=120,
     params:
-        srtrack=SRTRACK,
+        measured=MEASURED,
         config=RESOLVED_CONFIG,
         fingerprint=dag.fingerprint(
             CFG, "study.seed", "model", "sensitivity", "sampler", "encoding"
         ),
     shell:
-        "{params.srtrack}.sensitivity --config {params.config} --data $(dirname {input.index}) "
-        "--checkpoint {input.checkpoint} --out $(dirname {output.prior}) > {log} 2>&1"
+        "{params.measured} {log.usage} python -m srtrack.sensitivity --config {params.config} --data $(dirname {input.index}) "
+        "--checkpoint {input.checkpoint} --out $(dirname {output.prior}) > {log.out} 2>&1"
 
 
 # The prior of a variant that sweeps its own settings (sensitivity.samples / rank / energy).
@@ -43,11 +41,7 @@ rule sensitivity_variant:
         prior=dag.prior_path(CFG, "{variant}"),
         summary=f"{layout.prior_dir(OUT, CFG.sensitivity.dataset, '{variant}')}/{layout.SUMMARY_FILE}",
     log:
-        layout.log_path(OUT, "sensitivity", f"{CFG.sensitivity.dataset}-{{variant}}"),
-    benchmark:
-        layout.benchmark_path(
-            OUT, "sensitivity", f"{CFG.sensitivity.dataset}-{{variant}}"
-        )
+        **layout.job_logs(OUT, "sensitivity", f"{CFG.sensitivity.dataset}-{{variant}}"),
     # as rule sensitivity
     priority: dag.PRIORITY["prior"]
     conda:
@@ -57,12 +51,12 @@ rule sensitivity_variant:
         mem_mb=8000,
         runtime=120,
     params:
-        srtrack=SRTRACK,
+        measured=MEASURED,
         config=RESOLVED_CONFIG,
         fingerprint=dag.fingerprint(
             CFG, "study.seed", "model", "sensitivity", "sampler", "encoding"
         ),
     shell:
-        "{params.srtrack}.sensitivity --config {params.config} --label {wildcards.variant} "
+        "{params.measured} {log.usage} python -m srtrack.sensitivity --config {params.config} --label {wildcards.variant} "
         "--data $(dirname {input.index}) --checkpoint {input.checkpoint} "
-        "--out $(dirname {output.prior}) > {log} 2>&1"
+        "--out $(dirname {output.prior}) > {log.out} 2>&1"

@@ -9,9 +9,7 @@ rule synth:
             category="Data",
         ),
     log:
-        layout.log_path(OUT, "synth", "{synthetic}"),
-    benchmark:
-        layout.benchmark_path(OUT, "synth", "{synthetic}")
+        **layout.job_logs(OUT, "synth", "{synthetic}"),
     conda:
         "../../envs/data.yaml"
     # one process per CPU of a job: on a small machine the benchmarks render side by side, and the
@@ -21,10 +19,10 @@ rule synth:
         mem_mb=4000,
         runtime=30,
     params:
-        srtrack=SRTRACK,
+        measured=MEASURED,
         config=RESOLVED_CONFIG,
         root=CFG.synth.root,
         fingerprint=dag.fingerprint(CFG, "study.seed", "synth"),
     shell:
-        "{params.srtrack}.synth --config {params.config} --only {wildcards.synthetic} --out {params.root} "
-        "--preview {output.preview} --workers {threads} > {log} 2>&1"
+        "{params.measured} {log.usage} python -m srtrack.synth --config {params.config} --only {wildcards.synthetic} --out {params.root} "
+        "--preview {output.preview} --workers {threads} > {log.out} 2>&1"

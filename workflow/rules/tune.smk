@@ -12,9 +12,7 @@ rule tune:
             subcategory="{modality}",
         ),
     log:
-        layout.log_path(OUT, "tune", "{modality}-{label}-seed{seed}"),
-    benchmark:
-        layout.benchmark_path(OUT, "tune", "{modality}-{label}-seed{seed}")
+        **layout.job_logs(OUT, "tune", "{modality}-{label}-seed{seed}"),
     # the long jobs first, the short tracking jobs around them
     priority: dag.PRIORITY["tuning"]
     conda:
@@ -25,7 +23,8 @@ rule tune:
         mem_mb=lambda wildcards, attempt: TRAIN.mem_mb(attempt),
         runtime=TRAIN.runtime_min,
     params:
-        python=TRAIN_PYTHON,
+        measured=MEASURED,
+        launcher=TRAIN_LAUNCHER,
         config=RESOLVED_CONFIG,
         fingerprint=dag.fingerprint(
             CFG, "study.seed", "model", "method", "train", "sampler", "encoding"
@@ -37,6 +36,6 @@ rule tune:
             f"--prior {input.prior}" if "prior" in input.keys() else ""
         ),
     shell:
-        "{params.python} -m srtrack.tune --config {params.config} --modality {wildcards.modality} "
+        "{params.measured} {log.usage} {params.launcher} -m srtrack.tune --config {params.config} --modality {wildcards.modality} "
         "--label {wildcards.label} --set study.seed={wildcards.seed} {params.data} --init {input.init} {params.prior} "
-        "--out $(dirname {output.model}) > {log} 2>&1"
+        "--out $(dirname {output.model}) > {log.out} 2>&1"
