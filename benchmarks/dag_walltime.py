@@ -8,8 +8,8 @@ default, i.e. `make demo` (budget: 12 minutes on 2 cores); `tradeoff` is config/
 45 minutes); `modalities` is config/modalities.yaml; `forgetting` config/forgetting.yaml (the default with
 44 held-out RGB sequences). Runs in a fresh temporary directory (with the
 shipped `checkpoints/` linked in), so nothing is reused, and reports the wall time and, from the
-rules' `benchmark:` files, the summed job time per rule (jobs overlap when --cores allows, so the
-sums can exceed the wall time). `--keep DIR` runs in DIR (new or empty) instead and keeps its
+jobs' usage records (`results/benchmarks/`, srtrack.job_usage), the summed job time per rule (jobs
+overlap when --cores allows, so the sums can exceed the wall time). `--keep DIR` runs in DIR (new or empty) instead and keeps its
 results, report included.
 """
 
@@ -36,7 +36,7 @@ CONFIGS = {"smoke": [REPO / "config" / "config.yaml", REPO / "config" / "smoke.y
 
 
 def rule_times(benchmarks: Path) -> dict[str, tuple[int, float]]:
-    """{rule: (jobs, summed seconds)} from Snakemake's benchmark TSV files (`s` column)."""
+    """{rule: (jobs, summed seconds)} from the jobs' usage records (TSV, `s` column)."""
     totals: dict[str, list[float]] = defaultdict(list)
     for tsv in benchmarks.rglob("*.tsv"):
         rule = tsv.relative_to(benchmarks).parts[0].removesuffix(".tsv")
