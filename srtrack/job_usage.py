@@ -66,9 +66,9 @@ def run_measured(record: Path, command: Sequence[str]) -> int:
         print(f"srtrack.job_usage: cannot start {command[0]!r}: {exc}", file=sys.stderr)
         exit_code = 127  # the shell's code for a command it cannot run
     else:
-        # after the start: a handler (unlike an ignored signal) is not inherited by the command
-        for sig in FORWARDED_SIGNALS:
+        for sig in FORWARDED_SIGNALS:  # a stop signal sent to this process alone goes on to the command
             signal.signal(sig, lambda signum, _frame: child.send_signal(signum))
+        # Ctrl-C reaches the command from the terminal; this process waits for it and records how it ended
         signal.signal(signal.SIGINT, lambda _signum, _frame: None)
         returncode = child.wait()
         exit_code = 128 - returncode if returncode < 0 else returncode
