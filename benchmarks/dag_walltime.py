@@ -9,8 +9,8 @@ default, i.e. `make demo` (budget: 12 minutes on 2 cores); `tradeoff` is config/
 44 held-out RGB sequences). Runs in a fresh temporary directory (with the
 shipped `checkpoints/` linked in), so nothing is reused, and reports the wall time and, from the
 jobs' usage records (`results/benchmarks/`, srtrack.job_usage), the summed job time per rule (jobs
-overlap when --cores allows, so the sums can exceed the wall time). `--keep DIR` runs in DIR (new or empty) instead and keeps its
-results, report included.
+overlap when --cores allows, so the sums can exceed the wall time). `--keep DIR` runs in DIR (new or
+empty) instead and keeps its results, report included.
 """
 
 from __future__ import annotations

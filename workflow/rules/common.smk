@@ -18,10 +18,9 @@ validate(config, "../schemas/config.schema.yaml")
 OUT = str(CFG.study.output_dir)
 STUDY = Study(CFG)
 RESOLVED_CONFIG = dag.write_resolved_config(CFG)
-# Every rule's command runs under srtrack.job_usage, which writes the job's usage record (log.usage:
-# wall time, peak memory, CPU time) when it ends: exact, and unlike Snakemake's `benchmark:` sampler it
-# takes no CPU from the jobs. The checkout's srtrack also when a rule runs in a conda env built from
-# envs/ (see README).
+# Every rule's command runs under srtrack.job_usage, which writes the job's usage record (log.usage)
+# when it ends; its docstring says why not Snakemake's `benchmark:`. The checkout's srtrack also when a
+# rule runs in a conda env built from envs/ (see README).
 PYENV = f"PYTHONPATH={Path(workflow.basedir).resolve()}${{PYTHONPATH:+:$PYTHONPATH}}"
 MEASURED = f"{PYENV} python -m srtrack.job_usage"
 # Pre-training and tuning: the cluster shape (nodes, GPUs, tasks) and the command that starts one

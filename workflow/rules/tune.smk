@@ -13,7 +13,6 @@ rule tune:
         ),
     log:
         **layout.job_logs(OUT, "tune", "{modality}-{label}-seed{seed}"),
-    # the long jobs first, the short tracking jobs around them
     priority: dag.PRIORITY["tuning"]
     conda:
         "../../envs/train.yaml"
