@@ -50,7 +50,15 @@ case "$listen" in
        exit 2
      fi ;;
 esac
-mkdir -p results "$artifacts"
+mkdir -p results
+# The server's files are its own (mode 0600 / 0700): the run store holds every run and the accounts'
+# store password hashes, which no other user of the submit host may read.
+umask 077
+mkdir -p "$artifacts"
+chmod 700 "$artifacts"
+for uri in "$backend" "${SRTRACK_MLFLOW_AUTH_DB:-sqlite:///results/mlflow-auth.db}"; do
+  if [[ $uri == sqlite:///* ]] && [ -e "${uri#sqlite:///}" ]; then chmod 600 "${uri#sqlite:///}"; fi
+done
 extra=()
 if [ "$auth" = basic ]; then
   if [ -z "${MLFLOW_AUTH_ADMIN_USERNAME:-}" ] || [ -z "${MLFLOW_AUTH_ADMIN_PASSWORD:-}" ]; then
@@ -58,13 +66,11 @@ if [ "$auth" = basic ]; then
     exit 2
   fi
   ini=${SRTRACK_MLFLOW_AUTH_INI:-results/mlflow-auth.ini}
-  umask 077
   printf '[mlflow]\ndefault_permission = NO_PERMISSIONS\ndatabase_uri = %s\nadmin_username = %s\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\n' \
     "${SRTRACK_MLFLOW_AUTH_DB:-sqlite:///results/mlflow-auth.db}" "$MLFLOW_AUTH_ADMIN_USERNAME" > "$ini"
   # the CSRF key of the UI's forms: kept beside the accounts' settings so that restarts keep sessions
   key_file=${ini%.ini}.secret
   [ -s "$key_file" ] || "$python" -c 'import secrets; print(secrets.token_hex(32))' > "$key_file"
-  umask 022
   export MLFLOW_FLASK_SERVER_SECRET_KEY=${MLFLOW_FLASK_SERVER_SECRET_KEY:-$(cat "$key_file")}
   export MLFLOW_AUTH_CONFIG_PATH=$(cd "$(dirname "$ini")" && pwd)/$(basename "$ini")
   extra=(--app-name basic-auth)

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 from srtrack.config import Config, load_config
 from srtrack.study import Label, Study
-from srtrack.errors import ConfigError, SrtrackError
+from srtrack.errors import ConfigError, DatasetFormatError, SrtrackError, describe_os_error
 
 EXIT_DATA_ERROR = 1
 EXIT_CONFIG_ERROR = 2
@@ -45,15 +45,23 @@ def config_for_label(args: argparse.Namespace, cfg: Config, label: str, *, model
 
 
 def run_main(body: Callable[[], int]) -> int:
-    """Run a CLI body; SrtrackErrors become a message on stderr and an exit code, not a traceback."""
+    """Run a CLI body; SrtrackErrors and filesystem faults (a full disk, a read-only folder) become
+    one message on stderr and an exit code, not a traceback."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return body()
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
+    except DatasetFormatError as exc:  # its lines carry their own "error:" / "warning:"
+        print(exc, file=sys.stderr)
+        return EXIT_DATA_ERROR
     except SrtrackError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+    except OSError as exc:
+        logging.getLogger("srtrack").debug("filesystem fault", exc_info=True)
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         return EXIT_DATA_ERROR
 
 

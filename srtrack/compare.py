@@ -28,11 +28,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_main(lambda: draw(args.metrics, args.out))
 
 
+def read_metrics(path: Path) -> dict:
+    """One evaluation's metrics.json, checked to be whole: a truncated file or one without its scores
+    is an error naming the file, not a traceback in the plotting."""
+    from srtrack.errors import DatasetFormatError
+    from srtrack.io import require_file
+
+    require_file(path, "metrics file")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DatasetFormatError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", path) from None
+    except json.JSONDecodeError as exc:
+        raise DatasetFormatError(f"is not complete JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): the "
+                                 "evaluation that wrote it did not finish; run python -m srtrack.evaluate again",
+                                 path) from None
+    profiles = document.get("profiles") if isinstance(document, dict) else None
+    missing = [k for k in ("benchmark", "tracker", "profiles") if not isinstance(document, dict) or k not in document]
+    broken = [name for name, p in (profiles or {}).items()
+              if not isinstance(p, dict) or not isinstance(p.get("summary"), dict) or not isinstance(p.get("curves"), dict)]
+    if missing or not isinstance(profiles, dict) or not profiles or broken:
+        what = (f"no {', '.join(missing)}" if missing else f"profile(s) {', '.join(broken)} without summary and curves"
+                if broken else "no scored profile")
+        raise DatasetFormatError(f"is not a metrics.json of python -m srtrack.evaluate ({what})", path)
+    return document
+
+
 def draw(paths: list[Path], out: Path) -> int:
     """Plot the trackers of `paths` (one benchmark) into `out`."""
+    from srtrack.io import Publication, prepare_output_dir
     from srtrack.metrics.plots import plot_attributes, plot_curves
 
-    documents = [json.loads(path.read_text()) for path in paths]
+    documents = [read_metrics(path) for path in paths]
+    prepare_output_dir(out)
     benchmarks = {d["benchmark"] for d in documents}
     if len(benchmarks) != 1:
         raise ConfigError(f"the files score different benchmarks ({sorted(benchmarks)}): "
@@ -40,9 +68,10 @@ def draw(paths: list[Path], out: Path) -> int:
     trackers: dict[str, list[dict]] = {}
     for d in documents:  # files written before labels were recorded: one tracker each
         trackers.setdefault(d.get("label", d["tracker"]), []).append(d["profiles"])
-    out.mkdir(parents=True, exist_ok=True)
     benchmark = benchmarks.pop()
-    written = plot_curves(trackers, benchmark, out) + plot_attributes(trackers, benchmark, out)
+    with Publication(out) as staged:
+        written = plot_curves(trackers, benchmark, staged.dir) + plot_attributes(trackers, benchmark, staged.dir)
+    written = [staged.final(path) for path in written]
     print(f"compare {benchmark}: {len(trackers)} trackers ({len(documents)} evaluations) -> "
           f"{', '.join(str(p) for p in written)}", file=sys.stderr)
     return 0

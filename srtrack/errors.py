@@ -27,6 +27,62 @@ class ResumeError(SrtrackError):
     """A run cannot be resumed from its checkpoint."""
 
 
+class FileSystemError(SrtrackError):
+    """A file or folder cannot be read or written: full disk, read-only or missing folder, not a file."""
+
+
+class TrackingServerUnavailable(SrtrackError):
+    """The MLflow tracking server does not answer (refused credentials are a ConfigError)."""
+
+
+MESSAGE_CHARS = 2000  # a problem's message is cut beyond this (a 50 MB line must not flood the terminal)
+QUOTE_CHARS = 60  # characters of a bad line shown around its first bad field
+
+
+def quote(text: str, column: int = 0) -> str:
+    """`text` in quotes for a message: whole if short, else a window around the 0-based `column`, with
+    the line's length and the column (1-based) so that an editor can find it."""
+    if len(text) <= QUOTE_CHARS:
+        return repr(text)
+    start = max(0, min(column - QUOTE_CHARS // 3, len(text) - QUOTE_CHARS))
+    window = text[start:start + QUOTE_CHARS]
+    return (f"{'...' if start else ''}{window!r}{'...' if start + QUOTE_CHARS < len(text) else ''} "
+            f"({len(text):,} characters; column {column + 1})")
+
+
+def shown(text: str) -> str:
+    """`text` with every non-ASCII character escaped (`\\u0430`), so that a look-alike letter in a key
+    (Cyrillic a for Latin a) does not print exactly like the real key."""
+    return text if text.isascii() else text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def lookalike_note(text: str) -> str:
+    """For a message about `text`: which non-ASCII characters it holds (a look-alike letter typed into
+    a key), or "" for plain ASCII."""
+    import unicodedata
+
+    odd = sorted({c for c in text if not c.isascii()})
+    if not odd:
+        return ""
+    names = ", ".join(f"{ascii(c)[1:-1]} is {unicodedata.name(c, 'an unnamed character')}" for c in odd[:5])
+    return f" (non-ASCII character(s) shown escaped: {names})"
+
+
+def describe_os_error(exc: OSError, path: object = None) -> str:
+    """`<path>: <cause>` for an OSError, naming the path even where the OS did not (a failed write)."""
+    import errno
+
+    where = exc.filename if exc.filename is not None else path if path is not None else "a file"
+    cause = exc.strerror or str(exc)
+    name = errno.errorcode.get(exc.errno or 0)
+    hint = {errno.ENOSPC: "free space on that filesystem or write elsewhere",
+            errno.EDQUOT: "your disk quota is used up",
+            errno.EROFS: "the filesystem is mounted read-only",
+            errno.EACCES: "you lack permission there",
+            errno.ELOOP: "a symbolic link points back to itself"}.get(exc.errno or 0)
+    return f"{where}: {cause}" + (f" ({name}{'; ' + hint if hint else ''})" if name else "")
+
+
 Severity = Literal["error", "warning"]
 
 
@@ -41,7 +97,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = "" if self.path is None else f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
-        return f"{self.severity}: {where}{self.message}"
+        message = self.message if len(self.message) <= MESSAGE_CHARS else \
+            f"{self.message[:MESSAGE_CHARS]}... (message cut at {MESSAGE_CHARS:,} of {len(self.message):,} characters)"
+        return f"{self.severity}: {where}{message}"
 
 
 class DatasetFormatError(SrtrackError):

@@ -52,7 +52,7 @@ from srtrack.cli_common import add_config_arguments, config_from_args, parse, ru
 from srtrack.config import Config
 from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
 from srtrack.inference.results import read_confidence_file, read_result_boxes, result_paths
-from srtrack.io import file_sha256, write_json_atomic, write_text_atomic
+from srtrack.io import Publication, file_sha256, prepare_output_dir, require_file, write_json_atomic, write_text_atomic
 from srtrack.layout import METRICS_FILE, TABLE_FILE
 from srtrack.study import MODALITIES, Label, Study
 
@@ -143,6 +143,11 @@ def run(args: argparse.Namespace, splits: list[Split]) -> int:
     from srtrack.metrics import vot_toolkit
 
     cfg = config_from_args(args)
+    if args.checkpoint is not None:
+        require_file(args.checkpoint, "--checkpoint")
+    elif not args.results.is_dir():
+        raise ConfigError(f"--results {args.results}: {'is a file' if args.results.exists() else 'not found'}, expected "
+                          "the folder of a tracker's <sequence>.txt result files")
     # every split before tracking: a bad index, BOC reference or a missing vot-toolkit fails now, not in an hour
     opened = [open_split(cfg, args, split) for split in splits]
     if cfg.evaluate.vot_toolkit:
@@ -161,6 +166,7 @@ def open_split(cfg: Config, args: argparse.Namespace, split: Split) -> OpenedSpl
     from srtrack.metrics.benchmark import IMAGE_SIZE_PROFILES, profiles_for
 
     index = load_index(split.data)
+    prepare_output_dir(split.out, "--out" if split.tuned_on is None or args.retain is None else "--retain OUT")
     profiles = profiles_for(index["benchmark"], cfg.evaluate.profiles.get(index["benchmark"]))
     needs_images = bool(IMAGE_SIZE_PROFILES & set(profiles))
     # scoring result files reads only annotations, unless a profile needs the images (VOT)
@@ -222,13 +228,15 @@ def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, labe
         if toolkit:
             document["vot_toolkit"] = toolkit
             run_.log_metrics({f"vot_toolkit/{p}/{k}": v for p, values in toolkit.items() for k, v in values.items()})
-        split.out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(split.out / METRICS_FILE, document)
-        write_text_atomic(split.out / TABLE_FILE, per_sequence_csv(scores))
         from srtrack.metrics.plots import plot_attributes, plot_curves
 
-        plots = (plot_curves({args.name: [scores]}, benchmark, split.out)
-                 + plot_attributes({args.name: [scores]}, benchmark, split.out))
+        # published together, metrics.json last (the DAG's output), or not at all
+        with Publication(split.out, last=METRICS_FILE) as staged:
+            write_json_atomic(staged.dir / METRICS_FILE, document)
+            write_text_atomic(staged.dir / TABLE_FILE, per_sequence_csv(scores))
+            plots = (plot_curves({args.name: [scores]}, benchmark, staged.dir)
+                     + plot_attributes({args.name: [scores]}, benchmark, staged.dir))
+        plots = [staged.final(path) for path in plots]
         for profile, values in scores.items():
             run_.log_metrics({f"{profile}/{k}": v for k, v in values["summary"].items() if isinstance(v, float)})
         if tuned_run:  # the tuning run shows how its tracker scores

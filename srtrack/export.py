@@ -21,7 +21,7 @@ from typing import Sequence
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
 from srtrack.config import Config, config_to_dict
 from srtrack.errors import ConfigError
-from srtrack.io import file_sha256, write_bytes_atomic, write_json_atomic
+from srtrack.io import file_sha256, require_file, write_bytes_atomic, write_json_atomic
 from srtrack.layout import METRICS_FILE
 
 # what the pre-trained weights depend on (the pretrain rule's fingerprint, and the data it is made from)
@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.out.name.endswith(SAFETENSORS_SUFFIX):
             raise ConfigError(f"--out {args.out}: the file name must end in {SAFETENSORS_SUFFIX}")
         cfg = config_from_args(args)
+        require_file(args.checkpoint, "--checkpoint")
         checkpoint = read_checkpoint(args.checkpoint)
         record = provenance(cfg, args.checkpoint, (checkpoint.network or {}).get("name", "?"))
         write_bytes_atomic(args.out, export_tracker(checkpoint, record))

@@ -48,6 +48,11 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:  # a failed write() names no file; the message must
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -59,3 +64,102 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, from its `st_mode`, for messages."""
+    import stat
+
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def require_file(path: Path, what: str) -> None:
+    """Refuse, before anything reads it, an input path that is not a readable regular file: missing,
+    a broken or looping link, a folder, a pipe or device (ConfigError, a wrong argument), or
+    unreadable (FileSystemError). `what` names the argument, e.g. `--checkpoint`."""
+    import stat
+
+    from srtrack.errors import ConfigError, FileSystemError, describe_os_error
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        broken = f" (a link to the missing {os.readlink(path)})" if os.path.islink(path) else ""
+        raise ConfigError(f"{what} {path}: file not found{broken}") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {describe_os_error(exc, path)}") from None
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{what} {path}: is {file_kind(mode)}, expected a file")
+    if not os.access(path, os.R_OK):
+        raise FileSystemError(f"{what} {path}: permission denied (cannot read the file)")
+
+
+def prepare_output_dir(path: Path, what: str = "--out") -> None:
+    """Create an output folder and prove it can be written, before a stage works for hours towards
+    it: a file in its place is a ConfigError, a folder that cannot be created or written into (read-only,
+    full, no permission) a FileSystemError naming the folder and the cause."""
+    from srtrack.errors import ConfigError, FileSystemError, describe_os_error
+
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {path}: is a file, expected a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError(f"{what} {path}: a part of the path is a file, expected folders") from None
+    except OSError as exc:
+        raise FileSystemError(f"cannot create {what} {describe_os_error(exc, path)}") from None
+    try:
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise FileSystemError(f"cannot write into {what} {describe_os_error(exc, path)}") from None
+
+
+STAGING_PREFIX = ".staging-"
+
+
+class Publication:
+    """A stage's result files, written into a staging folder inside `out` and moved into `out` only
+    when every one of them was written (`with Publication(out, last="metrics.json") as pub:` then
+    `pub.dir / name`). On failure the staging folder is removed: `out` keeps what it had and shows
+    nothing partial. Moves within one folder need no space, so a full disk cannot break them half-way.
+    `last` is moved last: the file that marks the stage done (Snakemake's output, the index)."""
+
+    def __init__(self, out: Path, last: str | None = None):
+        self.out, self.last = out, last
+        self.dir = out
+
+    def __enter__(self) -> "Publication":
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(dir=self.out, prefix=STAGING_PREFIX))
+        os.chmod(self.dir, 0o777 & ~_umask())
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import shutil
+
+        if exc_type is None:
+            try:
+                self._publish()
+            except BaseException:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _publish(self) -> None:
+        files = sorted((p for p in self.dir.rglob("*") if p.is_file()),
+                       key=lambda p: (p.relative_to(self.dir).as_posix() == self.last, p.as_posix()))
+        for path in files:
+            target = self.final(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+
+    def final(self, path: Path) -> Path:
+        """Where a file written into the staging folder is once published."""
+        return self.out / Path(path).relative_to(self.dir)

@@ -102,6 +102,11 @@ def job_logs(out: Path | str, stage: str, name: str) -> dict[str, str]:
     return {"out": log_path(out, stage, name), "usage": usage_path(out, stage, name)}
 
 
+def mlflow_spool(out: Path | str) -> str:
+    """MLflow writes a stage could not send while the tracking server was away; the next stage sends them."""
+    return f"{out}/mlflow-spool"
+
+
 def resolved_config(out: Path | str) -> str:
     """The merged, validated config the DAG's jobs read."""
     return f"{out}/{RESOLVED_CONFIG}"

@@ -1,17 +1,14 @@
 """What a stage logs into its open MLflow run: params (flattened), metrics, tags, artifacts, the
-splits it read as MLflow datasets, and its tracker as a logged model. Batched; `NullRun` stands in
-on ranks that do not log."""
+splits it read as MLflow datasets, and its tracker as a logged model. Each is a record for the
+courier (srtrack/mlflow_delivery.py); `NullRun` stands in on ranks that do not log."""
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any, Mapping
 
-log = logging.getLogger("srtrack.mlflow")
 _MAX_PARAM_CHARS = 6000
-_BATCH = 100
 MODEL_ID_TAG = "model_id"  # on a tuning run: the logged model of its tracker
 
 
@@ -29,85 +26,76 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 class StageRun:
-    """A live MLflow run; thin wrappers that batch and flatten."""
+    """A live MLflow run. Every write is a record handed to the courier (srtrack/mlflow_delivery.py),
+    which sends it in order without holding the stage up, through an outage of the server too."""
 
-    def __init__(self, client: Any, run_id: str, experiment_id: str):
-        self.client = client
+    def __init__(self, courier: Any, run_id: str, experiment_id: str):
+        self.courier = courier
         self.run_id = run_id
         self.experiment_id = experiment_id
+        self.failure: str | None = None  # set by `fail`: the run ends FAILED although nothing raised
+
+    def fail(self, reason: str) -> None:
+        """End the run FAILED with `reason` (a stage that reports bad input and exits 1 without raising)."""
+        self.failure = reason
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
+        from srtrack.mlflow_delivery import batch_ops
 
-        items = [Param(k, v) for k, v in flatten(params).items()]
-        for start in range(0, len(items), _BATCH):
-            self.client.log_batch(self.run_id, params=items[start:start + _BATCH])
+        self.courier.send(batch_ops(self.run_id, params=flatten(params)))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        self._log_metrics(self.run_id, metrics, step)
-
-    def _log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None,
-                     model_id: str | None = None) -> None:
         import time
 
-        from mlflow.entities import Metric
+        from srtrack.mlflow_delivery import batch_ops
 
         now = int(time.time() * 1000)
-        items = [Metric(k, float(v), now, step or 0, model_id=model_id, run_id=run_id) for k, v in metrics.items()]
-        for start in range(0, len(items), _BATCH):
-            self.client.log_batch(run_id, metrics=items[start:start + _BATCH])
+        self.courier.send(batch_ops(self.run_id, metrics=[(k, float(v), now, step or 0) for k, v in metrics.items()]))
 
     def log_metrics_to(self, run_id: str, metrics: Mapping[str, float]) -> None:
         """Metrics on another run of the study (an evaluation's scores on the tuning run it scores),
         and on the tracker that run logged, so the Models view shows its scores too. A run this store
         does not hold (a checkpoint trained elsewhere, with its run_id file) is skipped with a warning."""
-        from mlflow.exceptions import MlflowException
+        import time
 
-        try:
-            tags = self.client.get_run(run_id).data.tags
-        except MlflowException:
-            log.warning("run %s is not in this MLflow store: its scores are recorded on this run only", run_id)
-            return
-        self._log_metrics(run_id, metrics, model_id=tags.get(MODEL_ID_TAG))
+        self.courier.send({"op": "log_metrics_to", "run_id": self.run_id, "target_run_id": run_id,
+                           "metrics": {k: float(v) for k, v in metrics.items()},
+                           "timestamp": int(time.time() * 1000), "model_id_tag": MODEL_ID_TAG})
 
     def log_model(self, path: Path, *, name: str, description: str, params: Mapping[str, Any],
-                  tags: Mapping[str, Any]) -> str:
+                  tags: Mapping[str, Any]) -> None:
         """A tracker file as a logged model of this run, so the experiment's Models view lists it with
-        its network description. The file is stored as written (no pickled Python to run on load);
-        returns the model id, also tagged on the run."""
-        from mlflow.entities import LoggedModelOutput
-
-        model = self.client.create_logged_model(
-            self.experiment_id, name=name, source_run_id=self.run_id, model_type="srtrack tracker",
-            params=flatten(params),
-            tags={**{k: str(v) for k, v in tags.items() if v is not None}, "mlflow.note.content": description})
-        self.client.log_model_artifact(model.model_id, str(path))
-        self.client.finalize_logged_model(model.model_id, "READY")
-        self.client.log_outputs(self.run_id, [LoggedModelOutput(model.model_id, 0)])  # the run page lists it
-        self.set_tags({MODEL_ID_TAG: model.model_id})
-        return model.model_id
+        its network description. The file is stored as written (no pickled Python to run on load); its
+        id is tagged on the run (`model_id`)."""
+        self.courier.send({"op": "log_model", "run_id": self.run_id, "experiment_id": self.experiment_id,
+                           "path": str(Path(path).resolve()), "name": name, "params": flatten(params),
+                           "tags": {**{k: str(v) for k, v in tags.items() if v is not None},
+                                    "mlflow.note.content": description}, "model_id_tag": MODEL_ID_TAG})
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        from mlflow.entities import RunTag
+        from srtrack.mlflow_delivery import batch_ops
 
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items() if v is not None])
+        self.courier.send(batch_ops(self.run_id, tags={k: str(v) for k, v in tags.items() if v is not None}))
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), artifact_path)
+        self.courier.send({"op": "log_artifact", "run_id": self.run_id, "path": str(Path(path).resolve()),
+                           "artifact_path": artifact_path})
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        """A small text artifact, carried in the record itself (it may be sent after its source is gone)."""
+        self.courier.send({"op": "log_text", "run_id": self.run_id, "text": text, "artifact_file": artifact_file})
 
     def log_split(self, index: Mapping[str, Any], context: str) -> None:
         """A prepared split as an MLflow dataset input (name, digest of its index, source = its root), so
         the UI's dataset column says what the run read; `context` is `train`, `test` or `prior`."""
-        from mlflow.entities import Dataset, DatasetInput, InputTag
-
         from srtrack.io import json_sha256
 
-        name = f"{index['benchmark']}-{index['split']}"
         digest = json_sha256([s.get("boxes_sha256") for s in index.get("sequences", [])])[:16]
         profile = json.dumps({"sequences": index.get("n_sequences"), "frames": index.get("n_frames"),
                               "modality": index.get("modality")})
-        dataset = Dataset(name, digest, "local", str(index.get("root", "")), profile=profile)
-        self.client.log_inputs(self.run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
+        dataset = {"name": f"{index['benchmark']}-{index['split']}", "digest": digest, "source_type": "local",
+                   "source": str(index.get("root", "")), "profile": profile}
+        self.courier.send({"op": "log_inputs", "run_id": self.run_id, "dataset": dataset, "context": context})
 
 
 class NullRun(StageRun):
@@ -135,5 +123,8 @@ class NullRun(StageRun):
         pass
 
     def log_model(self, path: Path, *, name: str, description: str, params: Mapping[str, Any],
-                  tags: Mapping[str, Any]) -> str:
-        return ""
+                  tags: Mapping[str, Any]) -> None:
+        pass
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        pass

@@ -11,6 +11,12 @@ resolved config as an artifact, and is marked FAILED (with the error) if the blo
 Runs left RUNNING by processes of this host that no longer exist (a `kill -9`) are marked KILLED
 when the next stage or DAG run opens (`close_orphans`).
 
+Every stage first checks its server (`connect`: a refused account is exit 2, no answer exit 1,
+within seconds) and sends what earlier stages spooled during an outage. After that the server may
+go away at any time: the run's writes go through a courier (srtrack/mlflow_delivery.py) that never
+holds the stage up, sends them late when the server is back, and spools them for the next stage
+when the stage ends first.
+
 Tracking URI: `$MLFLOW_TRACKING_URI` if set, else `mlflow.tracking_uri` from the config (default a
 SQLite file, `sqlite:///results/mlflow.db`). For SQLite stores, artifacts go to `mlartifacts/` next
 to the database file rather than into the current directory. Under torch.distributed only rank 0
@@ -20,21 +26,22 @@ talks to MLflow; other ranks get a run object whose methods do nothing.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
 from srtrack.config import Config, config_to_dict, section
+from srtrack.errors import TrackingServerUnavailable
 from srtrack.io import json_sha256
-from srtrack.layout import RUN_ID_FILE
+from srtrack.layout import RUN_ID_FILE, mlflow_spool
 from srtrack.mlflow_logging import NullRun, StageRun
-from srtrack.mlflow_server import check_server
+from srtrack.mlflow_server import check_server, reachable
 from srtrack.run_registry import close_orphans, ensure_study_run
 
 PARENT_RUN_ENV = "SRTRACK_PARENT_RUN_ID"
@@ -194,47 +201,118 @@ def stage_run(cfg: Config, stage: str, *, name: str, sections: Sequence[str] | N
         labels: extra tags such as dataset=, modality=, label=, method=, model=.
 
     An exception with a `run_status` attribute (e.g. "KILLED" for a preempted run) ends the run
-    with that status; any other exception marks it FAILED.
+    with that status; any other exception marks it FAILED, and so does `run.fail(reason)`.
     """
     if not is_main_process():
         yield NullRun()
         return
-    with _store_setup_lock(cfg):
-        client = _client(cfg)
-        experiment_id = ensure_experiment(client, cfg)
-        parent = parent_run_id or os.environ.get(PARENT_RUN_ENV) or ensure_study_run(client, experiment_id, cfg.study.name)
-    close_orphans(client, experiment_id)
+    client, experiment_id, parent = connect(cfg, parent_run_id)
     tags = stage_tags(cfg, stage, **labels)
     tags["mlflow.parentRunId"] = parent
-    resumed = _existing_run(client, resume_run_id) if resume_run_id else None
-    if resumed:
-        client.update_run(resumed, "RUNNING")
-        client.set_tag(resumed, "srtrack.pid", str(os.getpid()))
-        active = StageRun(client, resumed, experiment_id)
-    else:
-        active = StageRun(client, client.create_run(experiment_id, run_name=name, tags=tags).info.run_id, experiment_id)
+    with _server_errors(cfg):
+        resumed = _existing_run(client, resume_run_id) if resume_run_id else None
+        if resumed:
+            client.update_run(resumed, "RUNNING")
+            client.set_tag(resumed, "srtrack.pid", str(os.getpid()))
+            run_id = resumed
+        else:
+            run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+    courier = open_courier(cfg, client)
+    active = StageRun(courier, run_id, experiment_id)
+    status, notes, wait_s = "FINISHED", {}, cfg.mlflow.outage_wait_s
     try:
         if not resumed:
             resolved = config_to_dict(cfg)
             active.log_params(config_sections(resolved, sections))
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "config.yaml"
-                path.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
-                active.log_artifact(path, "config")
+            active.log_text(yaml.safe_dump(resolved, sort_keys=False), "config/config.yaml")
         yield active
+        if active.failure:
+            status, notes = "FAILED", {"error": active.failure[:5000]}
     except KeyboardInterrupt:
-        client.set_terminated(active.run_id, "KILLED")
+        status, wait_s = "KILLED", min(wait_s, STOPPING_WAIT_S)
         raise
     except BaseException as exc:
         if getattr(exc, "run_status", None):
-            client.set_tag(active.run_id, "stopped", f"{type(exc).__name__}: {exc}"[:5000])
-            client.set_terminated(active.run_id, exc.run_status)
-            raise
-        client.set_tag(active.run_id, "error", f"{type(exc).__name__}: {exc}"[:5000])
-        client.set_terminated(active.run_id, "FAILED")
+            status, notes, wait_s = exc.run_status, {"stopped": f"{type(exc).__name__}: {exc}"[:5000]}, \
+                min(wait_s, STOPPING_WAIT_S)
+        else:
+            status, notes = "FAILED", {"error": f"{type(exc).__name__}: {exc}"[:5000]}
         raise
-    else:
-        client.set_terminated(active.run_id, "FINISHED")
+    finally:
+        close_run(courier, run_id, status, notes, wait_s)
+
+
+# A stopped run (SIGTERM, the time limit) has little time before Slurm kills it: it spools sooner.
+STOPPING_WAIT_S = 20.0
+
+
+def connect(cfg: Config, parent_run_id: str | None = None) -> tuple[Any, str, str]:
+    """What every stage does first: bound MLflow's retries, check the server (exit 2 for refused
+    credentials, 1 for no answer), send what earlier stages spooled during an outage, close the runs
+    of dead processes of this host. Returns the client, the experiment id and the parent run's id."""
+    from srtrack.mlflow_delivery import replay_spool
+    from srtrack.mlflow_server import configure_client
+
+    configure_client(cfg.mlflow)
+    uri = tracking_uri(cfg)
+    check_server(uri, cfg.mlflow.connect_timeout_s)
+    with _server_errors(cfg):
+        with _store_setup_lock(cfg):
+            client = _client(cfg)
+            experiment_id = ensure_experiment(client, cfg)
+            parent = parent_run_id or os.environ.get(PARENT_RUN_ENV) or ensure_study_run(client, experiment_id,
+                                                                                           cfg.study.name)
+        replay_spool(client, uri, spool_dir(cfg), lambda: reachable(uri, cfg.mlflow.connect_timeout_s))
+        close_orphans(client, experiment_id)
+    return client, experiment_id, parent
+
+
+def spool_dir(cfg: Config) -> Path:
+    """Where a stage leaves the MLflow writes that a server outage kept it from sending."""
+    return Path(mlflow_spool(cfg.study.output_dir)).resolve()
+
+
+def open_courier(cfg: Config, client: Any) -> Any:
+    """The courier that sends a stage's writes (srtrack/mlflow_delivery.py)."""
+    from srtrack.mlflow_delivery import Courier
+
+    uri = tracking_uri(cfg)
+    return Courier(client, uri, spool_dir(cfg), lambda: reachable(uri, cfg.mlflow.connect_timeout_s))
+
+
+def close_run(courier: Any, run_id: str, status: str, notes: Mapping[str, str], wait_s: float) -> None:
+    """End a run: wait (at most `wait_s`) for its writes, tag what the delivery went through (outages,
+    lost writes), set its final status, and spool whatever the server could not take."""
+    import time
+
+    from srtrack.mlflow_delivery import LOST_TAG, OUTAGE_TAG, batch_ops
+
+    courier.flush(wait_s)
+    tags = dict(notes)
+    if courier.outages:
+        tags[OUTAGE_TAG] = (f"{len(courier.outages)} outage(s) of the tracking server during the stage, "
+                            f"{sum(courier.outages):.0f} s in all; the writes of those times were sent late")
+    if courier.lost:
+        tags[LOST_TAG] = "; ".join(courier.lost)[:5000]
+    courier.send([*batch_ops(run_id, tags=tags),
+                  {"op": "terminate", "run_id": run_id, "status": status, "end_time": int(time.time() * 1000)}])
+    courier.close(0.0 if courier.outage else min(wait_s, 60.0))
+
+
+@contextlib.contextmanager
+def _server_errors(cfg: Config) -> Iterator[None]:
+    """An MLflow call that fails because the server went away between the check and the call: the
+    check's clear message instead of MLflow's traceback."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException:
+        uri = tracking_uri(cfg)
+        if not reachable(uri, cfg.mlflow.connect_timeout_s):
+            raise TrackingServerUnavailable(f"the MLflow tracking server {uri} stopped answering while the stage "
+                                            "started; run the stage again when it is back") from None
+        raise
 
 
 def _existing_run(client: Any, run_id: str) -> str | None:
@@ -250,27 +328,41 @@ def _existing_run(client: Any, run_id: str) -> str | None:
 @contextlib.contextmanager
 def system_metrics(cfg: Config, run: StageRun, *, resume: bool = False, interval_s: float = 10.0) -> Iterator[None]:
     """Log CPU/memory/disk/network (and GPU, where pynvml finds one) as `system/*` metrics of `run`
-    every `interval_s` seconds (`$MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL` overrides), in a thread."""
+    every `interval_s` seconds (`$MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL` overrides), from a thread,
+    through the run's courier (so an outage of the server does not stop them)."""
     if isinstance(run, NullRun):
         yield
         return
-    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+    from srtrack.mlflow_system import SystemSampler
 
-    monitor = SystemMetricsMonitor(run.run_id, sampling_interval=interval_s, resume_logging=resume,
-                                   tracking_uri=tracking_uri(cfg))
-    monitor.start()
+    first_step = _next_system_step(cfg, run.run_id) if resume else 0
+    sampler = SystemSampler(run, interval_s, first_step)
+    sampler.start()
     try:
         yield
     finally:
-        monitor.finish()
+        sampler.stop()
 
 
-def log_study_summary(cfg: Config, table: Any, artifact_file: str) -> str:
-    """Log `table` (a DataFrame) as an MLflow table of the study run; returns the study run's id."""
+def _next_system_step(cfg: Config, run_id: str) -> int:
+    """The step after the last `system/*` metric of a resumed run (0 if the store cannot say)."""
+    try:
+        metrics = _client(cfg).get_run(run_id).data._metric_objs
+    except Exception:  # noqa: BLE001 - a resumed run's system metrics may restart at 0
+        return 0
+    steps = [m.step for m in metrics if m.key.startswith("system/")]
+    return max(steps) + 1 if steps else 0
+
+
+def log_study_summary(cfg: Config, run: StageRun, table: Any, artifact_file: str) -> str:
+    """Log `table` (a DataFrame) as an MLflow table of the study run, through `run`'s courier (the
+    report's); returns the study run's id."""
     with _store_setup_lock(cfg):
         client = _client(cfg)
         study = ensure_study_run(client, ensure_experiment(client, cfg), cfg.study.name)
-    client.log_table(study, data=table, artifact_file=artifact_file)
+    data = json.loads(table.to_json(orient="columns"))  # JSON-safe (NaN as null) for a spool
+    run.courier.send({"op": "log_table", "run_id": study, "data": {k: list(v.values()) for k, v in data.items()},
+                      "artifact_file": artifact_file})
     return study
 
 
@@ -279,21 +371,20 @@ def start_dag_run(cfg: Config, targets: list[str]) -> str:
     the invocation nests under it (the Snakefile exports its id as $SRTRACK_PARENT_RUN_ID)."""
     import time
 
-    check_server(tracking_uri(cfg))
-    with _store_setup_lock(cfg):
-        client = _client(cfg)
-        experiment_id = ensure_experiment(client, cfg)
-        study = ensure_study_run(client, experiment_id, cfg.study.name)
-    close_orphans(client, experiment_id)
+    client, experiment_id, study = connect(cfg)
     tags = {"srtrack.role": "dag", "study": cfg.study.name, "mlflow.parentRunId": study, "git_commit": git_commit(),
             "config_hash": config_hash(cfg), "host": socket.gethostname(), "srtrack.pid": str(os.getpid()),
             "targets": " ".join(targets)[:5000],
             "mlflow.note.content": f"One snakemake invocation of study {cfg.study.name}: its stage jobs are the child "
                                    f"runs; it ends FINISHED or FAILED with the DAG ({len(targets)} targets)."}
-    run = client.create_run(experiment_id, run_name=f"dag:{time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
+    with _server_errors(cfg):
+        run = client.create_run(experiment_id, run_name=f"dag:{time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
     return run.info.run_id
 
 
 def end_dag_run(cfg: Config, run_id: str, status: str) -> None:
-    """Close the DAG's parent run (FINISHED or FAILED)."""
-    _client(cfg).set_terminated(run_id, status)
+    """Close the DAG's parent run (FINISHED or FAILED); during an outage its status is spooled."""
+    from srtrack.mlflow_server import configure_client
+
+    configure_client(cfg.mlflow)
+    close_run(open_courier(cfg, _client(cfg)), run_id, status, {}, cfg.mlflow.outage_wait_s)

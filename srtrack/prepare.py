@@ -5,9 +5,10 @@
 
 Every sequence is read by the benchmark's reader and checked (frame counts across modalities and
 annotations, every GT row, absent flags, images decodable, 16-bit depth, boxes inside the image).
-All problems of all sequences are reported in one pass, each with file and line. With any error
-the command exits 1 and writes no index (and removes a stale one); otherwise `index.json`,
-`sequences.csv` and `stats.png` are written atomically and logged to MLflow.
+All problems of all sequences are reported in one pass, each with file and line. The previous
+index in `--out` is removed first; with any error the command exits 1, writes no index and marks
+its MLflow run FAILED; otherwise `index.json`, `sequences.csv` and `stats.png` are written together
+(index.json last) and logged to MLflow.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from srtrack.datasets import READERS, BenchmarkReader, create_reader
 from srtrack.datasets.index import build_index, sequence_stats, write_index
 from srtrack.datasets.validate import check_images
 from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
+from srtrack.io import Publication, prepare_output_dir
 from srtrack.layout import INDEX_FILE
 from srtrack.mlflow_runs import stage_run
 
@@ -55,7 +57,8 @@ def scan(cfg: Config, reader: BenchmarkReader, split: str, check_mode: str) -> t
         except DatasetFormatError:
             problems.extend(seq_log.items)
             continue
-        sizes = check_images(seq, reader.x_dtype, check_mode, cfg.prepare.sample_every, seq_log)  # type: ignore[arg-type]
+        sizes = check_images(seq, reader.x_dtype, check_mode, cfg.prepare.sample_every, seq_log,  # type: ignore[arg-type]
+                             cfg.prepare.max_frame_pixels)
         problems.extend(seq_log.items)
         stats.append(sequence_stats(seq, sizes))
     if problems.errors:
@@ -80,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.info("reading %s %s from %s", reader.title, args.split, reader.root)
         except ConfigError as exc:
             raise ConfigError(f"{config_location(cfg, f'datasets.{reader.name}.root')}: {exc}") from None
+        prepare_output_dir(args.out)
+        stale = args.out / INDEX_FILE
+        if stale.is_file():  # whatever happens below, the old index does not outlive this run
+            stale.unlink()
+            log.info("removed the previous %s", stale)
         with stage_run(cfg, "prepare", name=f"prepare {args.dataset}/{args.split}",
                        sections=("study", f"datasets.{args.dataset}", "encoding", "prepare"),
                        parent_run_id=args.parent_run_id, dataset=args.dataset, split=args.split,
@@ -88,17 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             _report(problems)
             run.log_metrics({"n_errors": len(problems.errors), "n_warnings": len(problems.warnings)})
             if index is None:
-                stale = args.out / INDEX_FILE
-                if stale.exists():
-                    stale.unlink()
-                    log.info("removed the stale %s", stale)
-                print(f"prepare {args.dataset} {args.split}: {len(problems.errors)} error(s), "
-                      f"{len(problems.warnings)} warning(s); no index written", file=sys.stderr)
+                summary = f"{len(problems.errors)} error(s), {len(problems.warnings)} warning(s)"
+                print(f"prepare {args.dataset} {args.split}: {summary}; no index written", file=sys.stderr)
                 run.set_tags({"outcome": "invalid data"})
+                run.fail(f"invalid data: {summary}; first: {problems.errors[0]}")
                 return EXIT_DATA_ERROR
             run.log_split(index, args.split)
-            for path in write_index(args.out, index):
-                run.log_artifact(path, "index")
+            with Publication(args.out, last=INDEX_FILE) as staged:
+                written = write_index(staged.dir, index)
+            for path in written:
+                run.log_artifact(staged.final(path), "index")
             run.log_metrics({k: index[k] for k in ("n_sequences", "n_frames", "n_absent")})
             run.log_params({"list": index["list"], "check_images": check_mode})
             print(f"prepare {args.dataset} {args.split}: {index['n_sequences']} sequences, {index['n_frames']} frames, "

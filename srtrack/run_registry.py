@@ -56,7 +56,7 @@ def ensure_study_run(client: Any, experiment_id: str, study: str) -> str:
         return winner
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -75,7 +75,7 @@ def close_orphans(client: Any, experiment_id: str) -> list[str]:
     closed = []
     for run in runs:
         pid = run.data.tags.get("srtrack.pid")
-        if pid and pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+        if pid and pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             client.set_tag(run.info.run_id, "stopped", f"process {pid} on {host} ended without closing the run")
             client.set_terminated(run.info.run_id, "KILLED")
             closed.append(run.info.run_id)

@@ -26,7 +26,8 @@ from typing import Sequence
 from srtrack.cli_common import add_config_arguments, config_for_label, config_from_args, parse, run_main
 from srtrack.config import Config, config_to_dict
 from srtrack.errors import ConfigError
-from srtrack.io import file_sha256, json_sha256, write_bytes_atomic, write_json_atomic, write_text_atomic
+from srtrack.io import (Publication, file_sha256, json_sha256, prepare_output_dir, require_file, write_bytes_atomic,
+                        write_json_atomic, write_text_atomic)
 from srtrack.layout import PRIOR_FILE, RUN_ID_FILE, SUMMARY_FILE
 from srtrack.mlflow_runs import stage_run
 from srtrack.study import BASELINE, rgb_counterpart
@@ -101,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if checkpoint is None and not args.allow_random_init:
             raise ConfigError("no pretrained tracker: pass --checkpoint or set model.pretrained "
                               "(or --allow-random-init for a smoke run)")
+        if args.checkpoint is not None:
+            require_file(args.checkpoint, "--checkpoint")
+        prepare_output_dir(args.out)
         model_name = cfg.model.name
         index = load_index(args.data)
         if index["modality"] != "rgb":
@@ -119,15 +123,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                        checkpoint_sha256=checkpoint_sha256) as run:
             run.log_split(index, "prior")
             tensors, per_param, timing = compute(cfg, args.data, checkpoint, model_name)
-            args.out.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(args.out / RUN_ID_FILE, run.run_id + "\n")  # tuning runs link to it
-            write_bytes_atomic(args.out / PRIOR_FILE, save(tensors, metadata={"cache_key": key, "model": model_name}))
             document = {"cache_key": key, "model": model_name, "checkpoint": str(checkpoint) if checkpoint else None,
                         "data": str(args.data), **{k: v for k, v in timing.items() if k != "load_report"},
                         "load_report": json.loads(timing["load_report"]) if timing["load_report"] else None,
                         "parameters": per_param}
-            write_json_atomic(summary_path, document)
-            plots = plot_prior(per_param, args.out)
+            # published together, summary.json (the cache key) last, or not at all
+            with Publication(args.out, last=SUMMARY_FILE) as staged:
+                write_text_atomic(staged.dir / RUN_ID_FILE, run.run_id + "\n")  # tuning runs link to it
+                write_bytes_atomic(staged.dir / PRIOR_FILE, save(tensors, metadata={"cache_key": key, "model": model_name}))
+                write_json_atomic(staged.dir / SUMMARY_FILE, document)
+                plots = plot_prior(per_param, staged.dir)
+            plots = [staged.final(path) for path in plots]
             run.log_metrics({k: timing[k] for k in ("seconds", "samples", "samples_per_s")})
             run.set_tags({"cache_key": key, "prior_model": model_name})
             for path in [args.out / PRIOR_FILE, summary_path, *plots]:

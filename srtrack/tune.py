@@ -37,8 +37,9 @@ from srtrack import study
 from srtrack.cli_common import add_config_arguments, config_for_label, config_from_args, parse, run_main
 from srtrack.config import Config, config_to_dict
 from srtrack.config.types import LOADER_ONLY_KEYS
-from srtrack.errors import ConfigError
-from srtrack.io import file_sha256, json_sha256, write_json_atomic, write_text_atomic
+from srtrack.errors import ConfigError, FileSystemError, describe_os_error
+from srtrack.io import (Publication, file_sha256, json_sha256, prepare_output_dir, require_file, write_json_atomic,
+                        write_text_atomic)
 from srtrack.layout import LOAD_REPORT_FILE, METRICS_FILE, MODEL_FILE, RUN_ID_FILE, TRAIN_LOG
 
 log = logging.getLogger("srtrack.tune")
@@ -94,9 +95,20 @@ def finished(out: Path, key: str) -> bool:
     return (out / MODEL_FILE).is_file() and metrics.is_file() and json.loads(metrics.read_text()).get("run_key") == key
 
 
+class RunLogHandler(logging.FileHandler):
+    """train.log; when it cannot be written (a full disk) it says so once and stops, instead of
+    printing a traceback for every line (the console keeps every line)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        print(f"warning: {self.baseFilename} cannot be written ({exc}); the log goes on on the console only",
+              file=sys.stderr)
+        logging.getLogger().removeHandler(self)
+
+
 def add_log_file(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path)
+    handler = RunLogHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
     return handler
@@ -136,6 +148,10 @@ def train(args: argparse.Namespace) -> int:
         try:
             return run_training(cfg, args, setup, env, device, stop, label=label, modality=modality,
                                 indexes=indexes, init=init, links=links)
+        except OSError as exc:  # a full disk, a read-only folder: say where the run can go on from
+            last = args.out / "checkpoints" / "last.pt"
+            kept = f"; its last checkpoint {last} is intact: run the same command to resume" if last.is_file() else ""
+            raise FileSystemError(describe_os_error(exc) + kept) from None
         except Exception as exc:
             if getattr(exc, "run_status", None) == "KILLED":
                 print(f"tune: {exc}", file=sys.stderr)
@@ -163,6 +179,9 @@ def resolve_run(args: argparse.Namespace) -> tuple[Config, study.Label, Path | N
     init = args.init or (None if modality == "rgb" else cfg.model.pretrained)
     if init is None and modality != "rgb" and not args.allow_random_init:
         raise ConfigError("no starting weights: pass --init, set model.pretrained, or --allow-random-init (tests)")
+    if args.init is not None:
+        require_file(args.init, "--init")
+    prepare_output_dir(args.out)
     return cfg, label, init
 
 
@@ -214,19 +233,24 @@ def build_setup(cfg: Config, args: argparse.Namespace, model_name: str, method: 
 
 
 def read_prior(path: Path) -> dict:
-    """The prior's tensors; a file that is not safetensors is refused (its parser never runs code)."""
+    """The prior's tensors, validated (srtrack.method.prior.validate_prior); a file that is not
+    safetensors is refused (its parser never runs code)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from srtrack.errors import CheckpointError
+    from srtrack.method.prior import validate_prior
 
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise ConfigError(f"--prior {path}: file not found (python -m srtrack.sensitivity writes prior.safetensors)")
+    require_file(path, "--prior")
     try:
-        return load_file(str(path))
+        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a safetensors prior ({exc}); pass the prior.safetensors that "
                               "python -m srtrack.sensitivity writes") from None
+    validate_prior(tensors, str(path))
+    return tensors
 
 
 def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop, *, label: study.Label,
@@ -318,10 +342,7 @@ def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[
     from srtrack.train.plots import plot_history
 
     data = save_tracker(trainer.model, trainer.setup.network.to_dict(), config_sha256)
-    write_bytes_atomic(out / MODEL_FILE, data)
     digest = hashlib.sha256(data).hexdigest()
-    if trainer.setup.load_report:
-        write_text_atomic(out / LOAD_REPORT_FILE, trainer.setup.load_report + "\n")
     history = summary.pop("history")
     before = next((h for h in history if "probe_before/loss" in h), None)
     steps = [h for h in history if "step" in h]
@@ -329,8 +350,14 @@ def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[
                 "probe_before": {"loss": before["probe_before/loss"], "iou": before["probe_before/iou"]} if before else None,
                 "probe_after": after, "final": steps[-1] if steps else None,
                 "schedule": asdict(trainer.setup.schedule), "world_size": trainer.env.world_size}
-    write_json_atomic(out / METRICS_FILE, document)
-    plots = plot_history(steps, out)
+    # published together, metrics.json last (what `finished` checks), or not at all
+    with Publication(out, last=METRICS_FILE) as staged:
+        write_bytes_atomic(staged.dir / MODEL_FILE, data)
+        if trainer.setup.load_report:
+            write_text_atomic(staged.dir / LOAD_REPORT_FILE, trainer.setup.load_report + "\n")
+        write_json_atomic(staged.dir / METRICS_FILE, document)
+        plots = plot_history(steps, staged.dir)
+    plots = [staged.final(path) for path in plots]
     if after:
         run.log_metrics({f"probe/{k}_after": v for k, v in after.items()}, trainer.progress.step)
     run.set_tags({"model_sha256": digest, "run_key": key})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -109,10 +110,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_mlflow_server(tmp_path: Path, **extra_env: str):
-    """scripts/mlflow-server.sh on a free port (SQLite backend, proxied artifacts); (process, url, log)."""
-    port = _free_port()
-    log = open(tmp_path / "server.log", "w")
+def start_mlflow_server(tmp_path: Path, port: int | None = None, **extra_env: str):
+    """scripts/mlflow-server.sh on a free port, or `port` (a restart), with its store in `tmp_path`
+    (SQLite backend, proxied artifacts); (process, url, log)."""
+    port = port or _free_port()
+    log = open(tmp_path / "server.log", "a")
     env = {**os.environ, "PYTHON": sys.executable, "SRTRACK_MLFLOW_BACKEND": f"sqlite:///{tmp_path / 'server.db'}",
            "SRTRACK_MLFLOW_ARTIFACTS": str(tmp_path / "server-artifacts"), "SRTRACK_MLFLOW_WORKERS": "1",
            "SRTRACK_MLFLOW_AUTH_DB": f"sqlite:///{tmp_path / 'auth.db'}", **extra_env}
@@ -121,15 +123,37 @@ def start_mlflow_server(tmp_path: Path, **extra_env: str):
     return proc, f"http://127.0.0.1:{port}", log
 
 
+class MlflowServer:
+    """A real `mlflow server` started by scripts/mlflow-server.sh (SQLite backend, proxied artifacts),
+    which a test can stop and start again on the same port and store (an outage)."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = tmp_path
+        self.proc, self.url, self.log = start_mlflow_server(tmp_path)
+        wait_for_server(self.proc, self.url, tmp_path)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            self.proc.wait(timeout=30)
+        self.log.close()
+
+    def start(self) -> None:
+        self.proc, _, self.log = start_mlflow_server(self.tmp_path, int(self.url.rsplit(":", 1)[1]))
+        wait_for_server(self.proc, self.url, self.tmp_path)
+
+
 @pytest.fixture
-def mlflow_server(tmp_path: Path):
-    """A real `mlflow server` started by scripts/mlflow-server.sh (SQLite backend, proxied artifacts)."""
-    proc, url, log = start_mlflow_server(tmp_path)
-    wait_for_server(proc, url, tmp_path)
-    yield url
-    os.killpg(proc.pid, 15)
-    proc.wait(timeout=30)
-    log.close()
+def restartable_mlflow_server(tmp_path: Path):
+    server = MlflowServer(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mlflow_server(restartable_mlflow_server: MlflowServer) -> str:
+    """The URL of a real `mlflow server` (MlflowServer)."""
+    return restartable_mlflow_server.url
 
 
 def wait_for_server(proc, url: str, tmp_path: Path) -> None:
@@ -146,3 +170,21 @@ def wait_for_server(proc, url: str, tmp_path: Path) -> None:
             os.killpg(proc.pid, 9)
             pytest.fail(f"mlflow server did not start:\n{(tmp_path / 'server.log').read_text()[-3000:]}")
         time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(path: Path, size: str, read_only: bool = False):
+    """A real small (or read-only) filesystem at `path` for the duration: a full disk or a read-only
+    output folder as a cluster shows them. Needs root (CI runs as root: there a failure, else a skip)."""
+    path.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    if result.returncode:
+        message = f"cannot mount a tmpfs for a filesystem fault (needs root): {result.stderr.strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)

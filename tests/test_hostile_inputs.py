@@ -49,6 +49,12 @@ CONFIG_CASES = {
                                   r"latin.yaml: cannot be read as UTF-8 text"),
     "set_without_value": ConfigCase({}, ["=3"], r"override '=3': expected KEY=VALUE"),
     "missing_config_file": ConfigCase({"gone.yaml": ""}, [], r"gone.yaml: config file not found"),
+    "lookalike_letter_in_a_set_key": ConfigCase({}, ["tr\u0430in.epochs=3"],
+                                                r"override 'tr\\u0430in.epochs=3': no section 'tr\\u0430in' in the config "
+                                                r"\(non-ASCII character\(s\) shown escaped: \\u0430 is CYRILLIC SMALL LETTER A\)"),
+    "lookalike_letter_in_a_key": ConfigCase({}, ["train.ep\u043echs=3"],
+                                            r"--set train.ep\\u043echs=3: train.ep\\u043echs: unknown key \(expected one of:"
+                                            r".*\) \(non-ASCII character\(s\) shown escaped: \\u043e is CYRILLIC SMALL LETTER O\)"),
 }
 
 
@@ -156,7 +162,7 @@ def test_bad_result_files_are_named_with_exit_1(case_id: str, smoke_data: Path, 
                           "--name", "x", "--out", str(out)])
     err = capsys.readouterr().err
     assert re.search(message, err), f"expected /{message}/ in:\n{err}"
-    assert code == 1 and "Traceback" not in err and not (out / "metrics.json").exists()
+    assert code == 1 and "Traceback" not in err and "error: error:" not in err and not (out / "metrics.json").exists()
 
 
 CHECKPOINT_CASES = {
@@ -187,7 +193,10 @@ def test_bad_checkpoints_are_refused_before_tracking(kind: str, smoke_data: Path
     ("{not json", r"index.json: corrupt dataset index \(Expecting property name"),
     ('{"format": "srtrack-index/1", "benchmark": "lasher", "root": "ROOT", "sequences": [{"n": 1}]}',
      r"index.json: corrupt dataset index \(its sequences lack names or digests\)"),
-], ids=["not_json", "no_digests"])
+    ('{"format": "srtrack-index/1", "benchmark": "lasher", "root": "ROOT", "sequences": [{"name": "../../../etc", '
+     '"boxes_sha256": "0"}]}', r"index.json: corrupt dataset index: sequence name '../../../etc' points outside the "
+                               r"dataset root"),
+], ids=["not_json", "no_digests", "name_outside_the_root"])
 def test_a_corrupt_index_is_named(content: str, message: str, smoke_data: Path, tmp_path: Path, capsys) -> None:
     import json
 
@@ -213,6 +222,12 @@ def test_a_corrupt_index_is_named(content: str, message: str, smoke_data: Path, 
     ("shapes", 1, r"prior.safetensors: \d+ prior tensor\(s\) do not fit the model .*\n  backbone.blocks_rgb.0.attn.qkv.weight.fisher: "
                   r"\(3, 3\), expected \(576, 192\)"),
     ("missing", 2, r"--prior .*prior.safetensors: file not found"),
+    ("nan", 1, r"prior.safetensors: 1 prior tensor\(s\) are not a valid prior sensitivity .*\n  "
+               r"backbone.blocks.0.attn.qkv.weight.fisher: 1 NaN or infinite value\(s\)"),
+    ("negative", 1, r"backbone.blocks.0.attn.qkv.weight.in_values: 1 negative value\(s\) \(min -1\); a covariance "
+                    r"eigenvalue is never negative"),
+    ("key_without_a_dot", 1, r"fisher: not a prior statistic \(expected <parameter>.<fisher\|out_vectors"),
+    ("a_folder", 2, r"--prior .*prior.safetensors: is a folder, expected a file"),
 ])
 def test_a_bad_prior_fails_at_load_naming_the_tensor(kind: str, code: int, message: str, smoke_data: Path,
                                                       tmp_path: Path, srft_inputs, capsys) -> None:
@@ -222,11 +237,20 @@ def test_a_bad_prior_fails_at_load_naming_the_tensor(kind: str, code: int, messa
 
     init, good = srft_inputs
     prior = tmp_path / "prior.safetensors"
+    tensors = load_file(str(good))
     if kind == "pickle":
         torch.save({"a": torch.zeros(1)}, prior)
     elif kind == "shapes":
-        tensors = load_file(str(good))
         tensors["backbone.blocks.0.attn.qkv.weight.fisher"] = torch.zeros(3, 3)
+    elif kind == "nan":
+        tensors["backbone.blocks.0.attn.qkv.weight.fisher"][0, 0] = float("nan")
+    elif kind == "negative":
+        tensors["backbone.blocks.0.attn.qkv.weight.in_values"][0] = -1.0
+    elif kind == "key_without_a_dot":
+        tensors["fisher"] = torch.zeros(1)
+    elif kind == "a_folder":
+        prior.mkdir()
+    if kind in ("shapes", "nan", "negative", "key_without_a_dot"):
         save_file(tensors, str(prior))
     out = tmp_path / "tune"
     base = eval_arguments(smoke_data, tmp_path)
@@ -239,7 +263,146 @@ def test_a_bad_prior_fails_at_load_naming_the_tensor(kind: str, code: int, messa
 
 
 def test_case_count() -> None:
-    assert len(CONFIG_CASES) + len(RESULT_CASES) + len(CHECKPOINT_CASES) + 2 + 3 >= 24
+    # + corrupt indexes (3), bad priors (7), full disks (2), broken metrics files (2)
+    assert len(CONFIG_CASES) + len(RESULT_CASES) + len(CHECKPOINT_CASES) + 3 + 7 + len(FAULT_CASES) + 2 + 2 >= 39
+
+
+# -- faults of the filesystem: one clear error naming the path and the cause, nothing partial -------
+
+def loop(tmp: Path) -> Path:
+    path = tmp / "loop.pth"
+    path.symlink_to("loop.pth")
+    return path
+
+
+def a_folder(tmp: Path) -> Path:
+    (tmp / "model.pth").mkdir()
+    return tmp / "model.pth"
+
+
+def a_file(tmp: Path) -> Path:
+    (tmp / "out").write_text("not a folder")
+    return tmp / "out"
+
+
+def read_only(tmp: Path) -> Path:
+    return tmp / "ro" / "lasher-test"
+
+
+@dataclass
+class FaultCase:
+    stage: str  # prepare or evaluate
+    makes: Callable[[Path], Path]  # the faulty path, given a fresh folder
+    message: str  # regex searched in stderr
+    code: int
+
+
+FAULT_CASES = {
+    "evaluate_checkpoint_is_a_link_loop": FaultCase(
+        "evaluate", loop, r"--checkpoint .*loop.pth: Too many levels of symbolic links \(ELOOP; a symbolic link "
+                          r"points back to itself\)", 2),
+    "evaluate_checkpoint_is_a_folder": FaultCase("evaluate", a_folder, r"--checkpoint .*model.pth: is a folder, "
+                                                                       r"expected a file", 2),
+    "prepare_out_is_a_file": FaultCase("prepare", a_file, r"--out .*/out: is a file, expected a folder", 2),
+    "prepare_out_on_a_read_only_filesystem": FaultCase(
+        "prepare", read_only, r"cannot create --out .*/ro/lasher-test: Read-only file system \(EROFS; the filesystem "
+                              r"is mounted read-only\)", 1),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case_id", sorted(FAULT_CASES))
+def test_filesystem_faults_are_named_before_any_work(case_id: str, smoke_data: Path, tmp_path: Path, capsys) -> None:
+    import contextlib
+
+    import layouts
+    from conftest import mounted_tmpfs
+    from srtrack import evaluate, prepare
+
+    case = FAULT_CASES[case_id]
+    path = case.makes(tmp_path)
+    base = eval_arguments(smoke_data, tmp_path)
+    with mounted_tmpfs(tmp_path / "ro", "1m", read_only=True) if case.makes is read_only else contextlib.nullcontext():
+        if case.stage == "evaluate":
+            code = evaluate.main([*base, "--data", str(smoke_data / "results/data/lasher-test"), "--checkpoint", str(path),
+                                  "--name", "x", "--out", str(tmp_path / "eval")])
+        else:
+            layouts.lasher(tmp_path / "data", "seq1", 5)
+            overlay = tmp_path / "root.yaml"
+            overlay.write_text(yaml.safe_dump({"datasets": {"lasher": {"root": str(tmp_path / "data"),
+                                                                       "test_list": "all"}}}))
+            code = prepare.main([*base, "--config", str(overlay), "--dataset", "lasher", "--split", "test",
+                                 "--out", str(path)])
+    err = capsys.readouterr().err
+    assert re.search(case.message, err), f"expected /{case.message}/ in:\n{err}"
+    assert code == case.code and "Traceback" not in err and not (tmp_path / "eval").exists()
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_evaluate_publishes_nothing(smoke_data: Path, tmp_path: Path, capsys) -> None:
+    """Scores, the table and the plots are written aside and published together: a disk that fills
+    up half-way leaves `--out` as it was (empty), with one message naming the file and the cause."""
+    from conftest import mounted_tmpfs
+    from srtrack import evaluate
+
+    base = eval_arguments(smoke_data, tmp_path)
+    folder, _ = gt_results(smoke_data, tmp_path, base)
+    with mounted_tmpfs(tmp_path / "disk", "16k") as disk:
+        out = disk / "eval"
+        code = evaluate.main([*base, "--data", str(smoke_data / "results/data/lasher-test"), "--results", str(folder),
+                              "--name", "x", "--out", str(out)])
+        left = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    err = capsys.readouterr().err
+    assert re.search(r"error: .*/disk/eval/\S+: No space left on device \(ENOSPC; free space on that filesystem", err), err
+    assert code == 1 and "Traceback" not in err and left == []
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_tune_keeps_the_last_checkpoint(smoke_data: Path, tmp_path: Path, srft_inputs,
+                                                          capsys) -> None:
+    """The run's folder holds one checkpoint (~70 MB) but not the next beside it: tune stops with one
+    message saying where the intact checkpoint is, and that checkpoint resumes the run."""
+    from conftest import mounted_tmpfs
+    from srtrack import tune
+    from srtrack.train.state import load_checkpoint
+
+    init, _ = srft_inputs
+    schedule = tmp_path / "schedule.yaml"
+    schedule.write_text(yaml.safe_dump({"train": {"epochs": 1, "samples_per_epoch": 48, "global_batch": 8,
+                                                  "checkpoint_every": 3, "probe_samples": 8}}))
+    with mounted_tmpfs(tmp_path / "disk", "100m") as disk:
+        out = disk / "tune"
+        code = tune.main([*eval_arguments(smoke_data, tmp_path), "--config", str(schedule), "--modality", "rgbt",
+                          "--method", "full", "--init", str(init), "--data",
+                          str(smoke_data / "results/data/lasher-train"), "--out", str(out)])
+        err = capsys.readouterr().err
+        assert re.search(r"error: .*/disk/tune/checkpoints/last.pt: No space left on device \(ENOSPC.*; its last "
+                         r"checkpoint .*/disk/tune/checkpoints/last.pt is intact: run the same command to resume", err), err
+        assert code == 1 and "Traceback" not in err and not (out / "model.pth").exists()
+        run_key = torch.load(out / "checkpoints/last.pt", weights_only=True)["run_key"]
+        assert load_checkpoint(out / "checkpoints/last.pt", run_key)["step"] == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("breaks, message", [
+    (lambda text: text[: len(text) // 2], r"metrics.json: is not complete JSON \(.* at line \d+ column \d+\): the "
+                                          r"evaluation that wrote it did not finish"),
+    (lambda text: text.replace('"profiles"', '"profile"'), r"metrics.json: is not a metrics.json of python -m "
+                                                            r"srtrack.evaluate \(no profiles\)"),
+], ids=["truncated", "incomplete"])
+def test_compare_names_a_broken_metrics_file(breaks, message: str, smoke_data: Path, tmp_path: Path, capsys) -> None:
+    from srtrack import compare, evaluate
+
+    base = eval_arguments(smoke_data, tmp_path)
+    folder, _ = gt_results(smoke_data, tmp_path, base)
+    assert evaluate.main([*base, "--data", str(smoke_data / "results/data/lasher-test"), "--results", str(folder),
+                          "--name", "x", "--out", str(tmp_path / "eval")]) == 0
+    metrics = tmp_path / "eval" / "metrics.json"
+    metrics.write_text(breaks(metrics.read_text()))
+    code = compare.main([str(metrics), "--out", str(tmp_path / "comparison")])
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert code == 1 and "Traceback" not in err and not (tmp_path / "comparison").exists()
 
 
 # -- the parsers on arbitrary bytes --------------------------------------------------------------

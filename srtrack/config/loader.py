@@ -22,7 +22,7 @@ import jsonschema
 import yaml
 
 from srtrack.config.types import Config, MethodVariant, StudyConfig
-from srtrack.errors import ConfigError
+from srtrack.errors import ConfigError, lookalike_note, shown
 
 SCHEMA_RESOURCE = "config.schema.yaml"
 
@@ -101,15 +101,16 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     """Apply one `dotted.key=yaml-value` override in place (the key must exist in the base config)."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key:
-        raise ConfigError(f"override {assignment!r}: expected KEY=VALUE, e.g. study.seed=3")
+        raise ConfigError(f"override {ascii(assignment)}: expected KEY=VALUE, e.g. study.seed=3")
     *parents, leaf = key.split(".")
     node: Any = data
     for i, part in enumerate(parents):
         if not isinstance(node, dict) or part not in node:
-            raise ConfigError(f"override {assignment!r}: no section {'.'.join(parents[: i + 1])!r} in the config")
+            raise ConfigError(f"override {ascii(assignment)}: no section {ascii('.'.join(parents[: i + 1]))} in the "
+                              f"config{lookalike_note(key)}")
         node = node[part]
     if not isinstance(node, dict):
-        raise ConfigError(f"override {assignment!r}: {'.'.join(parents)!r} is not a section")
+        raise ConfigError(f"override {ascii(assignment)}: {ascii('.'.join(parents))} is not a section")
     try:
         node[leaf] = safe_yaml(raw, f"--set {assignment}")
     except ConfigError as exc:
@@ -149,7 +150,7 @@ def _where(sources: tuple[Path, ...], key_path: list[str | int], overrides: tupl
     """What set a key last, for error messages: `--set key=value`, else the last file (and line)."""
     for assignment in reversed(overrides):
         if _override_sets(assignment, key_path):
-            return f"--set {assignment}"
+            return f"--set {shown(assignment)}"
     for path in reversed(sources):
         line = _line_of(path, key_path)
         if line is not None:
@@ -174,7 +175,7 @@ def validate_dict(data: Mapping[str, Any], sources: tuple[Path, ...] = (), overr
             for unknown in sorted(set(err.instance) - set(known)):
                 path = [*key_path, unknown]
                 lines.append(f"{_where(sources, path, overrides)}: {_dotted(path)}: unknown key "
-                             f"(expected one of: {', '.join(known)})")
+                             f"(expected one of: {', '.join(known)}){lookalike_note('.'.join(map(str, path)))}")
         else:
             lines.append(f"{_where(sources, key_path, overrides)}: {_dotted(key_path)}: {err.message}")
     for key_path in _non_integers(data, _schema()):
@@ -237,7 +238,7 @@ def section(data: Mapping[str, Any], dotted: str) -> Any:
 
 
 def _dotted(key_path: list[str | int]) -> str:
-    return ".".join(str(p) for p in key_path) or "<top level>"
+    return shown(".".join(str(p) for p in key_path)) or "<top level>"
 
 
 def _known_keys(schema: Mapping[str, Any]) -> set[str]:

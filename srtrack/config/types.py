@@ -69,6 +69,10 @@ class StudyConfig:
 class MlflowConfig:
     tracking_uri: str
     experiment: str
+    connect_timeout_s: float  # the check at every stage's start, and each probe during an outage
+    request_retries: int  # MLflow's HTTP retries per call
+    request_timeout_s: float  # MLflow's timeout per HTTP call
+    outage_wait_s: float  # how long a finishing stage waits for a silent server before spooling its writes
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,7 @@ class EncodingConfig:
 class PrepareConfig:
     check_images: Literal["all", "sampled", "none"]
     sample_every: int
+    max_frame_pixels: int  # a frame whose header declares more (width x height) is refused undecoded
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srtrack.errors import ProblemLog
+from srtrack.errors import ProblemLog, quote
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE)
 
@@ -46,8 +46,23 @@ def parse_fields(line: str) -> tuple[list[float] | None, str]:
         return None, "an empty field between commas"
     bad = [f for f in fields if not _NUMBER.fullmatch(f)]
     if bad:
-        return None, f"{bad[0]!r} is not a number"
+        field = bad[0] if len(bad[0]) <= 20 else f"{bad[0][:20]}..."
+        return None, f"{field!r}{f' ({len(bad[0]):,} characters)' if len(bad[0]) > 20 else ''} is not a number"
     return [float(f) for f in fields], ""
+
+
+def bad_column(line: str) -> int:
+    """0-based column of the first field of a row that is empty or not a number (0 if none is)."""
+    text = line.strip()
+    separator = "," if "," in text else None
+    position = 0
+    for field in (text.split(",") if separator else re.split(r"(\s+)", text)):
+        if separator or not field.isspace():
+            stripped = field.strip()
+            if not stripped or not _NUMBER.fullmatch(stripped):
+                return position + (len(field) - len(field.lstrip()))
+        position += len(field) + (1 if separator else 0)
+    return 0
 
 
 def _parse_numbers(line: str) -> list[float] | None:
@@ -75,13 +90,13 @@ def read_boxes(path: Path, log: ProblemLog, *, what: str = "x,y,w,h") -> np.ndar
             continue
         values, why = parse_fields(line)
         if values is None:
-            log.error(path, f"not numeric: {line.strip()!r}: {why} (expected {what})", i + 1)
+            log.error(path, f"not numeric: {quote(line.strip(), bad_column(line))}: {why} (expected {what})", i + 1)
         elif len(values) != 4:
-            log.error(path, f"{len(values)} values in {line.strip()!r} (expected 4: {what})", i + 1)
+            log.error(path, f"{len(values)} values in {quote(line.strip())} (expected 4: {what})", i + 1)
         elif np.isinf(values).any():
-            log.error(path, f"infinite value in {line.strip()!r} (expected finite {what})", i + 1)
+            log.error(path, f"infinite value in {quote(line.strip())} (expected finite {what})", i + 1)
         elif np.isnan(values).any() and not np.isnan(values).all():
-            log.error(path, f"NaN in some fields of {line.strip()!r} (expected {what}, or NaN in every field "
+            log.error(path, f"NaN in some fields of {quote(line.strip())} (expected {what}, or NaN in every field "
                             "for an absent target)", i + 1)
         else:
             rows[i] = values
@@ -119,7 +134,7 @@ def read_flags(path: Path, log: ProblemLog, *, what: str) -> np.ndarray | None:
     for i, line in enumerate(lines):
         value = line.strip()
         if value not in ("0", "1"):
-            log.error(path, f"{what}: {value!r} is not 0 or 1", i + 1)
+            log.error(path, f"{what}: {quote(value)} is not 0 or 1", i + 1)
             ok = False
         flags[i] = value == "1"
     return flags if ok else None
@@ -144,7 +159,8 @@ def read_vot_regions(path: Path, log: ProblemLog) -> tuple[np.ndarray, np.ndarra
             continue
         values = _parse_numbers(text) if text else None
         if values is None:
-            log.error(path, f"not numeric: {text!r} (expected x,y,w,h, a polygon, or NaN for absent)", i + 1)
+            log.error(path, f"not numeric: {quote(text, bad_column(text))} (expected x,y,w,h, a polygon, or NaN for "
+                            "absent)", i + 1)
         elif len(values) == 1 or np.isnan(values).any():
             absent[i] = True  # VOT "special" region: the target is not visible
         elif len(values) == 4:
@@ -174,5 +190,5 @@ def read_frame_values(path: Path, n_frames: int, log: ProblemLog) -> np.ndarray 
         try:
             values[i] = float(text)
         except ValueError:
-            log.error(path, f"not numeric: {text!r}", i + 1)
+            log.error(path, f"not numeric: {quote(text)}", i + 1)
     return values

@@ -44,7 +44,10 @@ def encode_depth(depth_mm: np.ndarray, cfg: DepthEncodingConfig) -> np.ndarray:
 def read_image(path: Path, *, unchanged: bool = False) -> np.ndarray:
     """Decode an image file; a DatasetFormatError names the file if it cannot be decoded."""
     flags = cv2.IMREAD_UNCHANGED if unchanged else cv2.IMREAD_COLOR
-    image = cv2.imread(str(path), flags)
+    try:
+        image = cv2.imread(str(path), flags)
+    except cv2.error as exc:  # e.g. out of memory for a frame that declares a huge size
+        raise DatasetFormatError(f"cannot be decoded ({str(exc).strip().splitlines()[-1][:200]})", path) from None
     if image is None:
         raise DatasetFormatError("cannot be decoded as an image (corrupt or not an image file)", path)
     return image

@@ -41,8 +41,9 @@ def list_frames(folder: Path, log: ProblemLog, *, what: str) -> tuple[Path, ...]
     for entry in sorted(folder.iterdir()):
         if entry.name in _IGNORED or entry.name.startswith("."):
             continue
-        if not entry.is_file() or entry.suffix.lower().lstrip(".") not in IMAGE_EXTENSIONS:
+        if entry.is_dir() or entry.suffix.lower().lstrip(".") not in IMAGE_EXTENSIONS:
             continue  # annotation files can share the folder (GOT-10k); they are not frames
+        # a frame that is no regular file (a FIFO, a broken link) is listed: its header check names it
         m = _FRAME_RE.match(entry.name)
         if m is None:
             log.warning(entry, f"ignored: image without a frame number (expected e.g. 00000001.{entry.suffix.lstrip('.')})")

@@ -8,9 +8,13 @@ its IEND chunk, BMP has its declared file size).
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+
+from srtrack.io import file_kind
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> channels (3 = palette)
@@ -38,6 +42,9 @@ class ImageHeader:
 def read_header(path: Path) -> ImageHeader:
     """The header of a PNG, JPEG or BMP file, checked to be complete; ImageHeaderError otherwise."""
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):  # a FIFO would block the read forever
+            raise ImageHeaderError(f"is {file_kind(mode)}, not an image file")
         with open(path, "rb") as handle:
             head = handle.read(65536)
             handle.seek(0, 2)

@@ -21,7 +21,8 @@ from srtrack.config.types import DatasetsConfig
 from srtrack.datasets.base import BenchmarkReader
 from srtrack.datasets.sequence import Sequence
 from srtrack.datasets.splits import ListSource
-from srtrack.errors import ConfigError, Problem
+from srtrack.datasets.splits.lists import escapes_root
+from srtrack.errors import ConfigError, Problem, shown
 from srtrack.io import write_bytes_atomic, write_json_atomic
 from srtrack.layout import INDEX_FILE, SEQUENCES_FILE, STATS_PLOT
 
@@ -159,6 +160,11 @@ def load_sequences(path: Path, datasets: DatasetsConfig, *, frames: bool = True,
                                                 for e in entries):
         raise DatasetFormatError("corrupt dataset index (its sequences lack names or digests); run "
                                  "`python -m srtrack.prepare` again", path / INDEX_FILE if path.is_dir() else path)
+    escaping = [e["name"] for e in entries if not isinstance(e["name"], str) or escapes_root(e["name"])]
+    if escaping:
+        raise DatasetFormatError(f"corrupt dataset index: sequence name {shown(str(escaping[0]))!r} points outside the "
+                                 f"dataset root (expected a folder name); run `python -m srtrack.prepare` again",
+                                 path / INDEX_FILE if path.is_dir() else path)
     for stats in entries[:first]:
         seq = reader.read(stats["name"])
         if boxes_digest(seq.boxes) != stats["boxes_sha256"]:

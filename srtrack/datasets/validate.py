@@ -25,13 +25,15 @@ def frames_to_check(n_frames: int, mode: CheckMode, sample_every: int) -> list[i
     return [0]
 
 
-def check_images(seq: Sequence, x_dtype: str, mode: CheckMode, sample_every: int,
-                 log: ProblemLog) -> dict[str, list[int] | None]:
+def check_images(seq: Sequence, x_dtype: str, mode: CheckMode, sample_every: int, log: ProblemLog,
+                 max_pixels: int | None = None) -> dict[str, list[int] | None]:
     """Check the frames of every modality and report problems.
 
     `sampled` and `all`: every frame's header (image type, a complete file, size, channels, bit
     depth: srtrack/datasets/image_headers.py), and full decodes of every `sample_every`-th frame
-    (`all`: of every frame). `none`: the first frame's header only, for the size.
+    (`all`: of every frame). `none`: the first frame's header only, for the size. A frame whose
+    header declares more than `max_pixels` pixels is an error and is never decoded (a small file can
+    declare 20000 x 20000).
 
     Returns:
         `{modality: [width, height]}` from the first frame (None where it could not be read).
@@ -41,8 +43,12 @@ def check_images(seq: Sequence, x_dtype: str, mode: CheckMode, sample_every: int
         expected = x_dtype if modality == seq.x_name else "uint8"
         first_size = None
         headers = range(len(paths)) if mode != "none" else range(min(1, len(paths)))
+        refused = set()  # frames too large to decode safely
         for index in headers:
-            header = _header(paths[index], modality, expected, log)
+            header = _header(paths[index], modality, expected, log, max_pixels)
+            if header == "too large":
+                refused.add(index)
+                continue
             if header is None:
                 continue
             size = [header.width, header.height]
@@ -53,9 +59,8 @@ def check_images(seq: Sequence, x_dtype: str, mode: CheckMode, sample_every: int
                                           f"{first_size[0]}x{first_size[1]}")
         decode = frames_to_check(len(paths), mode, sample_every) if mode != "none" else []
         for index in decode:
-            image = cv2.imread(str(paths[index]), cv2.IMREAD_UNCHANGED)
-            if image is None:
-                log.error(paths[index], "cannot be decoded as an image (corrupt or not an image file)")
+            if index not in refused:
+                _decode(paths[index], log)
         sizes[modality] = first_size
     known = {tuple(s) for s in sizes.values() if s is not None}
     if len(known) > 1:
@@ -67,13 +72,30 @@ def check_images(seq: Sequence, x_dtype: str, mode: CheckMode, sample_every: int
     return sizes
 
 
-def _header(path, modality: str, expected: str, log: ProblemLog) -> ImageHeader | None:
-    """A frame's header, checked against what its modality needs; None (and an error) if it fails."""
+def _decode(path, log: ProblemLog) -> None:
+    """Decode one frame fully; OpenCV's failures (None, or an exception when memory runs out) become errors."""
+    try:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        log.error(path, f"cannot be decoded ({str(exc).strip().splitlines()[-1][:200]})")
+        return
+    if image is None:
+        log.error(path, "cannot be decoded as an image (corrupt or not an image file)")
+
+
+def _header(path, modality: str, expected: str, log: ProblemLog, max_pixels: int | None) -> ImageHeader | str | None:
+    """A frame's header, checked against what its modality needs; None (and an error) if it fails,
+    "too large" (and an error) if it declares more than `max_pixels`."""
     try:
         header = read_header(path)
     except ImageHeaderError as exc:
         log.error(path, str(exc))
         return None
+    if max_pixels is not None and header.width * header.height > max_pixels:
+        log.error(path, f"{modality} frame declares {header.width}x{header.height} = {header.width * header.height:,} "
+                        f"pixels, more than prepare.max_frame_pixels ({max_pixels:,}): not decoded (a decompression "
+                        f"bomb, or a real frame: then raise prepare.max_frame_pixels)")
+        return "too large"
     if expected == "uint16" and (header.kind != "png" or header.bit_depth != 16 or header.channels != 1):
         log.error(path, f"{modality} frame is a {header.bit_depth}-bit {header.channels}-channel {header.kind} "
                         f"(expected a 16-bit single-channel PNG (millimetres))")

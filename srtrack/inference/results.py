@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from srtrack.datasets.annotations import parse_fields
-from srtrack.errors import ProblemLog
+from srtrack.datasets.annotations import bad_column, parse_fields
+from srtrack.errors import ProblemLog, quote
 from srtrack.io import write_text_atomic
 
 
@@ -44,7 +44,8 @@ def read_result_boxes(path: Path, problems: ProblemLog) -> np.ndarray | None:
             continue
         values, why = parse_fields(line)
         if values is None or len(values) != 4:
-            got = f"{line.strip()[:80]!r} ({why})" if values is None else f"{len(values)} in {line.strip()[:80]!r}"
+            got = f"{quote(line.strip(), bad_column(line))} ({why})" if values is None else \
+                f"{len(values)} in {quote(line.strip())}"
             problems.error(path, f"expected 4 numbers x,y,w,h, got {got}", number)
             ok = False
             continue
@@ -61,7 +62,8 @@ def read_confidence_file(path: Path, rows: int, problems: ProblemLog) -> np.ndar
     for number, line in enumerate(lines, 1):
         parsed, why = parse_fields(line) if line.strip() else (None, "a blank line")
         if parsed is None or len(parsed) != 1:
-            problems.error(path, f"expected one number, got {line.strip()[:80]!r}" + (f" ({why})" if why else ""), number)
+            problems.error(path, f"expected one number, got {quote(line.strip(), bad_column(line))}"
+                           + (f" ({why})" if why else ""), number)
             ok = False
             continue
         values.append(parsed[0])

@@ -166,6 +166,41 @@ def _tensors_only(batches: Iterable[dict[str, Tensor]]) -> Iterator[dict[str, Te
         yield {k: v for k, v in batch.items() if k in ("template", "search", "search_box", "score_map")}
 
 
+PRIOR_STATISTICS = ("fisher", "out_vectors", "out_values", "in_vectors", "in_values")
+NON_NEGATIVE = ("fisher", "out_values", "in_values")  # a diagonal Fisher and eigenvalues of PSD matrices
+
+
+def validate_prior(prior: dict[str, Tensor], source: str) -> None:
+    """A prior file as `python -m srtrack.sensitivity` writes it: keys `<param>.<statistic>`, every value
+    finite, Fisher and eigenvalues non-negative, vectors 2-D and values 1-D with matching k.
+    Raises CheckpointError naming the first offending tensors (a NaN in the file must not show up as
+    "training diverged at step 1")."""
+    from srtrack.errors import CheckpointError
+
+    bad = []
+    for key, value in prior.items():
+        name, _, statistic = key.rpartition(".")
+        if not name or statistic not in PRIOR_STATISTICS:
+            bad.append(f"{key}: not a prior statistic (expected <parameter>.<{'|'.join(PRIOR_STATISTICS)}>)")
+            continue
+        if not value.is_floating_point():
+            bad.append(f"{key}: {value.dtype} values, expected floating point")
+            continue
+        finite = torch.isfinite(value)
+        if not finite.all():
+            bad.append(f"{key}: {int((~finite).sum())} NaN or infinite value(s)")
+        elif statistic in NON_NEGATIVE and (value < 0).any():
+            bad.append(f"{key}: {int((value < 0).sum())} negative value(s) (min {float(value.min()):.3g}); a "
+                       f"{'Fisher information' if statistic == 'fisher' else 'covariance eigenvalue'} is never negative")
+        dims = {"vectors": 2, "values": 1}.get(statistic.partition("_")[2])
+        if dims is not None and value.dim() != dims:
+            bad.append(f"{key}: {value.dim()}-D, expected {dims}-D")
+    if bad:
+        raise CheckpointError(f"{source}: {len(bad)} prior tensor(s) are not a valid prior sensitivity (write it "
+                              f"again with python -m srtrack.sensitivity):\n  " + "\n  ".join(bad[:10])
+                              + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""))
+
+
 def check_prior(prior: dict[str, Tensor], params: dict[str, Tensor], source: str) -> None:
     """Every statistic of a trainable parameter has the shape that parameter needs: `fisher` its
     shape, `out_vectors` (d_out, k), `in_vectors` (d_in, k), `*_values` (k,). Raises CheckpointError

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
-from srtrack.io import write_text_atomic
+from srtrack.io import Publication, prepare_output_dir, write_text_atomic
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,25 +38,30 @@ def report(args: argparse.Namespace) -> int:
     from srtrack.report.runs import collect_runs
     from srtrack.report.tables import build_tables
     from srtrack.layout import CELLS_FILE, PLASTICITY_PLOT, TABLES_FILE, compare_dir, tradeoff_plot as tradeoff_file
-    from srtrack.mlflow_runs import log_study_summary, stage_run, tracking_uri
+    from srtrack.mlflow_runs import connect, log_study_summary, stage_run, tracking_uri
     from srtrack.report.summary import SUMMARY_ARTIFACT, study_summary
 
     cfg = config_from_args(args)
+    connect(cfg)  # the server answers, and what an outage left in the spool is in the store before it is read
     runs = collect_runs(cfg, tracking_uri(cfg))
     tables, notes = build_tables(cfg, runs, load_published(args.published))
-    files = [args.out / TABLES_FILE, args.out / CELLS_FILE]
-    write_text_atomic(files[0], markdown(tables, notes, runs.warnings))
-    write_text_atomic(files[1], long_csv(tables))
-    for table in tables:
-        files.append(args.out / f"{table.key}.tex")
-        write_text_atomic(files[-1], latex(table))
-    plots = [plasticity_plot(tables, args.out / PLASTICITY_PLOT)]
+    prepare_output_dir(args.out)
     study = Study(cfg)
-    for table in (t for t in tables if t.sweep is not None):
-        modality = table.columns[1].tuned_on
-        plots.append(tradeoff_plot(table, study.sweep_points(table.sweep), cfg.study.sweeps[table.sweep].title,
-                                   args.out / tradeoff_file(table.sweep, modality)))
-    files += [f for plot in plots if plot is not None for f in (plot, plot.with_suffix(".pdf"))]
+    # published together, tables.md (the DAG's output) last, or not at all
+    with Publication(args.out, last=TABLES_FILE) as staged:
+        files = [staged.dir / TABLES_FILE, staged.dir / CELLS_FILE]
+        write_text_atomic(files[0], markdown(tables, notes, runs.warnings))
+        write_text_atomic(files[1], long_csv(tables))
+        for table in tables:
+            files.append(staged.dir / f"{table.key}.tex")
+            write_text_atomic(files[-1], latex(table))
+        plots = [plasticity_plot(tables, staged.dir / PLASTICITY_PLOT)]
+        for table in (t for t in tables if t.sweep is not None):
+            modality = table.columns[1].tuned_on
+            plots.append(tradeoff_plot(table, study.sweep_points(table.sweep), cfg.study.sweeps[table.sweep].title,
+                                       staged.dir / tradeoff_file(table.sweep, modality)))
+        files += [f for plot in plots if plot is not None for f in (plot, plot.with_suffix(".pdf"))]
+    files = [staged.final(path) for path in files]
     benchmarks = sorted({b for b in runs.runs.get("tags.dataset", []) if isinstance(b, str)})
     comparisons = [Path(compare_dir(cfg.study.output_dir, b)) for b in benchmarks]
     with stage_run(cfg, "report", name="report", sections=("study", "evaluate.retention"),
@@ -68,7 +73,7 @@ def report(args: argparse.Namespace) -> int:
                 run.log_artifact(path, f"comparison/{folder.parent.name}")
         summary = study_summary(runs)
         if not summary.empty:
-            log_study_summary(cfg, summary, SUMMARY_ARTIFACT)
+            log_study_summary(cfg, run, summary, SUMMARY_ARTIFACT)
     for warning in runs.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"report: {len(tables)} tables from {len(runs.runs)} runs -> {files[0]}", file=sys.stderr)

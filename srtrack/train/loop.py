@@ -225,6 +225,17 @@ class Trainer:
         ce = {"train/ce_keep_rate": self.model.backbone.ce_keep_rate} if getattr(self.model.backbone, "ce_at", ()) else {}
         return {**sums, "reg/penalty": penalty_value, **stats, **ce}
 
+    def _save_before_exit(self) -> None:
+        """A checkpoint of the current step before a fatal error ends the run, without the barrier
+        (the other ranks may not get there); a failure to write it (a full disk) is only logged."""
+        if not self.env.is_main or self.progress.step == 0 or self._saved_step() == self.progress.step:
+            return
+        try:
+            save_checkpoint(self.checkpoint_path, self.state_dict())
+            log.warning("checkpoint at step %d written before the error below", self.progress.step)
+        except Exception as exc:  # noqa: BLE001 - the original error is the one to report
+            log.warning("could not write a checkpoint before the error below (%s): the last one is kept", exc)
+
     def _saved_step(self) -> int | str:
         try:
             return int(torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)["step"])
@@ -252,24 +263,34 @@ class Trainer:
         window_start = time.perf_counter()
         bar = tqdm(total=self.total_steps, initial=self.progress.step, desc="train", unit="step",
                    disable=not self.env.is_main, mininterval=2.0, dynamic_ncols=True)
-        for batch in self.batches():
-            stats = self.train_step(batch)
-            self.progress.step += 1
-            window.append(stats)
-            bar.update(1)
-            step = self.progress.step
-            if step % cfg.log_every == 0 or step == self.total_steps:
-                self._log_window(window, time.perf_counter() - window_start)
-                bar.set_postfix(loss=f"{self.progress.history[-1]['loss/task']:.3f}",
-                                iou=f"{self.progress.history[-1]['train/iou']:.3f}")
-                window, window_start = [], time.perf_counter()
-            stopping = distributed.any_rank(stop.requested, self.env)
-            if step % cfg.checkpoint_every == 0 or step == self.total_steps or stopping:
-                self.save()
-            if stopping and step < self.total_steps:
-                bar.close()
-                raise Preempted(f"{stop.name or 'stop request'} received: checkpoint at step {step} of "
-                                f"{self.total_steps} in {self.checkpoint_path}; run the same command to resume", step)
+        updating = False
+        try:
+            for batch in self.batches():
+                updating = True
+                stats = self.train_step(batch)
+                self.progress.step += 1
+                updating = False
+                window.append(stats)
+                bar.update(1)
+                step = self.progress.step
+                if step % cfg.log_every == 0 or step == self.total_steps:
+                    self._log_window(window, time.perf_counter() - window_start)
+                    bar.set_postfix(loss=f"{self.progress.history[-1]['loss/task']:.3f}",
+                                    iou=f"{self.progress.history[-1]['train/iou']:.3f}")
+                    window, window_start = [], time.perf_counter()
+                stopping = distributed.any_rank(stop.requested, self.env)
+                if step % cfg.checkpoint_every == 0 or step == self.total_steps or stopping:
+                    self.save()
+                if stopping and step < self.total_steps:
+                    bar.close()
+                    raise Preempted(f"{stop.name or 'stop request'} received: checkpoint at step {step} of "
+                                    f"{self.total_steps} in {self.checkpoint_path}; run the same command to resume", step)
+        except (Preempted, TrainingDiverged):
+            raise
+        except Exception:
+            if not updating:  # between steps the state is whole: keep it (a failed update keeps the last one)
+                self._save_before_exit()
+            raise
         bar.close()
         seconds = time.perf_counter() - started
         done = self.progress.step - started_step

@@ -144,7 +144,38 @@ CASES = {
     "sequence_link_outside_the_root": Case("lasher", lambda s: link_outside(s),
                                            r"seq1: is a link to .*/elsewhere/seq1, outside the dataset root",
                                            exit_code=0),
+    # hostile files: refused from what they declare, never read whole or decoded
+    "decompression_bomb_frame": Case("lasher", lambda s: (s / "visible" / "v002.jpg").write_bytes(png_bomb(20000)),
+                                     r"visible/v002.jpg: rgb frame declares 20000x20000 = 400,000,000 pixels, more than "
+                                     r"prepare.max_frame_pixels \(50,000,000\): not decoded", extra_args=["--check-images", "all"]),
+    "fifo_as_frame": Case("fe108", lambda s: fifo(s / "evimg" / "0003.jpg"),
+                          r"evimg/0003.jpg: is a named pipe \(FIFO\), not an image file"),
+    "50_mb_gt_line": Case("lasher", lambda s: replace_line(s / "init.txt", 1, "x" + "1" * 50_000_000),
+                          r"init.txt:2: not numeric: 'x1{59}'\.\.\. \(50,000,001 characters; column 1\): "
+                          r"'x1{19}\.\.\.' \(50,000,001 characters\) is not a number \(expected x,y,w,h\)$"),
 }
+
+
+def png_bomb(side: int) -> bytes:
+    """A valid grey PNG of side x side zero pixels: a few hundred KB that decode to side^2 bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    compressor, row = zlib.compressobj(9), b"\x00" * (side + 1)
+    data = b"".join([compressor.compress(row) for _ in range(side)] + [compressor.flush()])
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def fifo(path: Path) -> None:
+    """A named pipe where a frame belongs: opening it to read would wait for a writer forever."""
+    import os
+
+    path.unlink()
+    os.mkfifo(path)
 
 
 def truncate(path: Path, share: float, keep: int | None = None) -> None:
@@ -198,8 +229,8 @@ def test_malformed_input_is_reported(case_id: str, tmp_path: Path, tmp_config, c
     args = [a for path in config for a in ("--config", str(path))]
     code = prepare.main([*args, "--dataset", case.dataset, "--split", "test", "--out", str(out), *case.extra_args])
     err = capsys.readouterr().err
-    assert re.search(case.message, err), f"expected /{case.message}/ in:\n{err}"
-    assert code == case.exit_code
+    assert re.search(case.message, err, re.MULTILINE), f"expected /{case.message}/ in:\n{err[:5000]}"
+    assert code == case.exit_code and "Traceback" not in err and len(err) < 20_000
     if case.exit_code == 1:
         assert not (out / "index.json").exists(), "an invalid dataset must not leave an index behind"
     elif case.exit_code == 0:
@@ -227,7 +258,13 @@ def test_all_problems_of_all_sequences_in_one_pass(tmp_path: Path, tmp_config, c
     assert "a/init.txt:1: not numeric" in err and "a/init.txt:4: 3 values" in err
     assert "b: frame counts differ" in err
     assert "3 error(s)" in err and not (tmp_path / "o" / "index.json").exists()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("pytest").experiment_id], "tags.stage = 'prepare'")
+    assert run.info.status == "FAILED" and run.data.tags["error"].startswith("invalid data: 3 error(s), 0 warning(s); "
+                                                                            "first: error: ")
 
 
 def test_case_count() -> None:
-    assert len(CASES) >= 44
+    assert len(CASES) >= 47

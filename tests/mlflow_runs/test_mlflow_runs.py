@@ -178,7 +178,7 @@ def test_mlflow_telemetry_is_off_in_every_srtrack_process() -> None:
 @pytest.mark.slow
 @pytest.mark.mlflow_server
 def test_the_server_script_listens_locally_and_with_accounts_refuses_anonymous_requests(tmp_path: Path, tmp_config,
-                                                                                         monkeypatch) -> None:
+                                                                                         monkeypatch, capsys) -> None:
     import os
     import urllib.error
     import urllib.request
@@ -210,20 +210,85 @@ def test_the_server_script_listens_locally_and_with_accounts_refuses_anonymous_r
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(request, timeout=10)
         assert info.value.code == 403
-        from srtrack.errors import ConfigError
-        from srtrack.mlflow_server import check_server
+        # every stage checks its server first: without an account, or with a wrong password, exit 2 at once
+        import layouts
+        from srtrack import prepare
 
-        with pytest.raises(ConfigError, match="refuses this job \\(401"):
-            check_server(url)
+        layouts.fe108(tmp_path / "data", "seq1", 5)
+        config = tmp_config({"mlflow": {"tracking_uri": url}, "datasets": {"fe108": {"root": str(tmp_path / "data")}}})
+        argv = [a for c in config for a in ("--config", str(c))] + ["--dataset", "fe108", "--split", "test", "--out",
+                                                                   str(tmp_path / "prepared")]
+        for password in (None, "wrong"):
+            if password:
+                monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+                monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+            assert prepare.main(argv) == 2
+            err = capsys.readouterr().err
+            assert f"config error: the MLflow tracking server {url} refuses this job (401" in err, err
+            assert "Traceback" not in err and not (tmp_path / "prepared" / "index.json").exists()
         monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", secret)
-        check_server(url)
+        assert prepare.main(argv) == 0
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
         with stage_run(load_config(tmp_config()), "prepare", name="prepare") as run:
             run.log_metrics({"x": 1.0})
-        assert len(runs_of(url)) == 1
-        assert oct((tmp_path / "auth.ini").stat().st_mode & 0o777) == "0o600"
+        assert len(runs_of(url)) == 2
+        # the server's files are its own: runs, password hashes and artifacts unreadable by other users
+        modes = {name: oct((tmp_path / name).stat().st_mode & 0o777)
+                 for name in ("auth.ini", "server.db", "auth.db", "server-artifacts")}
+        assert modes == {"auth.ini": "0o600", "server.db": "0o600", "auth.db": "0o600", "server-artifacts": "0o700"}
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
         log.close()
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow_server
+def test_writes_of_a_stage_that_ends_during_an_outage_are_spooled_and_sent_by_the_next_stage(
+        tmp_path: Path, tmp_config, restartable_mlflow_server, monkeypatch) -> None:
+    """The server goes away mid-stage and is still away when the stage ends: the stage ends normally,
+    its writes (metrics, an artifact, its status) wait in the study's spool, and the next stage that
+    reaches the server sends them, in order, before anything else."""
+    server = restartable_mlflow_server
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    cfg = load_config(tmp_config({"mlflow": {"outage_wait_s": 2}}))
+    artifact = tmp_path / "scores.txt"
+    artifact.write_text("0.5\n")
+    with stage_run(cfg, "evaluate", name="evaluate during an outage") as run:
+        run.log_metrics({"auc": 0.25}, step=1)
+        assert run.courier.flush(30)
+        server.stop()
+        run.log_metrics({"auc": 0.5}, step=2)
+        run.log_artifact(artifact, "evaluate")
+        run_id = run.run_id
+    spooled = list((tmp_path / "results" / "mlflow-spool").glob("*.json"))
+    assert len(spooled) == 1 and run_id in spooled[0].name
+    server.start()
+    client = MlflowClient(server.url)
+    assert client.get_run(run_id).info.status == "RUNNING"  # as the outage left it
+    with stage_run(cfg, "prepare", name="the next stage"):
+        pass
+    found = client.get_run(run_id)
+    assert found.info.status == "FINISHED"
+    assert [(m.step, m.value) for m in client.get_metric_history(run_id, "auc")] == [(1, 0.25), (2, 0.5)]
+    assert [a.path for a in client.list_artifacts(run_id, "evaluate")] == ["evaluate/scores.txt"]
+    assert "sent late from" in found.data.tags["srtrack.mlflow_late"]
+    assert not list((tmp_path / "results" / "mlflow-spool").glob("*"))
+
+
+@pytest.mark.slow
+def test_every_stage_checks_its_server_first(tmp_path: Path, tmp_config, capsys) -> None:
+    """A tracking server that does not answer: the stage says so within seconds, exit 1, nothing run."""
+    import layouts
+    from conftest import _free_port
+    from srtrack import prepare
+
+    layouts.fe108(tmp_path / "data", "seq1", 5)
+    dead = f"http://127.0.0.1:{_free_port()}"
+    config = tmp_config({"mlflow": {"tracking_uri": dead}, "datasets": {"fe108": {"root": str(tmp_path / "data")}}})
+    out = tmp_path / "out"
+    code = prepare.main([a for c in config for a in ("--config", str(c))] + ["--dataset", "fe108", "--split", "test",
+                                                                            "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and f"error: the MLflow tracking server {dead} does not answer" in err and "Traceback" not in err

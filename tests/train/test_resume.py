@@ -1,5 +1,6 @@
 """Exact resume: a real `python -m srtrack.tune` process killed with SIGKILL, or stopped with
-SIGTERM (Slurm preemption), and started again ends with bit-identical weights."""
+SIGTERM (Slurm preemption), and started again ends with bit-identical weights; and a tracking
+server that goes away in the middle of a run costs it nothing."""
 
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ def srft_run(smoke_data: Path, tmp_path_factory: pytest.TempPathFactory, srft_in
     return [*config, "--modality", "rgbt", "--method", "srft", "--init", str(init), "--prior", str(prior)]
 
 
+@pytest.fixture(scope="module")
+def reference(srft_run: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same run, undisturbed."""
+    out = tmp_path_factory.mktemp("reference") / "uninterrupted"
+    result = run_tune(*srft_run, "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
 def weights(out: Path) -> dict[str, torch.Tensor]:
     return torch.load(out / "model.pth", weights_only=True)["net"]
 
@@ -43,27 +53,33 @@ def checkpoint_step(out: Path) -> int:
     return int(torch.load(path, weights_only=True)["step"]) if path.is_file() else -1
 
 
+def start_tune(args: list[str], out: Path, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(tune_command(*args, "--out", str(out)), cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "2", **env})
+
+
+def wait_for_checkpoint(process: subprocess.Popen, out: Path, step: int) -> None:
+    """Until the run has a checkpoint at `step` or later (it may not end first)."""
+    deadline = time.monotonic() + 240
+    while checkpoint_step(out) < step:
+        assert process.poll() is None, f"finished before step {step}:\n{process.stdout.read()}"
+        assert time.monotonic() < deadline, f"no checkpoint at step {step} after 240 s"
+        time.sleep(0.05)
+
+
 def start_and_interrupt(args: list[str], out: Path, sig: int, after_step: int, delay: float) -> subprocess.Popen:
     """Start the CLI, wait for a checkpoint at `after_step` or later, then `delay` s, then send `sig`."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "2"}
-    process = subprocess.Popen(tune_command(*args, "--out", str(out)), env=env, cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 240
-    while checkpoint_step(out) < after_step:
-        assert process.poll() is None, f"finished before the interruption:\n{process.stdout.read()}"
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    process = start_tune(args, out)
+    wait_for_checkpoint(process, out, after_step)
     time.sleep(delay)
     process.send_signal(sig)
     process.wait(timeout=120)
     return process
 
 
-def test_resume_after_sigkill_and_after_sigterm_is_bit_identical(srft_run: list[str], tmp_path: Path) -> None:
-    reference = tmp_path / "uninterrupted"
-    result = run_tune(*srft_run, "--out", str(reference))
-    assert result.returncode == 0, result.stderr[-3000:]
-
+def test_resume_after_sigkill_and_after_sigterm_is_bit_identical(srft_run: list[str], reference: Path,
+                                                                 tmp_path: Path) -> None:
     killed = tmp_path / "killed"
     process = start_and_interrupt(srft_run, killed, signal.SIGKILL, after_step=3, delay=0.3)
     assert process.returncode == -signal.SIGKILL
@@ -85,3 +101,32 @@ def test_resume_after_sigkill_and_after_sigterm_is_bit_identical(srft_run: list[
     result = run_tune(*srft_run, "--out", str(preempted))
     assert result.returncode == 0, result.stderr[-3000:]
     assert_bit_identical(weights(reference), weights(preempted))
+
+
+@pytest.mark.mlflow_server
+def test_a_tracking_server_outage_in_the_middle_of_training_costs_nothing(srft_run: list[str], reference: Path,
+                                                                         restartable_mlflow_server,
+                                                                         tmp_path: Path) -> None:
+    """The real server is stopped after step 3 and started again only once training has gone on
+    without it: the run trains on, ends with the weights of the undisturbed run, and every metric
+    of the outage reaches the server when it is back; the run ends FINISHED, its outage recorded."""
+    from mlflow.tracking import MlflowClient
+
+    server = restartable_mlflow_server
+    out = tmp_path / "outage"
+    process = start_tune(srft_run, out, MLFLOW_TRACKING_URI=server.url)
+    wait_for_checkpoint(process, out, 3)
+    server.stop()
+    down_at = checkpoint_step(out)
+    wait_for_checkpoint(process, out, down_at + 3)  # training does not wait for the server
+    server.start()
+    output = process.communicate(timeout=400)[0]
+    assert process.returncode == 0, output[-3000:]
+    assert "stopped answering" in output and "answers again" in output and "Traceback" not in output
+    assert_bit_identical(weights(reference), weights(out))
+    client = MlflowClient(server.url)
+    run = client.get_run((out / "mlflow_run_id").read_text().strip())
+    assert run.info.status == "FINISHED" and "outage(s) of the tracking server" in run.data.tags["srtrack.mlflow_outages"]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss/task")] == [2, 4, 6, 8, 10, 12]
+    assert "train/model.pth" in [a.path for a in client.list_artifacts(run.info.run_id, "train")]
+    assert run.data.tags["model_id"] and "srtrack.mlflow_lost" not in run.data.tags

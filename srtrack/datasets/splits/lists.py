@@ -29,6 +29,11 @@ def builtin_list_names() -> list[str]:
     return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".txt"))
 
 
+def escapes_root(name: str) -> bool:
+    """A sequence name that is not one folder name inside the benchmark root (`..`, a path, absolute)."""
+    return name in ("", ".", "..") or "/" in name or "\\" in name or "\x00" in name or Path(name).is_absolute()
+
+
 def parse_list(text: str, origin: Path, log: ProblemLog) -> list[str]:
     """Sequence names from a list file's text: one per line, blank lines skipped.
 
@@ -41,7 +46,7 @@ def parse_list(text: str, origin: Path, log: ProblemLog) -> list[str]:
         name = raw.strip()
         if not name:
             continue
-        if name in (".", "..") or "/" in name or "\\" in name or Path(name).is_absolute():
+        if escapes_root(name):
             log.error(origin, f"sequence name {name!r} escapes the dataset root (expected a folder name)", i + 1)
             continue
         if name in seen:
