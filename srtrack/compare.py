@@ -47,9 +47,9 @@ def read_metrics(path: Path) -> dict:
     missing = [k for k in ("benchmark", "tracker", "profiles") if not isinstance(document, dict) or k not in document]
     broken = [name for name, p in (profiles or {}).items()
               if not isinstance(p, dict) or not isinstance(p.get("summary"), dict) or not isinstance(p.get("curves"), dict)]
-    if missing or not isinstance(profiles, dict) or not profiles or broken:
+    if missing or not isinstance(profiles, dict) or broken:
         what = (f"no {', '.join(missing)}" if missing else f"profile(s) {', '.join(broken)} without summary and curves"
-                if broken else "no scored profile")
+                if broken else "its profiles are not a mapping")
         raise DatasetFormatError(f"is not a metrics.json of python -m srtrack.evaluate ({what})", path)
     return document
 

@@ -152,6 +152,9 @@ def run(args: argparse.Namespace, splits: list[Split]) -> int:
     opened = [open_split(cfg, args, split) for split in splits]
     if cfg.evaluate.vot_toolkit:
         vot_toolkit.require()
+    for split in splits:  # only once every input is known good, so that a mistake leaves no folder behind
+        prepare_output_dir(split.out, "--retain OUT" if args.retain is not None and split.data == args.retain[0]
+                           else "--out")
     # a study label says which tracker runs (the baseline's network); other trackers' files are only named
     label = Study(cfg).label(args.label) if args.label and args.checkpoint is not None else None
     digest = file_sha256(args.checkpoint) if args.checkpoint is not None else None
@@ -166,7 +169,6 @@ def open_split(cfg: Config, args: argparse.Namespace, split: Split) -> OpenedSpl
     from srtrack.metrics.benchmark import IMAGE_SIZE_PROFILES, profiles_for
 
     index = load_index(split.data)
-    prepare_output_dir(split.out, "--out" if split.tuned_on is None or args.retain is None else "--retain OUT")
     profiles = profiles_for(index["benchmark"], cfg.evaluate.profiles.get(index["benchmark"]))
     needs_images = bool(IMAGE_SIZE_PROFILES & set(profiles))
     # scoring result files reads only annotations, unless a profile needs the images (VOT)

@@ -218,3 +218,40 @@ def test_the_joint_setting_tunes_one_tracker_on_several_modalities(smoke_data: P
     assert tune.main([*config, "--modality", "rgbt", "--method", "full", *data, "--allow-random-init",
                       "--out", str(tmp_path / "mixed")]) == 2
     assert "hold different modalities" in capsys.readouterr().err
+
+
+def test_a_fatal_error_between_steps_leaves_a_checkpoint_that_resumes_exactly(smoke_data: Path, tmp_path: Path) -> None:
+    """Whatever ends a run between two steps (here the step's logging, as a dead tracking server once
+    did) first writes a checkpoint of the step reached; a new trainer resumes from it and ends with
+    the weights of an uninterrupted run."""
+    from srtrack.train import distributed
+    from srtrack.train.loop import Trainer
+    from srtrack.train.preemption import StopRequest
+
+    schedule = {"epochs": 1, "samples_per_epoch": 12, "global_batch": 2, "checkpoint_every": 100, "log_every": 1,
+                "probe_samples": 0}
+    config = run_config(smoke_data, tmp_path, schedule)
+
+    def trainer(out: Path, on_log=lambda metrics, step: None) -> Trainer:
+        args = tune.build_parser().parse_args([*config, "--modality", "rgb", "--method", "full", "--workers", "0",
+                                               "--out", str(out)])
+        cfg, label, init = tune.resolve_run(args)
+        setup, _, _ = tune.build_setup(cfg, args, "ostrack_tiny", label.method, "rgb", tune.default_data(cfg, "rgb"), init)
+        return Trainer(setup, distributed.detect(), torch.device("cpu"), on_log=on_log)
+
+    reference = trainer(tmp_path / "reference")
+    reference.run(StopRequest())
+
+    def fail_at_step_4(metrics: dict, step: int) -> None:
+        if step == 4:
+            raise ConnectionError("the tracking server went away")
+
+    interrupted = tmp_path / "interrupted"
+    with pytest.raises(ConnectionError):
+        trainer(interrupted, fail_at_step_4).run(StopRequest())
+    assert torch.load(interrupted / "checkpoints/last.pt", weights_only=True)["step"] == 4
+    resumed = trainer(interrupted)
+    assert resumed.resume() and resumed.progress.step == 4
+    resumed.run(StopRequest())
+    final, expected = resumed.model.state_dict(), reference.model.state_dict()
+    assert all(torch.equal(final[k], expected[k]) for k in expected)
