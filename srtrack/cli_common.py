@@ -10,10 +10,11 @@ from typing import Callable, Sequence
 
 from srtrack.config import Config, load_config
 from srtrack.study import Label, Study
-from srtrack.errors import ConfigError, DatasetFormatError, SrtrackError, describe_os_error
+from srtrack.errors import (EXIT_CONFIG_ERROR, EXIT_DATA_ERROR, ConfigError, DatasetFormatError, SrtrackError,
+                            describe_os_error)
 
-EXIT_DATA_ERROR = 1
-EXIT_CONFIG_ERROR = 2
+__all__ = ["EXIT_CONFIG_ERROR", "EXIT_DATA_ERROR", "add_config_arguments", "config_from_args", "config_for_label",
+           "parse", "run_main"]
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 
+EXIT_DATA_ERROR = 1  # bad data, a filesystem fault, a server that does not answer
+EXIT_CONFIG_ERROR = 2  # a configuration or argument to fix
+
+
 class SrtrackError(Exception):
     """Base class of every error srtrack raises on purpose."""
 

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 from srtrack.cli_common import EXIT_DATA_ERROR, config_from_args, parse, run_main
 from srtrack.errors import SrtrackError
 from srtrack.io import write_text_atomic
-from srtrack.slurm import TrainingJob, partition_and_account, training_job
+from srtrack.slurm import TrainingJob, site_resources, training_job
 
 LAUNCH_FILE = "launch.json"
 PATH_OPTIONS = {"--config", "--data", "--init", "--prior", "--out"}
@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout-min", type=int, default=None, help="time limit; default: resources.runtime_min")
     parser.add_argument("--signal-delay-s", type=int, default=90,
                         help="SIGUSR2 this long before the time limit (checkpoint and requeue)")
-    parser.add_argument("--partition", default=None, help="default: resources.partition or $SRTRACK_SLURM_PARTITION")
-    parser.add_argument("--account", default=None, help="default: resources.account or $SRTRACK_SLURM_ACCOUNT")
+    parser.add_argument("--partition", default=None, help="default: $SRTRACK_SLURM_PARTITION or resources.partition")
+    parser.add_argument("--account", default=None, help="default: $SRTRACK_SLURM_ACCOUNT or resources.account")
     parser.add_argument("--wait", action="store_true", help="wait for the job and exit with its outcome")
     return parser
 
@@ -131,7 +131,7 @@ def launch(args: argparse.Namespace, tune_argv: list[str]) -> int:
     if shape.gpus_per_node and shape.procs_per_node != shape.gpus_per_node:
         raise SrtrackError(f"{shape.procs_per_node} processes per node on {shape.gpus_per_node} GPUs: "
                            "one training process per GPU")
-    partition, account = partition_and_account(cfg)
+    site = site_resources(cfg, gpu_class=True)
     out = tune_args.out.resolve()
     executor = submitit.AutoExecutor(folder=out / "slurm" / "%j", cluster="slurm")
     params: dict[str, Any] = dict(
@@ -139,12 +139,15 @@ def launch(args: argparse.Namespace, tune_argv: list[str]) -> int:
         nodes=shape.nodes, tasks_per_node=shape.procs_per_node, cpus_per_task=shape.cpus_per_proc,
         mem_gb=shape.mem_mb_per_node // 1024, timeout_min=shape.runtime_min,
         slurm_signal_delay_s=args.signal_delay_s)
-    if shape.gpus_per_node:
+    if shape.gres_type and shape.gpus_per_node:
+        params["slurm_gres"] = shape.gres
+    elif shape.gpus_per_node:
         params["gpus_per_node"] = shape.gpus_per_node
-    if partition:
-        params["slurm_partition"] = partition
-    if account:
-        params["slurm_account"] = account
+    for key, value in (("slurm_partition", args.partition or site.get("slurm_partition")),
+                       ("slurm_account", args.account or site.get("slurm_account")),
+                       ("slurm_qos", site.get("qos")), ("slurm_constraint", site.get("constraint"))):
+        if value:
+            params[key] = value
     executor.update_parameters(**params)
     # the job may start in another directory: paths made absolute
     absolute = [str(Path(a).resolve()) if i and tune_argv[i - 1] in PATH_OPTIONS else a

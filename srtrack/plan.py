@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -35,16 +36,19 @@ from srtrack.config import Config, load_config
 from srtrack.errors import ConfigError
 from srtrack.study import Study
 
-# dense peak TFLOP/s per GPU (vendor figures) for fp32 and bf16 matmuls; the defaults' basis
+# dense peak TFLOP/s per GPU (vendor figures) of plain fp32, TF32 tensor-core and bf16 matmuls (None: the GPU has
+# no TF32 tensor cores, so TF32 runs at the fp32 peak); the defaults' basis
 GPU_PEAK_TFLOPS = {
-    "v100-32gb": {"fp32": 15.7, "bf16": None},
-    "a100-40gb": {"fp32": 19.5, "bf16": 312.0},
-    "a100-80gb": {"fp32": 19.5, "bf16": 312.0},
-    "h100-80gb": {"fp32": 67.0, "bf16": 989.0},
-    "h200": {"fp32": 67.0, "bf16": 989.0},
-    "rtx3090": {"fp32": 35.6, "bf16": 71.0},
-    "l40s": {"fp32": 91.6, "bf16": 362.0},
+    "v100-32gb": {"fp32": 15.7, "tf32": None, "bf16": None},
+    "a100-40gb": {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0},
+    "a100-80gb": {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0},
+    "h100-80gb": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.0},
+    "h200": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.0},
+    "rtx3090": {"fp32": 35.6, "tf32": 35.6, "bf16": 71.0},
+    "l40s": {"fp32": 91.6, "tf32": 183.0, "bf16": 362.0},
 }
+# the matmuls a precision runs on: fp32 with train.tf32 on a GPU is TF32 on tensor cores
+PEAK_NAMES = {"fp32": "plain fp32", "tf32": "TF32 tensor-core", "bf16": "bf16 tensor-core"}
 # the share of that peak a ViT training step reaches when nothing is measured (a rough, stated assumption)
 DEFAULT_UTILIZATION = 0.35
 
@@ -113,11 +117,28 @@ def seconds_per_sample(cfg: Config, cost, precision: str, entry: dict | None) ->
     the number comes from."""
     if entry is not None:
         return float(entry["seconds_per_sample"]), "measured (calibration)"
-    peak = GPU_PEAK_TFLOPS.get(cfg.resources.gpu_type or "", {}).get(precision)
-    if peak is None:
+    if not cfg.resources.gpu_type:
         return None, "no step time (set resources.gpu_type or pass --calibration)"
+    peaks = GPU_PEAK_TFLOPS[cfg.resources.gpu_type]  # a name plan_text has checked
+    matmuls = "tf32" if precision == "fp32" and cfg.train.tf32 and peaks["tf32"] else precision
+    peak = peaks.get(matmuls)
+    if peak is None:
+        return None, f"no step time ({cfg.resources.gpu_type} has no {PEAK_NAMES[matmuls]} peak; pass --calibration)"
     flops = cost.train_flops(cfg.train.activation_checkpointing)
-    return flops / (peak * 1e12 * DEFAULT_UTILIZATION), f"FLOPs at {DEFAULT_UTILIZATION:.0%} of {peak:g} TFLOP/s"
+    return flops / (peak * 1e12 * DEFAULT_UTILIZATION), (f"FLOPs at {DEFAULT_UTILIZATION:.0%} of the "
+                                                          f"{PEAK_NAMES[matmuls]} peak, {peak:g} TFLOP/s")
+
+
+def check_gpu_type(cfg: Config, calibration: list[dict]) -> None:
+    """A `resources.gpu_type` the plan can use: a name of GPU_PEAK_TFLOPS or of the calibration."""
+    name = cfg.resources.gpu_type
+    known = sorted({*GPU_PEAK_TFLOPS, *(e.get("gpu_type") for e in calibration if e.get("gpu_type"))})
+    if name and name not in known:
+        from srtrack.config import config_location
+
+        raise ConfigError(f"{config_location(cfg, 'resources.gpu_type')}: resources.gpu_type {name!r} is not a GPU the "
+                          f"plan knows; use one of: {', '.join(known)} (or measure it: benchmarks/train_throughput.py "
+                          "--calibration on that GPU, then --calibration FILE)")
 
 
 def training_plans(cfg: Config, calibration: list[dict], splits: dict[str, dict | None]) -> tuple[list[TrainingPlan], str]:
@@ -192,13 +213,12 @@ def render(cfg: Config, plans: list[TrainingPlan], source: str, splits: dict[str
     from srtrack.costs import MEMORY_HEADROOM
 
     study = Study(cfg)
-    # one evaluate job per tracker scores its test splits and its RGB retention; the RGB tracker's own apart
+    counts = job_counts(cfg)
     retention_runs = sum(1 for _ in study.retention_runs())
-    counts = Counter({"tune": len(plans), "evaluate": sum(1 for _ in study.scoring_runs()),
-                      "retention": int(retention_runs > 0)})
     lines = [f"# Plan of study {cfg.study.name!r}", "",
-             "jobs: " + ", ".join(f"{stage} {n}" for stage, n in counts.items())
-             + f" (tracking runs: {sum(1 for _ in study.evaluation_runs())} on test splits, {retention_runs} on RGB)", ""]
+             "jobs: " + ", ".join(f"{stage} {n}" for stage, n in counts.items() if n)
+             + f" (tracking runs: {sum(1 for _ in study.evaluation_runs())} on test splits, {retention_runs} on RGB)", "",
+             *requests_table(cfg, counts), ""]
     gpu_mem = f"{cfg.resources.gpu_mem_gb:g} GB" if cfg.resources.gpu_mem_gb else "not set (resources.gpu_mem_gb)"
     lines += [f"training: {plans[0].gpus if plans else 0} GPU(s) per job ({cfg.resources.gpu_type or 'GPU type not set'}), "
               f"GPU memory {gpu_mem}; step time: {source or 'n/a'}", "",
@@ -223,14 +243,56 @@ def render(cfg: Config, plans: list[TrainingPlan], source: str, splits: dict[str
         if plan.fits is False:
             lines.append(f"- {plan.run} does not fit in {gpu_mem} x {MEMORY_HEADROOM:.0%}: "
                          + ("; ".join(plan.fixes) if plan.fixes else "no micro-batch fits; more GPU memory needed"))
+    limit = cfg.resources.runtime_min
+    for plan in plans:
+        if plan.hours is not None and plan.hours * 60 > limit:
+            lines.append(f"- WARNING: {plan.run} needs about {plan.hours:.1f} h, more than its time limit "
+                         f"(resources.runtime_min {limit} min): about {math.ceil(plan.hours * 60 / limit)} "
+                         "submissions, each resuming from the last checkpoint (the profile's retries: 2 allow 3)")
     if splits:
         lines += ["", "tracking: " + ", ".join(f"{name} {index['n_frames'] if index else '? (not prepared)'} frames"
                                                for name, index in splits.items())]
     return "\n".join(lines) + "\n"
 
 
+def job_counts(cfg: Config) -> Counter:
+    """Every job of the study's DAG, by rule (what `snakemake` builds for this config)."""
+    from srtrack import workflow as dag
+
+    study = Study(cfg)
+    used = {name for name, _ in study.used_splits()}
+    retention_runs = sum(1 for _ in study.retention_runs())
+    return Counter({"synth": sum(study.is_synthetic(name) for name in used),
+                    "prepare": len(dag.study_data_targets(cfg)),
+                    "pretrain": int(cfg.model.pretrained is None and study.has_rgb_data()),
+                    "sensitivity": len(dag.sensitivity_targets(cfg)), "tune": len(dag.tune_targets(cfg)),
+                    "evaluate": sum(1 for _ in study.scoring_runs()), "retention": int(retention_runs > 0),
+                    "compare": len(dag.compare_targets(cfg)), "report": int(bool(dag.eval_targets(cfg)))})
+
+
+def requests_table(cfg: Config, counts: Counter) -> list[str]:
+    """What each rule's jobs ask Slurm for (srtrack.slurm.rule_resources, which the rules read)."""
+    from srtrack import workflow as dag
+    from srtrack.slurm import rule_resources
+
+    scored = Study(cfg).scored_modalities()
+    splits = len(dag.score_indexes(cfg, scored[0])) if scored else 1
+    rows = ["| rule | jobs | partition | GPUs (gres) | memory | time limit |", "|---|---:|---|---|---|---|"]
+    for stage, n in counts.items():
+        if not n:
+            continue
+        request = rule_resources(cfg, stage, splits=splits)
+        memory = request["mem_mb"]
+        grows = f", x attempt up to {cfg.resources.node_mem_gb} GB" if cfg.resources.node_mem_gb else ", x attempt"
+        memory = f"{memory(None, 1) / 1024:.1f} GB{grows}" if callable(memory) else f"{memory / 1024:.1f} GB"
+        rows.append(f"| {stage} | {n} | {request.get('slurm_partition', 'default')} | {request.get('gres') or '-'} | "
+                    f"{memory} | {request['runtime']} min |")
+    return rows
+
+
 def plan_text(cfg: Config, calibration: list[dict] = ()) -> tuple[str, bool]:
     """The plan as Markdown, and whether every training job fits in GPU memory."""
+    check_gpu_type(cfg, list(calibration))
     splits = tracking_splits(cfg)
     plans, source = training_plans(cfg, list(calibration), splits)
     return render(cfg, plans, source, splits), not any(plan.fits is False for plan in plans)
@@ -248,7 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(build_parser(), argv)
 
     def body() -> int:
-        text, fits = plan_text(config_from_args(args), read_calibration(args.calibration))
+        from srtrack import preflight
+
+        cfg = config_from_args(args)
+        preflight.check(cfg)
+        text, fits = plan_text(cfg, read_calibration(args.calibration))
         sys.stdout.write(text)
         return 0 if fits else 1
 

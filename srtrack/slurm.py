@@ -31,6 +31,7 @@ from srtrack.errors import ConfigError
 
 PARTITION_ENV = "SRTRACK_SLURM_PARTITION"
 ACCOUNT_ENV = "SRTRACK_SLURM_ACCOUNT"
+QOS_ENV = "SRTRACK_SLURM_QOS"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class TrainingJob:
     launcher: str  # "torchrun" or "srun"
     mem_mb_per_node: int
     runtime_min: int
+    gres_type: str | None = None  # the cluster's GPU type name (gpu:<type>:<n>)
+    node_mem_mb: int | None = None  # what one node has: retries grow memory up to it
 
     @property
     def world_size(self) -> int:
@@ -66,13 +69,20 @@ class TrainingJob:
         if self.launcher == "torchrun":
             return f"python -m torch.distributed.run --standalone --nnodes=1 --nproc-per-node={self.procs_per_node}"
         # explicit: snakemake's jobstep clears the SLURM_* variables srun would take the shape from
-        gres = f" --gres=gpu:{self.gpus_per_node}" if self.gpus_per_node else ""
+        gres = f" --gres={self.gres}" if self.gres else ""
         return (f"srun --nodes={self.nodes} --ntasks-per-node={self.procs_per_node} --cpus-per-task={self.cpus_per_proc}"
                 f"{gres} --kill-on-bad-exit=1 python")
 
+    @property
+    def gres(self) -> str | None:
+        """The GPU request per node: `gpu:<n>`, or `gpu:<type>:<n>` with `resources.gres_type`."""
+        return gres(self.gpus_per_node, self.gres_type)
+
     def mem_mb(self, attempt: int = 1) -> int:
-        """Memory per node; grows linearly with the attempt, so `--retries` survives an OOM kill."""
-        return self.mem_mb_per_node * attempt
+        """Memory per node; grows linearly with the attempt, so `--retries` survives an OOM kill, up to
+        what a node has (`resources.node_mem_gb`): a request no node can meet would wait forever."""
+        grown = self.mem_mb_per_node * attempt
+        return min(grown, self.node_mem_mb) if self.node_mem_mb else grown
 
     def snakemake_resources(self) -> dict[str, Any]:
         """Rule resources for snakemake-executor-plugin-slurm (None leaves a key out)."""
@@ -80,7 +90,7 @@ class TrainingJob:
         per_node = srun and self.tasks_per_node > 1
         return {
             "nodes": self.nodes,
-            "gres": f"gpu:{self.gpus_per_node}" if self.gpus_per_node else None,
+            "gres": self.gres,
             # the plugin runs an "mpi" rule in the batch script; our command's srun starts the tasks
             "mpi": "srun" if srun else None,
             # the plugin refuses tasks_per_node=1 for such jobs; then the total count says the same
@@ -102,14 +112,65 @@ def training_job(cfg: Config) -> TrainingJob:
                           "are launched with srun (launcher: srun or auto)")
     return TrainingJob(nodes=res.nodes, gpus_per_node=res.gpus_per_node, procs_per_node=procs,
                        cpus_per_proc=res.cpus_per_task, launcher=launcher, mem_mb_per_node=res.mem_gb * 1024,
-                       runtime_min=res.runtime_min)
+                       runtime_min=res.runtime_min, gres_type=res.gres_type,
+                       node_mem_mb=res.node_mem_gb * 1024 if res.node_mem_gb else None)
+
+
+def gres(gpus: int, gres_type: str | None) -> str | None:
+    """`gpu:<n>` or, on a cluster that types its GPUs, `gpu:<type>:<n>`; None without GPUs."""
+    if not gpus:
+        return None
+    return f"gpu:{gres_type}:{gpus}" if gres_type else f"gpu:{gpus}"
+
+
+def capped_runtime(cfg: Config, minutes: int) -> int:
+    """A job's time limit, at most the partition's (`resources.max_runtime_min`)."""
+    cap = cfg.resources.max_runtime_min
+    return min(minutes, cap) if cap else minutes
 
 
 def partition_and_account(cfg: Config) -> tuple[str | None, str | None]:
-    """resources.partition/account, else $SRTRACK_SLURM_PARTITION/$SRTRACK_SLURM_ACCOUNT, else the
-    cluster's defaults (None). The Slurm profile reads the same variables."""
-    return (cfg.resources.partition or os.environ.get(PARTITION_ENV) or None,
-            cfg.resources.account or os.environ.get(ACCOUNT_ENV) or None)
+    """The partition of training jobs and the account: $SRTRACK_SLURM_PARTITION / _ACCOUNT where set
+    (a one-off override), else resources.partition / account, else the cluster's defaults (None)."""
+    return (os.environ.get(PARTITION_ENV) or cfg.resources.partition or None,
+            os.environ.get(ACCOUNT_ENV) or cfg.resources.account or None)
+
+
+def site_resources(cfg: Config, *, gpu_class: bool) -> dict[str, Any]:
+    """The site's Slurm settings of one rule, as snakemake-executor-plugin-slurm resources: the
+    partition (training, prior and tracking jobs: `resources.partition`; the others, which never use
+    a GPU: `resources.cpu_partition`, else the same), the account, the QoS and, for GPU-class jobs, the
+    node constraint. $SRTRACK_SLURM_PARTITION / _ACCOUNT / _QOS override the site file."""
+    res = cfg.resources
+    partition, account = partition_and_account(cfg)
+    if not gpu_class:
+        partition = os.environ.get(PARTITION_ENV) or res.cpu_partition or partition
+    chosen = {"slurm_partition": partition, "slurm_account": account, "qos": os.environ.get(QOS_ENV) or res.qos,
+              "constraint": res.constraint if gpu_class else None}
+    return {k: v for k, v in chosen.items() if v}
+
+
+# what the jobs that are not training ask for: (a GPU-class job, memory MB, time limit in minutes)
+STAGE_REQUESTS = {"synth": (False, 4000, 30), "prepare": (False, 2000, 30), "compare": (False, 2000, 10),
+                  "report": (False, 2000, 10), "sensitivity": (True, 8000, 120)}
+TRACKING_MINUTES_PER_SPLIT = 60
+
+
+def rule_resources(cfg: Config, stage: str, splits: int = 1) -> dict[str, Any]:
+    """Every Slurm resource of one rule of the DAG, in one place (the rules and `python -m srtrack.plan`
+    read it): the shape and memory of training jobs (`training_job`), one GPU per tracking process for
+    `evaluate` (an hour per split) and `retention`, STAGE_REQUESTS for the rest; the site's partition,
+    account, QoS and constraint (`site_resources`); every time limit capped at the partition's."""
+    if stage in ("pretrain", "tune"):
+        job = training_job(cfg)
+        return {**job.snakemake_resources(), **site_resources(cfg, gpu_class=True),
+                "mem_mb": lambda wildcards, attempt: job.mem_mb(attempt), "runtime": job.runtime_min}
+    if stage in ("evaluate", "retention"):
+        minutes = TRACKING_MINUTES_PER_SPLIT * (splits if stage == "evaluate" else 1)
+        return {**evaluation_resources(cfg), **site_resources(cfg, gpu_class=True),
+                "runtime": capped_runtime(cfg, minutes)}
+    gpu_class, mem_mb, minutes = STAGE_REQUESTS[stage]
+    return {**site_resources(cfg, gpu_class=gpu_class), "mem_mb": mem_mb, "runtime": capped_runtime(cfg, minutes)}
 
 
 def evaluation_resources(cfg: Config) -> dict[str, Any]:
@@ -118,4 +179,4 @@ def evaluation_resources(cfg: Config) -> dict[str, Any]:
     gpus = min(cfg.evaluate.workers, cfg.resources.gpus_per_node)
     if not gpus:
         return {"mem_mb": 4000}
-    return {"gres": f"gpu:{gpus}", "mem_mb": cfg.resources.mem_gb * 1024}
+    return {"gres": gres(gpus, cfg.resources.gres_type), "mem_mb": cfg.resources.mem_gb * 1024}

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 
 from srtrack import layout
 from srtrack.config import Config, config_to_dict, section
 from srtrack.datasets import READERS
-from srtrack.errors import ConfigError
+from srtrack.errors import EXIT_CONFIG_ERROR, ConfigError
 from srtrack.io import json_sha256, write_text_atomic
 from srtrack.mlflow_server import ML_VIEW
 from srtrack.study import BASELINE, MODALITIES, Study, retained_name
@@ -319,10 +319,11 @@ def dag_summary(cfg: Config) -> str:
 
 
 def write_resolved_config(cfg: Config) -> str:
-    """Write the merged, validated config next to the outputs; rewritten only when it changes.
+    """Write the merged, validated config next to the outputs (Snakemake `onstart`: never in a dry
+    run, which must not change the file that running jobs read); rewritten only when it changes.
 
     Rules take this file as their `--config`, so a stage sees exactly what Snakemake validated,
-    including `--config key=value` overrides, and a config change makes the file newer.
+    including `--config key=value` overrides.
     """
     path = Path(layout.resolved_config(out(cfg)))
     text = "# written by the srtrack workflow from the merged config; do not edit\n" + yaml.safe_dump(
@@ -330,6 +331,35 @@ def write_resolved_config(cfg: Config) -> str:
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         write_text_atomic(path, text)
     return str(path)
+
+
+def exit_on_config_error(step: Callable[[], Any]) -> Any:
+    """Run a step of the Snakefile's set-up; a ConfigError ends snakemake with the message alone and
+    exit 2, as every srtrack CLI does, instead of a traceback, before any job is queued."""
+    try:
+        return step()
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG_ERROR)
+
+
+def check_site(cfg: Config, workflow: Any) -> None:
+    """The pre-flight (srtrack/preflight.py) in snakemake's own process: every run and dry run, not
+    the jobs (they parse the Snakefile again on their nodes)."""
+    from srtrack import preflight
+
+    if workflow.is_main_process:
+        exit_on_config_error(lambda: preflight.check(cfg))
+
+
+def check_executor(cfg: Config, workflow: Any) -> None:
+    """Snakemake `onstart`: what depends on where the jobs run (a cluster needs a tracking server)."""
+    from srtrack import preflight
+
+    plugin = getattr(workflow, "executor_plugin", None)
+    cluster = getattr(plugin, "name", "local") not in ("local", "dryrun", "touch")
+    if cluster:
+        exit_on_config_error(lambda: preflight.check_tracking(cfg))
 
 
 def config_sources(workflow: Any) -> list[Path]:

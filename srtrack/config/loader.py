@@ -282,6 +282,14 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
 
 
 def _check_cross_fields(cfg: Config) -> None:
+    missing = [layer for layer in cfg.study.requires if layer not in cfg.study.provides]
+    if missing:
+        raise ConfigError(
+            f"{_where(cfg.sources, ['study', 'requires'], cfg.overrides)}: study.requires {', '.join(missing)}, which no "
+            f"merged layer provides (study.provides: {', '.join(cfg.study.provides) or 'none'}); merge the file that "
+            "provides it first: config/paper/common.yaml provides paper-common (snakemake --configfile "
+            "config/paper/common.yaml config/paper/<setting>.yaml my-site.yaml)"
+        )
     if cfg.method.m_min > cfg.method.m_max:
         raise ConfigError(
             f"{_where(cfg.sources, ['method', 'm_min'], cfg.overrides)}: method.m_min ({cfg.method.m_min}) must not exceed "

@@ -63,6 +63,8 @@ class StudyConfig:
     sweeps: dict[str, Sweep]
     tune_data: TuneData
     eval_data: EvalData
+    provides: tuple[str, ...] = ()  # the layers merged so far (config/paper/common.yaml: paper-common)
+    requires: tuple[str, ...] = ()  # the layers a file must be merged after (every paper setting: paper-common)
 
 
 @dataclass(frozen=True)
@@ -345,11 +347,17 @@ class ResourcesConfig:
     cpus_per_task: int
     mem_gb: int
     runtime_min: int
-    partition: str | None
+    partition: str | None  # training and tracking jobs
     account: str | None
     ddp_backend: Literal["auto", "gloo", "nccl"]
     gpu_type: str | None  # the step-time calibration `srtrack.plan` estimates GPU-hours with
     gpu_mem_gb: float | None  # memory of one GPU, what the plan checks each process's peak against
+    cpu_partition: str | None = None  # CPU-only jobs (data, comparison, report); None = partition
+    qos: str | None = None
+    constraint: str | None = None
+    gres_type: str | None = None  # the cluster's GRES type name of the GPUs (gpu:<type>:<n>)
+    max_runtime_min: int | None = None  # the partition's time limit
+    node_mem_gb: int | None = None  # one node's memory
 
 
 @dataclass(frozen=True)

@@ -292,10 +292,12 @@ class Builder:
         if not benchmarks:
             self.problems.append(f"compatibility: no modality tunes all of {labels}")
             return []
+        prompt_note = (" SRFT's prior constrains backbone weights, which prompt tuning freezes: on the prompt "
+                       "tracker only its transfer term (transfer_only) applies." if "prompt" in labels else "")
         table = self.table("compatibility", "Compatibility with PEFT", "Prompt tuning and LoRA alone and with SRFT "
                            f"({self.variant_notes(labels)}): headline score per benchmark (percent) and trainable "
                            "parameters (millions). On LoRA, B and A get the prior of the weight they adapt "
-                           "(docs/method.md).", self.columns(benchmarks, headline_only=True), labels,
+                           f"(docs/method.md).{prompt_note}", self.columns(benchmarks, headline_only=True), labels,
                            with_published=False)
         return [self.with_trainable(table)]
 

@@ -61,20 +61,26 @@ def job_state(job: str) -> str:
 
 def test_smoke_target_through_the_slurm_profile_with_ddp_tuning_and_an_mlflow_server(
         tmp_path: Path, mlflow_server: str) -> None:
-    overlay = tmp_path / "cluster.yaml"
+    """The site file alone says where the jobs go (no environment variable): every job runs with its
+    account and QoS, training, prior and tracking on its partition and the CPU-only jobs on its CPU
+    partition (scripts/slurm-local-setup.sh defines them: the account and QoS are not the defaults), and
+    every run reaches its tracking server."""
+    site = tmp_path / "site.yaml"
     # every training job as 2 gloo processes, one Slurm task each, started by the rule's srun
     # the shipped RGB tracker instead of pre-training, and retention off: each Slurm job costs scheduling and
     # status polling (~30 s here); pre-training is the tune CLI through the same launcher as the tuning job
     # below, and the local DAG test runs both
-    overlay.write_text(yaml.safe_dump({"resources": {"launcher": "srun", "procs_per_node": 2, "cpus_per_task": 1,
-                                                     "mem_gb": 2},
-                                       "model": {"pretrained": str(REPO / "checkpoints/embedded-default-rgb.safetensors")},
-                                       "evaluate": {"retention": {"dataset": None}}}))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "SRTRACK_MLFLOW_URI": mlflow_server, "SRTRACK_SLURM_STATUS_WAIT": "1"}
+    site.write_text(yaml.safe_dump({"resources": {"launcher": "srun", "procs_per_node": 2, "cpus_per_task": 1,
+                                                  "mem_gb": 2, "partition": "debug", "cpu_partition": "cpu",
+                                                  "account": "siteacct", "qos": "siteqos"},
+                                    "mlflow": {"tracking_uri": mlflow_server},
+                                    "model": {"pretrained": str(REPO / "checkpoints/embedded-default-rgb.safetensors")},
+                                    "evaluate": {"retention": {"dataset": None}}}))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("SRTRACK_SLURM_", "SRTRACK_MLFLOW"))},
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "SRTRACK_SLURM_STATUS_WAIT": "1"}
     command = ["timeout", "-k", "30", "900", str(Path(sys.executable).parent / "snakemake"), "-s",
                str(REPO / "Snakefile"), "--profile", str(REPO / "slurm"), "smoke", "--slurm-keep-successful-logs",
-               "--configfile", str(SMOKE), str(overlay)]
+               "--configfile", str(SMOKE), str(site)]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
     logs = "\n".join(p.read_text()[-1500:] for p in tmp_path.glob(".snakemake/slurm_logs/**/*.log"))
     assert result.returncode == 0, result.stderr[-5000:] + logs[-5000:]
@@ -97,7 +103,16 @@ def test_smoke_target_through_the_slurm_profile_with_ddp_tuning_and_an_mlflow_se
     (parent,) = {r.data.tags["mlflow.parentRunId"] for r in stages}
     dag = client.get_run(parent)
     assert dag.data.tags["srtrack.role"] == "dag" and dag.info.status == "FINISHED"
-    assert not (out / "mlflow.db").exists(), "the profile sends runs to the server, not to the SQLite file"
+    assert not (out / "mlflow.db").exists(), "the site's tracking server gets the runs, not the SQLite file"
+    # what Slurm's accounting says each job ran with
+    ran = {}
+    for run in stages:
+        record = subprocess.run(["sacct", "-j", run.data.tags["slurm_job_id"], "-X", "-n", "-P", "-o",
+                                 "Partition,Account,QOS"], capture_output=True, text=True, timeout=30)
+        ran.setdefault(run.data.tags["stage"], set()).add(tuple(record.stdout.strip().split("|")))
+    assert ran == {"synth": {("cpu", "siteacct", "siteqos")}, "prepare": {("cpu", "siteacct", "siteqos")},
+                   "sensitivity": {("debug", "siteacct", "siteqos")}, "tune": {("debug", "siteacct", "siteqos")},
+                   "evaluate": {("debug", "siteacct", "siteqos")}}, ran
 
 
 def test_launch_tunes_with_submitit_ddp_and_resumes_after_a_preemption_signal(

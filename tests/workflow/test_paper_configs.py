@@ -41,28 +41,42 @@ def test_every_setting_file_is_tested() -> None:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """A run folder with fixture benchmarks in their real layouts, the released checkpoints' names in
-    pretrained_models/, and a site file in the shape of config/paper/site.example.yaml."""
+    """A run folder as a user's: fixture benchmarks in their real layouts holding the lists the example
+    site reads (LasHeR's own list files; a folder for every sequence of srtrack's builtin lists), the
+    released checkpoints' names in pretrained_models/ with headers that name the tensors srtrack loads,
+    and config/paper/site.example.yaml as shipped, only its roots replaced."""
+    import torch
+
+    from srtrack.datasets import create_reader
+    from srtrack.errors import ProblemLog
+
     run = tmp_path_factory.mktemp("paper")
-    roots = {}
-    for name in ("got10k", "lasher", "rgbt234", "depthtrack", "vot_rgbd22", "visevent", "coesot", "fe108"):
-        roots[name] = run / "data" / name
-        layouts.BUILDERS[name](roots[name], "s1", 4)
-    layouts.got10k(roots["got10k"], "v1", 4, folder="val")
-    (run / "pretrained_models").mkdir()
-    for name in CHECKPOINTS:
-        (run / "pretrained_models" / name).write_bytes(b"")  # only their paths matter to a dry run
     example = yaml.safe_load((PAPER / "site.example.yaml").read_text())
-    example["datasets"] = {name: {"root": str(root), "train_list": "all", "test_list": "all"}
-                           for name, root in roots.items()}
-    example["mlflow"] = {"tracking_uri": f"sqlite:///{run / 'mlflow.db'}"}
+    for name in example["datasets"]:
+        root = run / "data" / name
+        layouts.BUILDERS[name](root, "s1", 4)
+        example["datasets"][name]["root"] = str(root)
+    layouts.got10k(run / "data" / "got10k", "v1", 4, folder="val")
+    for list_file in ("trainingsetList.txt", "testingsetList.txt"):  # LasHeR ships them in its root
+        layouts.write_lines(run / "data" / "lasher" / list_file, ["s1"])
     (run / "site.yaml").write_text(yaml.safe_dump(example))
+    cfg = load_config(files(run, "droptrack384-rgbx"))
+    for name in ("depthtrack", "visevent", "coesot", "fe108"):  # the builtin lists: their sequence folders
+        reader = create_reader(name, cfg.datasets, list_frames=False)
+        for split in reader.splits:
+            for sequence in reader.sequence_names(split, ProblemLog())[0]:
+                reader.sequence_dir(sequence).mkdir(parents=True, exist_ok=True)
+    (run / "pretrained_models").mkdir()
+    header = {f"backbone.{key}": torch.zeros(1) for key in ("patch_embed.proj.weight", "blocks.0.attn.qkv.weight",
+                                                             "pos_embed_z", "pos_embed_x")}
+    for name in CHECKPOINTS:  # a dry run reads only their headers
+        torch.save({"net": header}, run / "pretrained_models" / name)
     return run
 
 
-def files(site: Path, setting: str, *grids: str) -> list[Path]:
-    return [DEFAULT_CONFIG, PAPER / "common.yaml", PAPER / f"{setting}.yaml",
-            *(PAPER / f"grid-{g}.yaml" for g in grids), site / "site.yaml"]
+def files(site: Path, setting: str, *grids: str, common: bool = True, site_file: str = "site.yaml") -> list[Path]:
+    return [DEFAULT_CONFIG, *([PAPER / "common.yaml"] if common else []), PAPER / f"{setting}.yaml",
+            *(PAPER / f"grid-{g}.yaml" for g in grids), site / site_file]
 
 
 @pytest.mark.parametrize("setting", sorted(SETTINGS))
@@ -161,3 +175,91 @@ def test_one_training_step_of_each_paper_model_at_its_real_size(site: Path, smok
     # full fine-tuning trains the network (199.6 M of 206.4 M: the frozen patch embeddings' copies aside);
     # LoRA and prompts train a few million parameters of the same ViT-B
     assert total > 80e6 and (trainable > 0.9 * total if label == "full" else trainable < 0.1 * total)
+
+
+def test_the_paper_settings_are_the_released_procedure(site: Path) -> None:
+    """fp32 without TF32 unless a site opts in; VisEvent and DepthTrack on the released split lists."""
+    cfg = load_config(files(site, "ostrack256-visevent"))
+    assert (cfg.train.precision, cfg.train.tf32) == ("fp32", False)
+    assert {(d.train_list, d.test_list) for d in (cfg.datasets.visevent, cfg.datasets.depthtrack)} == {
+        ("builtin", "builtin")}
+
+
+# a broken site, as users write them: (the setting, what the site file changes, the message, plan only)
+BROKEN_SITES = {
+    "misspelt_root": ("ostrack256-rgbt", {"datasets": {"lasher": {"root": "/data/LasHer"}}},
+                      r"site-broken.yaml:\d+: datasets.lasher.root: /data/LasHer is not a folder"),
+    "missing_list_file": ("ostrack256-rgbt", {"datasets": {"lasher": {"train_list": "trainlist.txt"}}},
+                          r"datasets.lasher.train_list: list file .*/lasher/trainlist.txt does not exist .*; srtrack "
+                          r"ships the released train list of lasher: set datasets.lasher.train_list to builtin"),
+    "missing_position_checkpoint": ("ostrack384-rgbt", {"model": {"pos_embed_from": "models/DropTrack.pth.tar"}},
+                                    r"site-broken.yaml:\d+: model.pos_embed_from: models/DropTrack.pth.tar: not found"),
+    "listed_benchmark_without_root": ("droptrack384-rgbx", {"datasets": {"visevent": {"root": None}}},
+                                      r"droptrack384-rgbx.yaml:\d+: study.tune_data.rgbx lists visevent, but "
+                                      r"datasets.visevent.root is not set"),
+    "training_longer_than_the_partition": ("ostrack256-rgbd", {"resources": {"max_runtime_min": 1440}},
+                                           r"resources.runtime_min is 2880 minutes, more than the partition's 1440"),
+    "more_memory_than_a_node": ("ostrack256-rgbe", {"resources": {"node_mem_gb": 128}},
+                                r"resources.mem_gb is 256 GB per node, more than a node has \(128 GB"),
+    "a_prior_method_on_the_prompt_tracker": (
+        "ostrack256-rgbt", {"study": {"methods": ["full", "srft_prompt"],
+                                      "variants": {"srft_prompt": {"method": "srft", "set": {"model.name": "vipt_base"}}}}},
+        r"label srft_prompt is srft on vipt_base, which trains only its prompts"),
+    "an_unknown_gpu_type": ("ostrack256-rgbt", {"resources": {"gpu_type": "a100"}},
+                            r"resources.gpu_type 'a100' is not a GPU the plan knows; use one of: a100-40gb, a100-80gb"),
+}
+
+
+def broken_site(site: Path, change: dict) -> str:
+    from srtrack.config import deep_merge
+
+    text = yaml.safe_dump(deep_merge(yaml.safe_load((site / "site.yaml").read_text()), change))
+    (site / "site-broken.yaml").write_text(text)
+    return "site-broken.yaml"
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_SITES))
+def test_the_plan_names_every_broken_site(site: Path, case: str, capsys, monkeypatch) -> None:
+    from srtrack import plan
+
+    setting, change, message = BROKEN_SITES[case]
+    monkeypatch.chdir(site)  # relative checkpoint paths are relative to the run folder
+    config = files(site, setting, site_file=broken_site(site, change))
+    assert plan.main([a for path in config for a in ("--config", str(path))]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err
+
+
+def test_a_setting_without_its_common_settings_is_refused(site: Path, capsys) -> None:
+    from srtrack import plan
+
+    config = files(site, "ostrack256-rgbt", common=False)
+    assert plan.main([a for path in config for a in ("--config", str(path))]) == 2
+    assert re.search(r"ostrack256-rgbt.yaml:\d+: study.requires paper-common, which no merged layer provides",
+                     capsys.readouterr().err)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["misspelt_root", "listed_benchmark_without_root", "a_prior_method_on_the_prompt_tracker"])
+def test_snakemake_with_the_profile_stops_a_broken_site_before_anything_is_queued(site: Path, case: str,
+                                                                                  tmp_path: Path) -> None:
+    """The real snakemake and Slurm plugin with the shipped profile; `sbatch` on PATH records any call."""
+    import os
+    import subprocess
+    import sys
+
+    setting, change, message = BROKEN_SITES[case]
+    config = files(site, setting, site_file=broken_site(site, change))
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "sbatch").write_text(f"#!/bin/sh\necho called >> {tmp_path / 'sbatch.calls'}\nexit 1\n")
+    (fake / "sbatch").chmod(0o755)
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{fake}:{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run([str(bin_dir / "snakemake"), "-s", str(REPO / "Snakefile"), "--profile", str(REPO / "slurm"),
+                             "--configfile", *map(str, config)], cwd=site, capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert re.search(message, result.stderr) and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert not (tmp_path / "sbatch.calls").exists(), "nothing may be submitted"

@@ -23,16 +23,27 @@ RECORDER = """#!/bin/sh
 echo "sbatch: error: recorder only" >&2
 exit 1
 """
+# the plugin checks a given account with sacctmgr: the site's account is this user's
+SACCTMGR = """#!/bin/sh
+echo siteacct
+"""
 
 
 def existing_inputs(tmp_path: Path) -> dict:
-    """Everything the tuning job needs, already there, so that it is the only job to run."""
+    """Everything the tuning job needs, already there, so that it is the only job to run: the benchmarks
+    (which the pre-flight checks) and a checkpoint whose header names a tracker's tensors."""
+    import torch
+
+    import layouts
+
     roots = {name: tmp_path / "data" / name for name in ("got10k", "lasher")}
     files = [f"results/data/{d}-train/{f}" for d in roots for f in ("index.json", "sequences.csv", "stats.png")]
     files += [f"results/prior/got10k/{f}" for f in ("prior.safetensors", "summary.json", "fisher_heatmap.png")]
-    for path in [*roots.values()]:
-        path.mkdir(parents=True)
-    for name in ["weights.pth", *files]:
+    layouts.lasher(roots["lasher"], "s1", 4)
+    layouts.got10k(roots["got10k"], "s1", 4)
+    layouts.got10k(roots["got10k"], "v1", 4, folder="val")
+    torch.save({"net": {"backbone.patch_embed.proj.weight": torch.zeros(1)}}, tmp_path / "weights.pth")
+    for name in files:  # newer than the checkpoint they come from
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("{}")
     return {"datasets": {name: {"root": str(root)} for name, root in roots.items()},
@@ -40,17 +51,28 @@ def existing_inputs(tmp_path: Path) -> dict:
             "study": {"output_dir": "results", "methods": ["srft"], "ablations": {"rgbt": []}}}
 
 
-def profile_run(tmp_path: Path, config: list[Path], *args: str) -> subprocess.CompletedProcess:
+def profile_run(tmp_path: Path, config: list[Path], *args: str, partition_env: bool = True,
+                mlflow_uri: str = "http://127.0.0.1:9") -> subprocess.CompletedProcess:
     bin_dir = Path(sys.executable).parent
     fake = tmp_path / "fake-bin"
     fake.mkdir(exist_ok=True)
     (fake / "sbatch").write_text(RECORDER.format(out=tmp_path / "sbatch.args"))
-    (fake / "sbatch").chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake}:{bin_dir}:{os.environ['PATH']}", "SRTRACK_SLURM_PARTITION": "gpu",
-           "SRTRACK_MLFLOW_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "SRTRACK_SLURM_STATUS_WAIT": "1"}
+    (fake / "sacctmgr").write_text(SACCTMGR)
+    for tool in ("sbatch", "sacctmgr"):
+        (fake / tool).chmod(0o755)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SRTRACK_SLURM_")},
+           "PATH": f"{fake}:{bin_dir}:{os.environ['PATH']}", "SRTRACK_SLURM_STATUS_WAIT": "1",
+           # jobs on a cluster need a tracking server (the pre-flight refuses a SQLite file); nothing here
+           # reaches it: the recorder refuses every job, and a given parent run stands for the DAG's
+           "SRTRACK_MLFLOW_URI": mlflow_uri, "SRTRACK_PARENT_RUN_ID": "recorder",
+           **({"SRTRACK_SLURM_PARTITION": "gpu"} if partition_env else {})}
     command = ["timeout", "-k", "10", "120", str(bin_dir / "snakemake"), "-s", str(REPO / "Snakefile"), "--profile",
                str(REPO / "slurm"), TARGET, "--rerun-triggers", "mtime", *args, "--configfile", *map(str, config)]
     return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
+
+
+SITE = {"partition": "gpu-site", "cpu_partition": "cpu", "account": "siteacct", "qos": "siteqos",
+        "constraint": "a100", "gres_type": "a100", "node_mem_gb": 100}
 
 
 @pytest.mark.slow
@@ -65,21 +87,28 @@ def profile_run(tmp_path: Path, config: list[Path], *args: str) -> subprocess.Co
      ["--nodes=2", "--ntasks-per-node=4", "--gres=gpu:4", "--cpus-per-task=8"],
      ["--ntasks-per-gpu", "--gpus", "--ntasks=1"],
      "srun --nodes=2 --ntasks-per-node=4 --cpus-per-task=8 --gres=gpu:4 --kill-on-bad-exit=1 python -m srtrack.tune"),
+    # the same job from a site file alone: its partition, account, QoS, node constraint and GPU type
+    ({"nodes": 1, "gpus_per_node": 4, "cpus_per_task": 8, "mem_gb": 64, **SITE},
+     ["--nodes=1", "--gres=gpu:a100:4", "-p", "gpu-site", "-A", "siteacct", "--qos=siteqos", "-C", "a100"],
+     ["--ntasks-per-gpu", "--gpus"],
+     "python -m torch.distributed.run --standalone --nnodes=1 --nproc-per-node=4 -m srtrack.tune"),
 ])
 def test_profile_sbatch_options_for_multi_gpu_tuning(tmp_path: Path, tmp_config, shape, wanted, unwanted,
                                                      launch) -> None:
     config = tmp_config({**existing_inputs(tmp_path), "resources": shape})
-    dry = profile_run(tmp_path, config, "-n", "-p")
+    from_site = "partition" in shape
+    dry = profile_run(tmp_path, config, "-n", "-p", partition_env=not from_site)
     assert dry.returncode == 0, dry.stderr[-3000:]
     jobs = dry.stdout + dry.stderr
     assert "rule tune:" in jobs and "rule prepare:" not in jobs and "rule sensitivity:" not in jobs, jobs[-3000:]
     assert launch in jobs
 
-    result = profile_run(tmp_path, config)
+    result = profile_run(tmp_path, config, partition_env=not from_site)
     assert result.returncode != 0
     calls = [call.strip().splitlines() for call in (tmp_path / "sbatch.args").read_text().split("=== sbatch")[1:]]
-    # the profile's `retries: 2`: three submissions, memory per node growing with the attempt
-    assert [args[args.index("--mem") + 1] for args in calls] == ["65536", "131072", "196608"]
+    # the profile's `retries: 2`: three submissions, memory per node growing with the attempt (up to a node's)
+    wanted_memory = ["65536", "102400", "102400"] if from_site else ["65536", "131072", "196608"]
+    assert [args[args.index("--mem") + 1] for args in calls] == wanted_memory
     for args in calls:
         options = [a for a in args if not a.startswith("--wrap")]
         for option in wanted:
@@ -88,6 +117,17 @@ def test_profile_sbatch_options_for_multi_gpu_tuning(tmp_path: Path, tmp_config,
             assert not any(o.startswith(option) for o in options), (option, options)
         wrap = next(a for a in args if a.startswith("--wrap="))
         assert "--executor slurm-jobstep" in wrap and "--target-jobs" in wrap
+
+
+@pytest.mark.slow
+def test_jobs_on_a_cluster_are_refused_a_sqlite_store(tmp_path: Path, tmp_config) -> None:
+    """Jobs on several nodes writing one SQLite file lock each other out: stopped before any submission."""
+    config = tmp_config(existing_inputs(tmp_path))
+    result = profile_run(tmp_path, config, mlflow_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "mlflow.tracking_uri is sqlite:///" in result.stderr and "set it in the site file to a tracking server" in (
+        result.stderr)
+    assert not (tmp_path / "sbatch.args").exists()
 
 
 def test_training_job_shapes_and_refusals(tmp_config) -> None:

@@ -6,18 +6,23 @@ from snakemake.utils import validate
 from srtrack.config import config_from_dict, load_config_dict
 from srtrack import layout
 from srtrack import workflow as dag
-from srtrack.slurm import evaluation_resources, training_job
+from srtrack.slurm import rule_resources, training_job
 from srtrack.study import Study
 
 # The files once more, as srtrack reads them: aliases that expand without bound ("billion laughs")
 # are refused before anything walks the config. Then srtrack's check, which names the file and line of every problem;
-# then Snakemake's.
-load_config_dict(dag.config_sources(workflow))
-CFG = config_from_dict(config, dag.config_sources(workflow))
+# then Snakemake's; then the site's pre-flight (srtrack/preflight.py). Each ends snakemake with exit 2
+# and its message, before any job is queued.
+dag.exit_on_config_error(lambda: load_config_dict(dag.config_sources(workflow)))
+CFG = dag.exit_on_config_error(
+    lambda: config_from_dict(config, dag.config_sources(workflow))
+)
 validate(config, "../schemas/config.schema.yaml")
+dag.check_site(CFG, workflow)
 OUT = str(CFG.study.output_dir)
 STUDY = Study(CFG)
-RESOLVED_CONFIG = dag.write_resolved_config(CFG)
+# written when the run starts (onstart), never by a dry run: running jobs read it
+RESOLVED_CONFIG = layout.resolved_config(OUT)
 # Every rule's command runs under srtrack.job_usage, which writes the job's usage record (log.usage)
 # when it ends; its docstring says why not Snakemake's `benchmark:`. The checkout's srtrack also when a
 # rule runs in a conda env built from envs/ (see README).
@@ -27,8 +32,8 @@ MEASURED = f"{PYENV} python -m srtrack.job_usage"
 # process per GPU (torchrun on one node, srun on several); see srtrack/slurm.py.
 TRAIN = training_job(CFG)
 TRAIN_LAUNCHER = TRAIN.python()
-# Tracking: one GPU per tracking process where the config has GPUs
-EVAL_RESOURCES = evaluation_resources(CFG)
+# Every rule's Slurm resources (partition, account, QoS, GPUs, memory, time) come from
+# srtrack.slurm.rule_resources, which `python -m srtrack.plan` lists too.
 
 
 wildcard_constraints:
@@ -56,6 +61,8 @@ def tune_inputs(wildcards):
 
 # One MLflow parent run per DAG invocation (a given $SRTRACK_PARENT_RUN_ID is kept); not in dry runs.
 onstart:
+    dag.check_executor(CFG, workflow)
+    dag.write_resolved_config(CFG)
     dag.print_plan(CFG)
     dag.open_dag_run(CFG)
 

@@ -23,8 +23,9 @@ for _modality in STUDY.scored_modalities():
             "../../envs/eval.yaml"
         threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
         resources:
-            **EVAL_RESOURCES,
-            runtime=60 * len(dag.score_indexes(CFG, _modality)),  # minutes: an hour per split
+            **rule_resources(
+                CFG, "evaluate", splits=len(dag.score_indexes(CFG, _modality))
+            ),
         params:
             measured=MEASURED,
             config=RESOLVED_CONFIG,
@@ -57,8 +58,7 @@ rule compare:
         "../../envs/eval.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **rule_resources(CFG, "compare"),
     params:
         measured=MEASURED,
     shell:
@@ -81,8 +81,7 @@ if STUDY.retention_split():
             "../../envs/eval.yaml"
         threads: CFG.resources.cpus_per_task * CFG.evaluate.workers
         resources:
-            **EVAL_RESOURCES,
-            runtime=60,
+            **rule_resources(CFG, "retention"),
         params:
             measured=MEASURED,
             config=RESOLVED_CONFIG,

@@ -16,8 +16,7 @@ rule prepare:
         "../../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        **rule_resources(CFG, "prepare"),
     params:
         measured=MEASURED,
         config=RESOLVED_CONFIG,

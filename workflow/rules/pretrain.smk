@@ -19,9 +19,7 @@ if CFG.model.pretrained is None:
         # alone on the DAG's critical path (only the synthetic default pre-trains): at least 2
         threads: max(2, TRAIN.cpus_per_task)
         resources:
-            **TRAIN.snakemake_resources(),
-            mem_mb=lambda wildcards, attempt: TRAIN.mem_mb(attempt),
-            runtime=TRAIN.runtime_min,
+            **rule_resources(CFG, "pretrain"),
         params:
             measured=MEASURED,
             launcher=TRAIN_LAUNCHER,

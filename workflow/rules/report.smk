@@ -17,8 +17,7 @@ rule report:
         "../../envs/eval.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **rule_resources(CFG, "report"),
     params:
         measured=MEASURED,
         config=RESOLVED_CONFIG,

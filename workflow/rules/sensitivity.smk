@@ -19,8 +19,7 @@ rule sensitivity:
         "../../envs/train.yaml"
     threads: CFG.resources.cpus_per_task
     resources:
-        mem_mb=8000,
-        runtime=120,
+        **rule_resources(CFG, "sensitivity"),
     params:
         measured=MEASURED,
         config=RESOLVED_CONFIG,
@@ -48,8 +47,7 @@ rule sensitivity_variant:
         "../../envs/train.yaml"
     threads: CFG.resources.cpus_per_task
     resources:
-        mem_mb=8000,
-        runtime=120,
+        **rule_resources(CFG, "sensitivity"),
     params:
         measured=MEASURED,
         config=RESOLVED_CONFIG,

@@ -16,8 +16,7 @@ rule synth:
     # tuning runs that need only the small RGB-X benchmark start while the RGB data is still rendering
     threads: CFG.resources.cpus_per_task
     resources:
-        mem_mb=4000,
-        runtime=30,
+        **rule_resources(CFG, "synth"),
     params:
         measured=MEASURED,
         config=RESOLVED_CONFIG,

@@ -18,9 +18,7 @@ rule tune:
         "../../envs/train.yaml"
     threads: TRAIN.cpus_per_task
     resources:
-        **TRAIN.snakemake_resources(),
-        mem_mb=lambda wildcards, attempt: TRAIN.mem_mb(attempt),
-        runtime=TRAIN.runtime_min,
+        **rule_resources(CFG, "tune"),
     params:
         measured=MEASURED,
         launcher=TRAIN_LAUNCHER,

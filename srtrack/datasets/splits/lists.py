@@ -98,8 +98,11 @@ def resolve_list(
     else:
         origin = Path(spec) if Path(spec).is_absolute() else root / spec
         if not origin.is_file():
+            shipped = resources.files("srtrack.datasets.splits").joinpath(f"{benchmark}_{split}.txt").is_file()
+            hint = (f"; srtrack ships the released {split} list of {benchmark}: set {config_key} to builtin"
+                    if shipped else "")
             raise ConfigError(f"{config_key}: list file {origin} does not exist (a relative list path is "
-                              f"relative to the dataset root)")
+                              f"relative to the dataset root){hint}")
         try:
             text = origin.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
