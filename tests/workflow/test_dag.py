@@ -75,6 +75,7 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
         build(roots[name], "s1", 4)
     layouts.got10k(roots["got10k"], "v1", 4, folder="val")  # srtrack's GOT-10k test split
     config = tmp_config({"datasets": {name: {"root": str(root)} for name, root in roots.items()}})
+    link_checkpoints(tmp_path)  # the study's model.pretrained, which the pre-flight checks
     result = snakemake(config, tmp_path, "data")
     assert result.returncode == 0, result.stderr[-4000:]
     out = tmp_path / "results"
@@ -200,10 +201,13 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
 
     unrelated = tmp_path / "lr.yaml"
     unrelated.write_text("train:\n  lr:\n    blocks: 0.001\n")
+    resolved = out / "config.resolved.yaml"
+    before = (resolved.read_bytes(), resolved.stat().st_mtime_ns)
     dry = snakemake([smoke, unrelated], tmp_path, "-n")
     jobs = dry.stdout + dry.stderr
     assert "tune " in jobs and "prepare " not in jobs and "pretrain " not in jobs and "sensitivity " not in jobs, \
         "a tuning setting must redo the tuning only"
+    assert (resolved.read_bytes(), resolved.stat().st_mtime_ns) == before, "a dry run changes no file jobs read"
     harder = tmp_path / "harder.yaml"
     harder.write_text("synth:\n  night_fraction: 0.9\n")
     dry = snakemake([smoke, harder], tmp_path, "-n")
@@ -418,7 +422,11 @@ def test_a_prior_sweep_variant_gets_its_own_prior(tmp_path: Path, tmp_config) ->
 
     study = {"methods": ["srft"], "ablations": {"rgbt": ["rank4"]},
              "variants": {"rank4": {"method": "srft", "set": {"sensitivity.rank": 4}}}}
-    config = tmp_config({"study": study, "datasets": {"got10k": {"root": "/d/g"}, "lasher": {"root": "/d/l"}}})
+    roots = {"got10k": tmp_path / "data" / "got10k", "lasher": tmp_path / "data" / "lasher"}
+    layouts.got10k(roots["got10k"], "s1", 4)
+    layouts.got10k(roots["got10k"], "v1", 4, folder="val")
+    layouts.lasher(roots["lasher"], "s1", 4)
+    config = tmp_config({"study": study, "datasets": {name: {"root": str(root)} for name, root in roots.items()}})
     cfg = load_config(config)
     out = cfg.study.output_dir
     assert tune_inputs(cfg, "rgbt", "rank4")["prior"] == f"{out}/prior/got10k/rank4/prior.safetensors"
