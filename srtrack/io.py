@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 
 def _umask() -> int:
@@ -163,3 +164,40 @@ class Publication:
     def final(self, path: Path) -> Path:
         """Where a file written into the staging folder is once published."""
         return self.out / Path(path).relative_to(self.dir)
+
+
+class FolderBusy(Exception):
+    """Another live process holds the folder (see `hold_folder`)."""
+
+
+@contextlib.contextmanager
+def hold_folder(folder: Path, what: str) -> Iterator[None]:
+    """Hold `folder` for this process while the block runs: a second process that asks (a second
+    driver's job after a restart, the same command in another terminal) gets FolderBusy naming the
+    holder, instead of writing the same files. An advisory lock of `<folder>/.lock`, which the kernel
+    releases when the holder dies, so a killed run never leaves the folder locked."""
+    import fcntl
+    import socket
+    import time
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise FolderBusy(f"{folder}: {holder} is {what} there; wait for it or stop it (two would write the same "
+                             "files)") from None
+        except OSError:  # a filesystem without locks: go on unprotected rather than not at all
+            yield
+            return
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {socket.gethostname()} (since {time.strftime('%Y-%m-%d %H:%M:%S')})")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

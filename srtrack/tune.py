@@ -24,6 +24,7 @@ training error (e.g. divergence), 2 config error, 75 stopped by SIGTERM/SIGUSR1/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
@@ -37,9 +38,9 @@ from srtrack import study
 from srtrack.cli_common import add_config_arguments, config_for_label, config_from_args, parse, run_main
 from srtrack.config import Config, config_to_dict
 from srtrack.config.types import LOADER_ONLY_KEYS
-from srtrack.errors import ConfigError, FileSystemError, describe_os_error
-from srtrack.io import (Publication, file_sha256, json_sha256, prepare_output_dir, require_file, write_json_atomic,
-                        write_text_atomic)
+from srtrack.errors import ConfigError, FileSystemError, SrtrackError, describe_os_error
+from srtrack.io import (FolderBusy, Publication, file_sha256, hold_folder, json_sha256, prepare_output_dir, require_file,
+                        write_json_atomic, write_text_atomic)
 from srtrack.layout import LOAD_REPORT_FILE, METRICS_FILE, MODEL_FILE, RUN_ID_FILE, TRAIN_LOG
 
 log = logging.getLogger("srtrack.tune")
@@ -120,16 +121,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
-    """The CLI body (see the module docstring)."""
+    """The CLI body (see the module docstring): one process at a time trains in a run folder."""
+    from srtrack.train import distributed
+
+    cfg, label, init = resolve_run(args)
+    env = distributed.detect()
+    try:
+        with hold_folder(args.out, "training") if env.is_main else contextlib.nullcontext():
+            return train_held(args, cfg, label, init, env)
+    except FolderBusy as exc:
+        raise SrtrackError(f"tune: {exc}") from None
+
+
+def train_held(args: argparse.Namespace, cfg: Config, label: study.Label, init: Path | None, env) -> int:
+    """Train with the run folder held by this process (`train`)."""
     import torch
 
     from srtrack.train import distributed
     from srtrack.train.preemption import EXIT_PREEMPTED, StopRequest, requeue
 
     modality = args.modality
-    cfg, label, init = resolve_run(args)
     method, model_name = label.method, cfg.model.name
-    env = distributed.detect()
     device = distributed.init(env, cfg.resources.ddp_backend)
     stop = StopRequest().install()
     try:

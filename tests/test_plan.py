@@ -45,9 +45,25 @@ def test_costs_match_the_released_networks() -> None:
 
 
 def site(tmp_path: Path, **resources) -> Path:
+    """A site the pre-flight accepts: GOT-10k, LasHeR (with its list files) and RGBT234 fixtures, and a
+    checkpoint whose header names a tracker's tensors."""
+    import torch
+
+    import layouts
+
+    roots = {name: tmp_path / "data" / name for name in ("got10k", "lasher", "rgbt234")}
+    if not roots["lasher"].exists():
+        layouts.got10k(roots["got10k"], "s1", 4)
+        layouts.got10k(roots["got10k"], "v1", 4, folder="val")
+        layouts.lasher(roots["lasher"], "s1", 4)
+        layouts.rgbt234(roots["rgbt234"], "s1", 4)
+        for list_file in ("trainingsetList.txt", "testingsetList.txt"):
+            layouts.write_lines(roots["lasher"] / list_file, ["s1"])
+        torch.save({"net": {"backbone.patch_embed.proj.weight": torch.zeros(1)}}, tmp_path / "DropTrack.pth.tar")
     path = tmp_path / "site.yaml"
     path.write_text(json.dumps({"mlflow": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
-                                "datasets": {"got10k": {"root": str(tmp_path)}, "lasher": {"root": str(tmp_path)}},
+                                "datasets": {name: {"root": str(root)} for name, root in roots.items()},
+                                "model": {"pretrained": str(tmp_path / "DropTrack.pth.tar")},
                                 "resources": resources}))
     return path
 
@@ -60,7 +76,11 @@ def plan(tmp_path: Path, capsys, *extra: str, **resources) -> tuple[int, str]:
 
 def test_the_paper_plan_lists_jobs_gpu_hours_and_memory(tmp_path: Path, capsys) -> None:
     code, text = plan(tmp_path, capsys, gpu_type="a100-80gb")
-    assert code == 0 and "jobs: tune 2, evaluate 3, retention 1 (tracking runs: 3 on test splits, 4 on RGB)" in text
+    assert code == 0 and ("jobs: prepare 5, sensitivity 1, tune 2, evaluate 3, retention 1, compare 2, report 1 "
+                          "(tracking runs: 6 on test splits, 4 on RGB)") in text
+    # every rule with what it asks Slurm for (the paper's common settings: 8 GPUs, 256 GB, 48 h)
+    assert "| tune | 2 | default | gpu:8 | 256.0 GB, x attempt | 2880 min |" in text
+    assert "| prepare | 5 | default | - | 2.0 GB | 30 min |" in text
     rows = re.findall(r"^\| rgbt/(\w+)/seed2023 \| srtrack_base \| (\d+) \| (\d+) \| fp32 \| ([\d.]+) \| yes \| ([\d.]+) "
                       r"\| (\d+) \| (\d+) \| ([\d.]+) \|$", text, flags=re.MULTILINE)
     # 20 epochs of 80,000 at a global batch of 56 on 8 GPUs: 28,560 steps of 7 pairs per GPU
@@ -70,7 +90,14 @@ def test_the_paper_plan_lists_jobs_gpu_hours_and_memory(tmp_path: Path, capsys) 
     # evaluate.batch auto: as many sequences per tracking process as 80 GB x 90 % hold (none prepared yet)
     batch, tracking = int(rows[0][6]), float(rows[0][7])
     assert batch > 16 and 0.9 * 72 < tracking <= 72
-    assert "step time: FLOPs at 35% of 19.5 TFLOP/s" in text and "training total:" in text
+    # the paper settings train in plain fp32 (no TF32): the non-tensor-core peak
+    assert "step time: FLOPs at 35% of the plain fp32 peak, 19.5 TFLOP/s" in text and "training total:" in text
+    # with TF32 on, the TF32 tensor-core peak, and a job estimated longer than its time limit is flagged
+    code, text = plan(tmp_path, capsys, "--set", "train.tf32=true", "--set", "resources.runtime_min=60",
+                      gpu_type="a100-80gb")
+    assert "FLOPs at 35% of the TF32 tensor-core peak, 156 TFLOP/s" in text
+    assert re.search(r"WARNING: rgbt/full/seed2023 needs about [\d.]+ h, more than its time limit "
+                     r"\(resources.runtime_min 60 min\): about \d+ submissions", text), text
 
 
 def test_a_job_that_does_not_fit_is_reported_with_fixes_that_fit(tmp_path: Path, capsys) -> None:

@@ -308,6 +308,7 @@ class TrainConfig:
     fused_adamw: bool  # on CUDA: AdamW as one fused kernel
     tf32: bool  # on CUDA: TF32 tensor cores for fp32 matmuls and convolutions
     compile: Literal["none", "inductor", "aot_eager"]  # torch.compile backend of the training forward
+    frozen_batchnorm: Literal["eval", "train"] = "eval"  # BatchNorm of frozen modules: running statistics kept (released)
 
 
 @dataclass(frozen=True)

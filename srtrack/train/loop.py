@@ -80,6 +80,12 @@ class Progress:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+def frozen_batchnorms(model: nn.Module) -> list[nn.Module]:
+    """The BatchNorm layers none of whose parameters are trained."""
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            and not any(p.requires_grad for p in m.parameters())]
+
+
 def micro_batch_seed(seed: int, step: int, index: int) -> int:
     """A distinct 63-bit seed per (run seed, step, micro-batch)."""
     return int.from_bytes(hashlib.sha256(f"{seed}/{step}/{index}".encode()).digest()[:8], "little") >> 1
@@ -242,6 +248,15 @@ class Trainer:
         except Exception:  # only for the message
             return "?"
 
+    def train_mode(self) -> None:
+        """Train mode, except that the BatchNorm layers of frozen modules (the box head while tuning) stay
+        in eval mode with `frozen_batchnorm: eval`, as the released FIX_BN: their running statistics
+        normalise and are never updated."""
+        self.wrapped.train()
+        if self.setup.schedule.frozen_batchnorm == "eval":
+            for module in frozen_batchnorms(self.model):
+                module.eval()
+
     # -- the run -----------------------------------------------------------------------------
     def batches(self) -> Iterator[dict[str, Tensor]]:
         """This rank's batches from the current step to the end of the run."""
@@ -257,7 +272,7 @@ class Trainer:
         from tqdm import tqdm
 
         cfg = self.setup.schedule
-        self.wrapped.train()
+        self.train_mode()
         started_step, started = self.progress.step, time.perf_counter()
         window: list[dict[str, float]] = []
         window_start = time.perf_counter()

@@ -45,7 +45,7 @@ def test_overlay_wins_and_paths_become_paths(tmp_path: Path) -> None:
 
 def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
     files = overlay(tmp_path, "study:\n  name: x\n  sead: 3\n")
-    with pytest.raises(ConfigError, match=r"mine.yaml:3: study.sead: unknown key \(expected one of: ablations, eval_data, methods, name, output_dir, seed, seeds, sweeps, tune_data, variants\)"):
+    with pytest.raises(ConfigError, match=r"mine.yaml:3: study.sead: unknown key \(expected one of: ablations, eval_data, methods, name, output_dir, provides, requires, seed, seeds, sweeps, tune_data, variants\)"):
         load_config(files)
 
 

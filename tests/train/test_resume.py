@@ -5,6 +5,7 @@ server that goes away in the middle of a run costs it nothing."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -79,7 +80,7 @@ def start_and_interrupt(args: list[str], out: Path, sig: int, after_step: int, d
 
 
 def test_resume_after_sigkill_and_after_sigterm_is_bit_identical(srft_run: list[str], reference: Path,
-                                                                 tmp_path: Path) -> None:
+                                                                 tmp_path: Path, capsys) -> None:
     killed = tmp_path / "killed"
     process = start_and_interrupt(srft_run, killed, signal.SIGKILL, after_step=3, delay=0.3)
     assert process.returncode == -signal.SIGKILL
@@ -92,7 +93,16 @@ def test_resume_after_sigkill_and_after_sigterm_is_bit_identical(srft_run: list[
     assert_bit_identical(weights(reference), weights(killed))
 
     preempted = tmp_path / "preempted"
-    process = start_and_interrupt(srft_run, preempted, signal.SIGTERM, after_step=3, delay=0.2)
+    process = start_tune(srft_run, preempted)
+    wait_for_checkpoint(process, preempted, 3)
+    # a second process on the same run folder (a second driver after a restart) is refused while it trains
+    from srtrack import tune
+
+    assert tune.main([*srft_run, "--out", str(preempted)]) == 1
+    busy = capsys.readouterr().err
+    assert re.search(rf"tune: {preempted}: process {process.pid} on \S+ \(since .*\) is training there", busy), busy
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=120)
     output = process.stdout.read()
     assert process.returncode == 75, output[-3000:]
     assert "SIGTERM received: checkpoint at step" in output and "run the same command to resume" in output

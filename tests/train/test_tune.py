@@ -255,3 +255,29 @@ def test_a_fatal_error_between_steps_leaves_a_checkpoint_that_resumes_exactly(sm
     resumed.run(StopRequest())
     final, expected = resumed.model.state_dict(), reference.model.state_dict()
     assert all(torch.equal(final[k], expected[k]) for k in expected)
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_the_frozen_heads_batchnorm_statistics_follow_frozen_batchnorm(smoke_data: Path, tmp_path: Path,
+                                                                       mode: str) -> None:
+    """Tuning freezes the box head: with `eval` (the released FIX_BN) a training step leaves its
+    BatchNorm running statistics as they were; with `train` the step updates them."""
+    from srtrack.train import distributed
+    from srtrack.train.loop import Trainer, frozen_batchnorms
+
+    config = run_config(smoke_data, tmp_path, {"epochs": 1, "samples_per_epoch": 2, "global_batch": 2,
+                                               "probe_samples": 0, "frozen_batchnorm": mode})
+    args = tune.build_parser().parse_args([*config, "--modality", "rgbt", "--method", "full", "--allow-random-init",
+                                           "--data", str(smoke_data / "results/data/lasher-train"), "--workers", "0",
+                                           "--out", str(tmp_path / "run")])
+    cfg, label, init = tune.resolve_run(args)
+    setup, _, _ = tune.build_setup(cfg, args, cfg.model.name, label.method, "rgbt", args.data, init)
+    trainer = Trainer(setup, distributed.detect(), torch.device("cpu"))
+    head = [name for name, m in trainer.model.named_modules() if m in frozen_batchnorms(trainer.model)]
+    assert head and all(name.startswith("box_head.") for name in head)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items() if "running_" in k}
+    trainer.train_mode()
+    trainer.train_step(next(trainer.batches()))
+    after = {k: v for k, v in trainer.model.state_dict().items() if "running_" in k}
+    unchanged = all(torch.equal(before[k], after[k]) for k in before)
+    assert unchanged == (mode == "eval")

@@ -178,9 +178,10 @@ def test_one_training_step_of_each_paper_model_at_its_real_size(site: Path, smok
 
 
 def test_the_paper_settings_are_the_released_procedure(site: Path) -> None:
-    """fp32 without TF32 unless a site opts in; VisEvent and DepthTrack on the released split lists."""
+    """fp32 without TF32 unless a site opts in; the frozen head's BatchNorm in eval mode (FIX_BN);
+    VisEvent and DepthTrack on the released split lists."""
     cfg = load_config(files(site, "ostrack256-visevent"))
-    assert (cfg.train.precision, cfg.train.tf32) == ("fp32", False)
+    assert (cfg.train.precision, cfg.train.tf32, cfg.train.frozen_batchnorm) == ("fp32", False, "eval")
     assert {(d.train_list, d.test_list) for d in (cfg.datasets.visevent, cfg.datasets.depthtrack)} == {
         ("builtin", "builtin")}
 
