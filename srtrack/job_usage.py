@@ -17,6 +17,13 @@ Columns (Snakemake's names where the meaning is the same):
 - `mean_load`: CPU time over wall time, percent of one core.
 - `cpu_time`: user + system seconds of the whole process tree.
 - `exit_code`: the command's, 128 + N when signal N ended it.
+- `invocation`: the snakemake run the job belonged to ($SRTRACK_DAG_INVOCATION, set when a DAG run
+  starts; empty outside one).
+
+A retry never repeats a configuration error: when snakemake runs a job again within the same run
+(the profile's `retries`, meant for out-of-memory kills and lost nodes) and its record says that the
+last attempt exited 2, the job exits 2 at once with that reason instead of running the command again.
+A new snakemake run (after the configuration was fixed) runs it.
 
 Only processes the command starts and waits for are counted: under `srun` the tasks are Slurm's
 (see `sacct`). Stop signals (TERM, USR1, USR2, HUP) are passed on to the command, so a kill of the
@@ -26,6 +33,7 @@ the terminal itself.
 
 from __future__ import annotations
 
+import os
 import resource
 import signal
 import subprocess
@@ -34,9 +42,11 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from srtrack.errors import EXIT_CONFIG_ERROR
 from srtrack.io import write_text_atomic
 
-COLUMNS = ("s", "h:m:s", "max_rss", "io_in", "io_out", "mean_load", "cpu_time", "exit_code")
+COLUMNS = ("s", "h:m:s", "max_rss", "io_in", "io_out", "mean_load", "cpu_time", "exit_code", "invocation")
+INVOCATION_ENV = "SRTRACK_DAG_INVOCATION"
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP)
 BLOCK_BYTES = 512  # getrusage's ru_inblock / ru_oublock unit on Linux
 
@@ -50,15 +60,32 @@ def usage_row(seconds: float, usage: resource.struct_rusage, exit_code: int) -> 
             "io_in": f"{usage.ru_inblock * BLOCK_BYTES / 2 ** 20:.2f}",
             "io_out": f"{usage.ru_oublock * BLOCK_BYTES / 2 ** 20:.2f}",
             "mean_load": f"{100 * cpu / seconds if seconds > 0 else 0.0:.2f}", "cpu_time": f"{cpu:.2f}",
-            "exit_code": str(exit_code)}
+            "exit_code": str(exit_code), "invocation": os.environ.get(INVOCATION_ENV, "")}
 
 
 def write_record(path: Path, row: dict[str, str]) -> None:
     write_text_atomic(path, "\t".join(COLUMNS) + "\n" + "\t".join(row[c] for c in COLUMNS) + "\n")
 
 
+def failed_on_configuration(record: Path) -> bool:
+    """Whether this job's last attempt, within the current snakemake run, exited with a configuration error."""
+    invocation = os.environ.get(INVOCATION_ENV)
+    if not invocation or not record.is_file():
+        return False
+    try:
+        lines = record.read_text(encoding="utf-8").splitlines()
+        row = dict(zip(lines[0].split("\t"), lines[1].split("\t")))
+    except (OSError, UnicodeDecodeError, IndexError):
+        return False
+    return row.get("invocation") == invocation and row.get("exit_code") == str(EXIT_CONFIG_ERROR)
+
+
 def run_measured(record: Path, command: Sequence[str]) -> int:
     """Run `command`, write its record to `record`; returns its exit code (128 + N for signal N)."""
+    if failed_on_configuration(record):
+        print("srtrack.job_usage: not retried: the last attempt of this job ended with a configuration error "
+              "(exit 2, in its log); fix the configuration and run snakemake again", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
     started = time.perf_counter()
     try:
         child = subprocess.Popen(list(command))

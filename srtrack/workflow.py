@@ -256,11 +256,16 @@ _OWNED_DAG_RUN = "SRTRACK_DAG_RUN_OWNED"
 
 
 def open_dag_run(cfg: Config) -> None:
-    """Snakemake `onstart`: open the invocation's MLflow parent run and export its id to the jobs
-    (unless $SRTRACK_PARENT_RUN_ID is set already, e.g. by a wrapper that owns the parent)."""
+    """Snakemake `onstart`: name this invocation for its jobs (srtrack.job_usage: a retry never repeats
+    a configuration error), open its MLflow parent run and export its id to the jobs (unless
+    $SRTRACK_PARENT_RUN_ID is set already, e.g. by a wrapper that owns the parent)."""
     import os
+    import uuid
 
+    from srtrack.job_usage import INVOCATION_ENV
     from srtrack.mlflow_runs import PARENT_RUN_ENV, start_dag_run
+
+    os.environ[INVOCATION_ENV] = uuid.uuid4().hex
 
     if not os.environ.get(PARENT_RUN_ENV):
         os.environ[PARENT_RUN_ENV] = start_dag_run(cfg, final_targets(cfg))

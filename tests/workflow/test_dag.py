@@ -88,6 +88,7 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
     with (out / "benchmarks/prepare/lasher-test.tsv").open() as handle:  # the job's usage record
         (usage,) = csv.DictReader(handle, delimiter="\t")
     assert usage["exit_code"] == "0" and float(usage["s"]) > 0 and float(usage["cpu_time"]) > 0
+    assert re.fullmatch(r"[0-9a-f]{32}", usage["invocation"]), "the snakemake run that the job belonged to"
     assert float(usage["max_rss"]) > 50, "the prepare process (numpy, OpenCV, MLflow), not the wrapper alone"
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("pytest").experiment_id], "tags.stage = 'prepare'")

@@ -15,8 +15,8 @@ from conftest import REPO
 from srtrack.job_usage import COLUMNS
 
 
-def measured(record: Path, *command: str, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def measured(record: Path, *command: str, extra_env: dict | None = None, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(extra_env or {})}
     return subprocess.Popen([sys.executable, "-m", "srtrack.job_usage", str(record), *command], env=env, **kwargs)
 
 
@@ -69,3 +69,22 @@ def test_without_a_command_it_prints_its_usage(tmp_path: Path) -> None:
     job = measured(tmp_path / "job.tsv", stderr=subprocess.PIPE, text=True)
     assert job.wait() == 2 and "srtrack.job_usage FILE COMMAND" in job.stderr.read()
     assert not (tmp_path / "job.tsv").exists()
+
+
+def test_a_retry_does_not_repeat_a_configuration_error(tmp_path: Path) -> None:
+    """Within one snakemake run a job whose last attempt exited 2 is not run again (exit 2 at once); a new
+    run, after the configuration was fixed, runs it."""
+    record, runs = tmp_path / "job.tsv", tmp_path / "runs"
+    script = f"import pathlib; p = pathlib.Path({str(runs)!r}); p.write_text(p.read_text() + 'x' if p.exists() else 'x'); exit(2)"
+
+    def attempt(invocation: str) -> subprocess.Popen:
+        return measured(record, sys.executable, "-c", script, extra_env={"SRTRACK_DAG_INVOCATION": invocation},
+                        stderr=subprocess.PIPE, text=True)
+
+    first = attempt("run-1")
+    assert first.wait() == 2 and read_record(record)["invocation"] == "run-1" and runs.read_text() == "x"
+    retry = attempt("run-1")
+    assert retry.wait() == 2 and "not retried: the last attempt of this job ended with a configuration error" in (
+        retry.stderr.read())
+    assert runs.read_text() == "x", "the command did not run again"
+    assert attempt("run-2").wait() == 2 and runs.read_text() == "xx", "a new snakemake run runs it"
