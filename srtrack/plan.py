@@ -298,6 +298,19 @@ def plan_text(cfg: Config, calibration: list[dict] = ()) -> tuple[str, bool]:
     return render(cfg, plans, source, splits), not any(plan.fits is False for plan in plans)
 
 
+def print_plan(cfg: Config) -> None:
+    """Snakemake `onstart` on a config with GPUs: the plan (jobs, GPU-hours, GPU memory per process),
+    printed and written to <output_dir>/plan.md before jobs are submitted."""
+    from srtrack.io import write_text_atomic
+
+    if not cfg.resources.gpus_per_node:
+        return
+    text, fits = plan_text(cfg)
+    write_text_atomic(Path(cfg.study.output_dir) / layout.PLAN_FILE, text)
+    print(text if fits else f"{text}\nWARNING: some training jobs will not fit in GPU memory (fixes above)",
+          file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m srtrack.plan", description=__doc__.split("\n")[0])
     add_config_arguments(parser)

@@ -272,19 +272,6 @@ def open_dag_run(cfg: Config) -> None:
         os.environ[_OWNED_DAG_RUN] = "1"
 
 
-def print_plan(cfg: Config) -> None:
-    """Snakemake `onstart` on a config with GPUs: the plan of `python -m srtrack.plan` (jobs, GPU-hours,
-    GPU memory per process), printed and written to <output_dir>/plan.md before jobs are submitted."""
-    if not cfg.resources.gpus_per_node:
-        return
-    from srtrack.plan import plan_text
-
-    text, fits = plan_text(cfg)
-    write_text_atomic(out(cfg) / layout.PLAN_FILE, text)
-    print(text if fits else f"{text}\nWARNING: some training jobs will not fit in GPU memory (fixes above)",
-          file=sys.stderr)
-
-
 def close_dag_run(cfg: Config, status: str) -> None:
     """Snakemake `onsuccess` / `onerror`: end the parent run this invocation opened."""
     import os

@@ -134,7 +134,7 @@ def test_a_calibration_file_gives_the_step_time(tmp_path: Path, capsys) -> None:
 
 
 def test_a_gpu_dag_prints_and_writes_its_plan_when_it_starts(tmp_path: Path, tmp_config, capsys) -> None:
-    from srtrack.workflow import print_plan
+    from srtrack.plan import print_plan
 
     roots = {"got10k": {"root": str(tmp_path)}, "lasher": {"root": str(tmp_path)}}
     cpu = load_config(tmp_config({"datasets": roots}))

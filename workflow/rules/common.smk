@@ -6,6 +6,7 @@ from snakemake.utils import validate
 from srtrack.config import config_from_dict, load_config_dict
 from srtrack import layout
 from srtrack import workflow as dag
+from srtrack.plan import print_plan
 from srtrack.slurm import rule_resources, training_job
 from srtrack.study import Study
 
@@ -63,7 +64,7 @@ def tune_inputs(wildcards):
 onstart:
     dag.check_executor(CFG, workflow)
     dag.write_resolved_config(CFG)
-    dag.print_plan(CFG)
+    print_plan(CFG)
     dag.open_dag_run(CFG)
 
 
