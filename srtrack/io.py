@@ -145,13 +145,11 @@ class Publication:
     def __exit__(self, exc_type, exc, tb) -> None:
         import shutil
 
-        if exc_type is None:
-            try:
+        try:
+            if exc_type is None:
                 self._publish()
-            except BaseException:
-                shutil.rmtree(self.dir, ignore_errors=True)
-                raise
-        shutil.rmtree(self.dir, ignore_errors=True)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def _publish(self) -> None:
         files = sorted((p for p in self.dir.rglob("*") if p.is_file()),

@@ -61,6 +61,13 @@ def describe(op: Op) -> str:
     return f"{kind} {op.get('path', '')} {detail}".replace("  ", " ").strip()
 
 
+def refused(op: Op, exc: Exception) -> str:
+    """A write the server answered but refused: warned about now, and the entry of the run's lost-writes tag."""
+    entry = f"{describe(op)}: {type(exc).__name__}: {str(exc)[:300]}"
+    log.warning("MLflow refused a write of run %s, which is lost: %s", op["run_id"], entry)
+    return entry
+
+
 def execute(client: Any, op: Op) -> None:
     """Send one record with `client` (an MlflowClient). `log_model` remembers the model it created in
     the record, so that a retry after a failure continues instead of creating a second one."""
@@ -182,8 +189,7 @@ class Courier:
                 if not self.reachable():
                     self._went_down(exc)
                     continue
-                self.lost.append(f"{describe(op)}: {type(exc).__name__}: {str(exc)[:300]}")
-                log.warning("MLflow refused a write of run %s, which is lost: %s", op["run_id"], self.lost[-1])
+                self.lost.append(refused(op, exc))
             with self._cond:
                 if self._queue and self._queue[0] is op:
                     self._queue.popleft()
@@ -304,8 +310,7 @@ def replay_spool(client: Any, uri: str, spool: Path, reachable: Callable[[], boo
                     write_spool(spool, uri, ops[i:])
                     claimed.unlink(missing_ok=True)
                     return sent
-                lost.append(f"{describe(op)}: {type(exc).__name__}: {str(exc)[:300]}")
-                log.warning("MLflow refused a spooled write of run %s, which is lost: %s", op["run_id"], lost[-1])
+                lost.append(refused(op, exc))
                 continue
             sent += 1
         note = (f"{len(ops) - len(lost)} write(s) sent late from {path.name}, spooled at {document['written']} by "

@@ -32,7 +32,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -262,7 +262,7 @@ def connect(cfg: Config, parent_run_id: str | None = None) -> tuple[Any, str, st
             experiment_id = ensure_experiment(client, cfg)
             parent = parent_run_id or os.environ.get(PARENT_RUN_ENV) or ensure_study_run(client, experiment_id,
                                                                                            cfg.study.name)
-        replay_spool(client, uri, spool_dir(cfg), lambda: reachable(uri, cfg.mlflow.connect_timeout_s))
+        replay_spool(client, uri, spool_dir(cfg), server_probe(cfg))
         close_orphans(client, experiment_id)
     return client, experiment_id, parent
 
@@ -272,12 +272,17 @@ def spool_dir(cfg: Config) -> Path:
     return Path(mlflow_spool(cfg.study.output_dir)).resolve()
 
 
+def server_probe(cfg: Config) -> Callable[[], bool]:
+    """Whether the tracking server answers now (what tells an outage from a refused write)."""
+    uri = tracking_uri(cfg)
+    return lambda: reachable(uri, cfg.mlflow.connect_timeout_s)
+
+
 def open_courier(cfg: Config, client: Any) -> Any:
     """The courier that sends a stage's writes (srtrack/mlflow_delivery.py)."""
     from srtrack.mlflow_delivery import Courier
 
-    uri = tracking_uri(cfg)
-    return Courier(client, uri, spool_dir(cfg), lambda: reachable(uri, cfg.mlflow.connect_timeout_s))
+    return Courier(client, tracking_uri(cfg), spool_dir(cfg), server_probe(cfg))
 
 
 def close_run(courier: Any, run_id: str, status: str, notes: Mapping[str, str], wait_s: float) -> None:
@@ -308,10 +313,9 @@ def _server_errors(cfg: Config) -> Iterator[None]:
     try:
         yield
     except MlflowException:
-        uri = tracking_uri(cfg)
-        if not reachable(uri, cfg.mlflow.connect_timeout_s):
-            raise TrackingServerUnavailable(f"the MLflow tracking server {uri} stopped answering while the stage "
-                                            "started; run the stage again when it is back") from None
+        if not server_probe(cfg)():
+            raise TrackingServerUnavailable(f"the MLflow tracking server {tracking_uri(cfg)} stopped answering while "
+                                            "the stage started; run the stage again when it is back") from None
         raise
 
 

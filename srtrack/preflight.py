@@ -20,13 +20,12 @@ Torch-free: the Snakefile runs it.
 
 from __future__ import annotations
 
-import json
-import pickletools
 import struct
 import zipfile
 from pathlib import Path
 from typing import Iterator
 
+from srtrack.checkpoint_index import tensor_names
 from srtrack.config import Config, config_location
 from srtrack.errors import ConfigError, ProblemLog
 from srtrack.study import PRIOR_METHODS, Study, peft_family
@@ -64,21 +63,28 @@ def _at(cfg: Config, key: str) -> str:
     return f"{config_location(cfg, key)}: {key}"
 
 
+def _label_keys(cfg: Config) -> dict[str, str]:
+    """Every label the study tunes by name, with the key that names it first."""
+    keys = {name: "study.methods" for name in cfg.study.methods}
+    for modality, names in cfg.study.ablations.items():
+        keys.update({name: f"study.ablations.{modality}" for name in names if name not in keys})
+    return keys
+
+
 def _listed(cfg: Config) -> dict[str, tuple[str, set[str]]]:
     """Every benchmark the study names, with the key that names it and the splits it reads."""
-    study = cfg.study
+    study, resolved = cfg.study, Study(cfg)
     listed: dict[str, tuple[str, set[str]]] = {}
 
     def add(name: str, key: str, split: str) -> None:
         listed.setdefault(name, (key, set()))[1].add(split)
 
-    labels = [*study.methods, *(a for names in study.ablations.values() for a in names)]
     for modality in ("rgbt", "rgbd", "rgbe", "rgbx"):
         for name in getattr(study.tune_data, modality) or ():
             add(name, f"study.tune_data.{modality}", "train")
         for name in getattr(study.eval_data, modality) or ():
             add(name, f"study.eval_data.{modality}", "test")
-    if any(Study(cfg).label(name).uses_prior for name in labels) or cfg.model.pretrained is None:
+    if any(resolved.label(name).uses_prior for name in _label_keys(cfg)) or cfg.model.pretrained is None:
         add(cfg.sensitivity.dataset, "sensitivity.dataset", "train")
     retention = cfg.evaluate.retention.dataset
     if retention is not None:
@@ -148,37 +154,11 @@ def _checkpoints(cfg: Config) -> Iterator[str]:
                    f"{', '.join(wanted)}: not an OSTrack/DropTrack/srtrack checkpoint")
 
 
-def tensor_names(path: Path) -> set[str]:
-    """The key strings of a checkpoint, read from its index without loading or unpickling anything: a
-    safetensors header, or the strings of a PyTorch zip file's pickle (its state-dict keys among them)."""
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                pickled = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
-                if pickled is None:
-                    raise ValueError("a zip file without data.pkl")
-                return _pickle_strings(archive.read(pickled))
-        (length,) = struct.unpack("<Q", head)
-        if 0 < length < 100 * 2 ** 20:
-            header = json.loads(handle.read(length))
-            return {k for k in header if k != "__metadata__"}
-    raise ValueError("neither a safetensors file nor a PyTorch zip checkpoint")
-
-
-def _pickle_strings(data: bytes) -> set[str]:
-    """Every string constant of a pickle, by walking its opcodes (nothing is executed)."""
-    return {arg for op, arg, _ in pickletools.genops(data) if isinstance(arg, str) and "UNICODE" in op.name}
-
-
 def _methods(cfg: Config) -> Iterator[str]:
     """A prior method on a prompt tracker has nothing to constrain: the tracker trains prompts only,
     and the prior is computed for backbone weights (tune refuses it at start, after the queue)."""
     study = Study(cfg)
-    keys = {name: "study.methods" for name in cfg.study.methods}
-    for modality, names in cfg.study.ablations.items():
-        keys.update({name: f"study.ablations.{modality}" for name in names if name not in keys})
-    for name, key in keys.items():
+    for name, key in _label_keys(cfg).items():
         label = study.label(name)
         if label.method in PRIOR_METHODS and peft_family(label.model) == "prompt":
             yield (f"{_at(cfg, key)}: label {name} is {label.method} on {label.model}, which trains only "

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-import cv2
 import numpy as np
 
+from srtrack.datasets.encodings import read_image
 from srtrack.datasets.image_headers import ImageHeader, ImageHeaderError, read_header
 from srtrack.datasets.sequence import Sequence
-from srtrack.errors import ProblemLog
+from srtrack.errors import DatasetFormatError, ProblemLog
 
 CheckMode = Literal["all", "sampled", "none"]
 
@@ -73,14 +73,11 @@ def check_images(seq: Sequence, x_dtype: str, mode: CheckMode, sample_every: int
 
 
 def _decode(path, log: ProblemLog) -> None:
-    """Decode one frame fully; OpenCV's failures (None, or an exception when memory runs out) become errors."""
+    """Decode one frame fully, as the trackers will (`read_image`); its failure becomes an error of `log`."""
     try:
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    except cv2.error as exc:
-        log.error(path, f"cannot be decoded ({str(exc).strip().splitlines()[-1][:200]})")
-        return
-    if image is None:
-        log.error(path, "cannot be decoded as an image (corrupt or not an image file)")
+        read_image(path, unchanged=True)
+    except DatasetFormatError as exc:
+        log.extend(exc.problems)
 
 
 def _header(path, modality: str, expected: str, log: ProblemLog, max_pixels: int | None) -> ImageHeader | str | None:

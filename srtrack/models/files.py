@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from srtrack import __version__
+from srtrack.checkpoint_index import zip_pickle
 from srtrack.errors import CheckpointError
 
 FORMAT = "srtrack-checkpoint/1"
@@ -80,9 +81,7 @@ def _placeholder(name: str) -> type[Inert]:
 def named_globals(path: Path) -> set[str]:
     """`module.name` of every GLOBAL the file's pickle names, without unpickling anything."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
-            data = archive.read(pickles[0]) if pickles else b""
+        data = zip_pickle(path) or b""
     except zipfile.BadZipFile:
         data = path.read_bytes()  # the legacy format: a sequence of pickles; the scan reads the first
     names = set()

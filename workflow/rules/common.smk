@@ -64,7 +64,7 @@ def tune_inputs(wildcards):
 onstart:
     dag.check_executor(CFG, workflow)
     dag.write_resolved_config(CFG)
-    print_plan(CFG)
+    dag.exit_on_config_error(lambda: print_plan(CFG))
     dag.open_dag_run(CFG)
 
 
