@@ -47,6 +47,8 @@ class NetworkCost:
     saved_bytes: int  # activations kept for the backward pass, per sample
     saved_bytes_checkpointed: int  # the same under activation checkpointing
     block_bytes: int  # the most one block saves: live at once while its backward (or recomputation) runs
+    fisher_entries: int = 0  # the prior's two-sided sums: d_out^2 + d_in^2 per trainable weight matrix
+    fisher_flops: float = 0.0  # their update per sample: 2 (d_out^2 d_in + d_in^2 d_out) per matrix
 
     def train_flops(self, checkpointing: bool) -> float:
         return TRAIN_FORWARDS[checkpointing] * self.forward_flops
@@ -126,11 +128,16 @@ def _network_cost(key: str) -> NetworkCost:
     saved, block = _saved_bytes(model, template, search)  # the plain forward: the largest block's working set
     model.backbone.activation_checkpointing = True
     saved_checkpointed = _saved_bytes(model, template, search)[0]
+    # the weight matrices the prior keeps two-sided sums of (srtrack.method.prior: more than one row and column)
+    sides = [(p.shape[0], p.numel() // p.shape[0]) for p in model.parameters()
+             if p.requires_grad and p.dim() >= 2 and p.shape[0] > 1 and p.numel() // p.shape[0] > 1]
     return NetworkCost(name=spec.name, template_size=spec.template_size, search_size=spec.search_size,
                        params=sum(p.numel() for p in model.parameters()),
                        trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
                        forward_flops=float(counter.get_total_flops()), saved_bytes=saved,
-                       saved_bytes_checkpointed=saved_checkpointed, block_bytes=block)
+                       saved_bytes_checkpointed=saved_checkpointed, block_bytes=block,
+                       fisher_entries=sum(o * o + i * i for o, i in sides),
+                       fisher_flops=float(sum(2 * (o * o * i + i * i * o) for o, i in sides)))
 
 
 # per trainable parameter, besides the weights: the gradient and AdamW's two moments (fp32)
@@ -168,6 +175,32 @@ def inference_memory_gb(cost: NetworkCost, batch: int, *, bf16: bool) -> float:
 def largest_eval_batch(cost: NetworkCost, budget_gb: float, *, bf16: bool) -> int:
     """The most sequences one tracking process can track in lockstep within `budget_gb`."""
     return _largest(lambda n: inference_memory_gb(cost, n, bf16=bf16), budget_gb)
+
+
+# what a stage process holds besides the network: the interpreter, torch, the data loader (measured ~1.5 GB on CPU)
+PROCESS_BASE_GB = 2.0
+# the prior's running sums are float64 (srtrack.method.prior.accumulate)
+BYTES_FP64 = 8
+# sustained fp32 GFLOP/s of one CPU core on vmap'ed per-sample gradients and the prior's GEMMs: a low,
+# stated assumption (vmap loops over samples inside CPU flash attention), so that time limits are generous
+CPU_GFLOPS_PER_CORE = 10.0
+
+
+def prior_memory_gb(cost: NetworkCost, chunk: int) -> float:
+    """Peak memory of the prior's extraction (GB) on CPU: the weights (and the checkpoint they were read
+    from), per chunk the per-sample gradients (and their squares) and activations, the float64 diagonal
+    and two-sided sums."""
+    weights = 2 * cost.params * BYTES_FP32
+    per_sample = 2 * cost.trainable * BYTES_FP32 + cost.activations(False)
+    sums = (cost.trainable + cost.fisher_entries) * BYTES_FP64
+    return PROCESS_BASE_GB + (weights + chunk * per_sample + sums) / 1e9
+
+
+def prior_seconds(cost: NetworkCost, samples: int, cpus: int) -> float:
+    """Time of the prior's extraction on `cpus` CPU cores at CPU_GFLOPS_PER_CORE: per sample a forward
+    and backward pass and the update of the two-sided sums."""
+    per_sample = cost.train_flops(False) + cost.fisher_flops
+    return samples * per_sample / (cpus * CPU_GFLOPS_PER_CORE * 1e9)
 
 
 def _largest(memory_gb: Callable[[int], float], budget_gb: float) -> int:

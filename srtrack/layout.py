@@ -21,6 +21,11 @@ MANIFEST_FILE, PREVIEW_PLOT = "manifest.json", "preview.png"  # synth
 RESOLVED_CONFIG = "config.resolved.yaml"
 
 
+def epoch_model_file(epoch: int) -> str:
+    """A tuned tracker's weights after `epoch` (evaluate.epoch), beside its final model.pth."""
+    return f"model-epoch{epoch}.pth"
+
+
 def tradeoff_plot(sweep: str, modality: str) -> str:
     """The report's trade-off curves of one study.sweeps entry on one modality (file name)."""
     return f"tradeoff_{sweep}_{modality}.png"

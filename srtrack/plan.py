@@ -243,12 +243,17 @@ def render(cfg: Config, plans: list[TrainingPlan], source: str, splits: dict[str
         if plan.fits is False:
             lines.append(f"- {plan.run} does not fit in {gpu_mem} x {MEMORY_HEADROOM:.0%}: "
                          + ("; ".join(plan.fixes) if plan.fixes else "no micro-batch fits; more GPU memory needed"))
-    limit = cfg.resources.runtime_min
+    limit, margin = cfg.resources.runtime_min, cfg.resources.stop_margin_min
     for plan in plans:
-        if plan.hours is not None and plan.hours * 60 > limit:
+        if plan.hours is not None and plan.hours * 60 > limit - margin:
+            segments = math.ceil(plan.hours * 60 / max(limit - margin, 1))
             lines.append(f"- WARNING: {plan.run} needs about {plan.hours:.1f} h, more than its time limit "
-                         f"(resources.runtime_min {limit} min): about {math.ceil(plan.hours * 60 / limit)} "
-                         "submissions, each resuming from the last checkpoint (the profile's retries: 2 allow 3)")
+                         f"(resources.runtime_min {limit} min, stopping {margin:g} min before it): about {segments} "
+                         "submissions, each resuming from the last checkpoint (the profile's retries: 2 allow 3"
+                         + (f"; run snakemake with --retries {segments - 1})" if segments > 3 else ")"))
+    if cfg.evaluate.epoch is not None:
+        lines.append(f"- the tuned trackers are scored with their weights after epoch {cfg.evaluate.epoch} of "
+                     f"{cfg.train.epochs} (evaluate.epoch)")
     if splits:
         lines += ["", "tracking: " + ", ".join(f"{name} {index['n_frames'] if index else '? (not prepared)'} frames"
                                                for name, index in splits.items())]
@@ -285,8 +290,9 @@ def requests_table(cfg: Config, counts: Counter) -> list[str]:
         memory = request["mem_mb"]
         grows = f", x attempt up to {cfg.resources.node_mem_gb} GB" if cfg.resources.node_mem_gb else ", x attempt"
         memory = f"{memory(None, 1) / 1024:.1f} GB{grows}" if callable(memory) else f"{memory / 1024:.1f} GB"
+        runtime = request["runtime"](None) if callable(request["runtime"]) else request["runtime"]
         rows.append(f"| {stage} | {n} | {request.get('slurm_partition', 'default')} | {request.get('gres') or '-'} | "
-                    f"{memory} | {request['runtime']} min |")
+                    f"{memory} | {runtime} min |")
     return rows
 
 

@@ -22,9 +22,10 @@ node and on many, and job steps inherit the job's GRES.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from srtrack.config import Config
 from srtrack.errors import ConfigError
@@ -81,8 +82,7 @@ class TrainingJob:
     def mem_mb(self, attempt: int = 1) -> int:
         """Memory per node; grows linearly with the attempt, so `--retries` survives an OOM kill, up to
         what a node has (`resources.node_mem_gb`): a request no node can meet would wait forever."""
-        grown = self.mem_mb_per_node * attempt
-        return min(grown, self.node_mem_mb) if self.node_mem_mb else grown
+        return grown(self.mem_mb_per_node, attempt, self.node_mem_mb)
 
     def snakemake_resources(self) -> dict[str, Any]:
         """Rule resources for snakemake-executor-plugin-slurm (None leaves a key out)."""
@@ -113,7 +113,12 @@ def training_job(cfg: Config) -> TrainingJob:
     return TrainingJob(nodes=res.nodes, gpus_per_node=res.gpus_per_node, procs_per_node=procs,
                        cpus_per_proc=res.cpus_per_task, launcher=launcher, mem_mb_per_node=res.mem_gb * 1024,
                        runtime_min=res.runtime_min, gres_type=res.gres_type,
-                       node_mem_mb=res.node_mem_gb * 1024 if res.node_mem_gb else None)
+                       node_mem_mb=node_mem_mb(cfg))
+
+
+def node_mem_mb(cfg: Config) -> int | None:
+    """One node's memory in MB (`resources.node_mem_gb`), None where the site does not say."""
+    return cfg.resources.node_mem_gb * 1024 if cfg.resources.node_mem_gb else None
 
 
 def gres(gpus: int, gres_type: str | None) -> str | None:
@@ -150,16 +155,35 @@ def site_resources(cfg: Config, *, gpu_class: bool) -> dict[str, Any]:
     return {k: v for k, v in chosen.items() if v}
 
 
-# what the jobs that are not training ask for: (a GPU-class job, memory MB, time limit in minutes)
-STAGE_REQUESTS = {"synth": (False, 4000, 30), "prepare": (False, 2000, 30), "compare": (False, 2000, 10),
-                  "report": (False, 2000, 10), "sensitivity": (True, 8000, 120)}
+# what the jobs that are neither training, tracking nor the prior ask for: (memory MB, time limit in minutes)
+STAGE_REQUESTS = {"synth": (4000, 30), "prepare": (2000, 30), "compare": (2000, 10), "report": (2000, 10)}
 TRACKING_MINUTES_PER_SPLIT = 60
+# the prior's request over its estimate (srtrack.costs): memory x 1.25, time x 2 + 10 minutes
+PRIOR_MEMORY_MARGIN, PRIOR_TIME_MARGIN, PRIOR_EXTRA_MIN = 1.25, 2.0, 10
+# the prior's request in local runs and dry runs, where no scheduler reads it (MB, minutes)
+PRIOR_PLACEHOLDER = (4000, 60)
 
 
-def rule_resources(cfg: Config, stage: str, splits: int = 1) -> dict[str, Any]:
+def prior_request(cfg: Config) -> tuple[int, int]:
+    """(memory MB, minutes) of the prior's job: its estimate for the RGB network at the study's crops,
+    `sensitivity.chunk` and `.samples` on the job's CPUs (srtrack.costs), with a margin. Imports torch:
+    called when Snakemake asks for the job's resources, not when the Snakefile is read."""
+    from srtrack.costs import network_cost, prior_memory_gb, prior_seconds
+    from srtrack.models.spec import spec_from_config
+    from srtrack.study import rgb_counterpart
+
+    cost = network_cost(spec_from_config(cfg.model, rgb_counterpart(cfg.model.name)))
+    memory_mb = math.ceil(prior_memory_gb(cost, cfg.sensitivity.chunk) * PRIOR_MEMORY_MARGIN * 1024)
+    seconds = prior_seconds(cost, cfg.sensitivity.samples, cfg.resources.cpus_per_task)
+    return memory_mb, math.ceil(seconds * PRIOR_TIME_MARGIN / 60) + PRIOR_EXTRA_MIN
+
+
+def rule_resources(cfg: Config, stage: str, splits: int = 1,
+                   estimate: Callable[[], bool] = lambda: True) -> dict[str, Any]:
     """Every Slurm resource of one rule of the DAG, in one place (the rules and `python -m srtrack.plan`
     read it): the shape and memory of training jobs (`training_job`), one GPU per tracking process for
-    `evaluate` (an hour per split) and `retention`, STAGE_REQUESTS for the rest; the site's partition,
+    `evaluate` (an hour per split) and `retention`, the prior's estimate (`prior_request`; where
+    `estimate()` is false, PRIOR_PLACEHOLDER), STAGE_REQUESTS for the rest; the site's partition,
     account, QoS and constraint (`site_resources`); every time limit capped at the partition's."""
     if stage in ("pretrain", "tune"):
         job = training_job(cfg)
@@ -169,8 +193,21 @@ def rule_resources(cfg: Config, stage: str, splits: int = 1) -> dict[str, Any]:
         minutes = TRACKING_MINUTES_PER_SPLIT * (splits if stage == "evaluate" else 1)
         return {**evaluation_resources(cfg), **site_resources(cfg, gpu_class=True),
                 "runtime": capped_runtime(cfg, minutes)}
-    gpu_class, mem_mb, minutes = STAGE_REQUESTS[stage]
-    return {**site_resources(cfg, gpu_class=gpu_class), "mem_mb": mem_mb, "runtime": capped_runtime(cfg, minutes)}
+    if stage == "sensitivity":
+        # the estimate imports torch (~7 s): asked for only where it is used, when jobs go to a cluster
+        def request() -> tuple[int, int]:
+            return prior_request(cfg) if estimate() else PRIOR_PLACEHOLDER
+
+        return {**site_resources(cfg, gpu_class=True),
+                "mem_mb": lambda wildcards, attempt: grown(request()[0], attempt, node_mem_mb(cfg)),
+                "runtime": lambda wildcards: capped_runtime(cfg, request()[1])}
+    mem_mb, minutes = STAGE_REQUESTS[stage]
+    return {**site_resources(cfg, gpu_class=False), "mem_mb": mem_mb, "runtime": capped_runtime(cfg, minutes)}
+
+
+def grown(mem_mb: int, attempt: int, cap_mb: int | None) -> int:
+    """`mem_mb` times the attempt (a retry after an out-of-memory kill asks for more), at most `cap_mb`."""
+    return min(mem_mb * attempt, cap_mb) if cap_mb else mem_mb * attempt
 
 
 def evaluation_resources(cfg: Config) -> dict[str, Any]:

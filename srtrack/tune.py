@@ -41,7 +41,7 @@ from srtrack.config.types import LOADER_ONLY_KEYS
 from srtrack.errors import ConfigError, FileSystemError, SrtrackError, describe_os_error
 from srtrack.io import (FolderBusy, Publication, file_sha256, hold_folder, json_sha256, prepare_output_dir, require_file,
                         write_json_atomic, write_text_atomic)
-from srtrack.layout import LOAD_REPORT_FILE, METRICS_FILE, MODEL_FILE, RUN_ID_FILE, TRAIN_LOG
+from srtrack.layout import LOAD_REPORT_FILE, METRICS_FILE, MODEL_FILE, RUN_ID_FILE, TRAIN_LOG, epoch_model_file
 
 log = logging.getLogger("srtrack.tune")
 
@@ -91,9 +91,37 @@ def run_key(cfg: Config, *, network: dict, method: str, modality: str, indexes: 
     return json_sha256(parts)[:20]
 
 
-def finished(out: Path, key: str) -> bool:
+def finished(out: Path, key: str, kept: int | None = None) -> bool:
+    """`out` holds this run's result: its model, its metrics with this run key, the kept epoch's weights."""
     metrics = out / METRICS_FILE
-    return (out / MODEL_FILE).is_file() and metrics.is_file() and json.loads(metrics.read_text()).get("run_key") == key
+    return ((out / MODEL_FILE).is_file() and metrics.is_file() and json.loads(metrics.read_text()).get("run_key") == key
+            and (kept is None or (out / epoch_model_file(kept)).is_file()))
+
+
+def kept_epoch(cfg: Config, modality: str) -> int | None:
+    """The epoch whose weights a tuning run keeps for scoring (evaluate.epoch; pre-training keeps none)."""
+    return None if modality == "rgb" else cfg.evaluate.epoch
+
+
+def epoch_missed(out: Path, epoch: int, steps_per_epoch: int) -> bool:
+    """The folder's checkpoint is past `epoch` but its weights were not kept (evaluate.epoch set later)."""
+    import torch
+
+    last, kept = out / "checkpoints" / "last.pt", out / "checkpoints" / epoch_model_file(epoch)
+    if kept.is_file() or not last.is_file():
+        return False
+    return int(torch.load(last, map_location="cpu", weights_only=True)["step"]) >= epoch * steps_per_epoch
+
+
+def keep_epoch_weights(out: Path, trainer, epoch: int, config_sha256: str) -> None:
+    """Write the tracker's current weights as the kept epoch's model file (under checkpoints/ until the
+    run's results are published)."""
+    from srtrack.io import write_bytes_atomic
+    from srtrack.models.files import save_tracker
+
+    data = save_tracker(trainer.model, trainer.setup.network.to_dict(), config_sha256)
+    write_bytes_atomic(out / "checkpoints" / epoch_model_file(epoch), data)
+    log.info("kept the weights after epoch %d for scoring (evaluate.epoch)", epoch)
 
 
 class RunLogHandler(logging.FileHandler):
@@ -138,21 +166,26 @@ def train_held(args: argparse.Namespace, cfg: Config, label: study.Label, init: 
     import torch
 
     from srtrack.train import distributed
-    from srtrack.train.preemption import EXIT_PREEMPTED, StopRequest, requeue
+    from srtrack.train.data import steps_per_epoch
+    from srtrack.train.preemption import EXIT_PREEMPTED, StopRequest, job_deadline, requeue
 
     modality = args.modality
     method, model_name = label.method, cfg.model.name
     device = distributed.init(env, cfg.resources.ddp_backend)
-    stop = StopRequest().install()
+    stop = StopRequest(job_deadline(cfg.resources.stop_margin_min)).install()
     try:
         folders = args.data or default_data(cfg, modality)
         setup, indexes, links = build_setup(cfg, args, model_name, method, modality, folders, init)
-        key = setup.run_key
-        if finished(args.out, key):
+        key, kept = setup.run_key, kept_epoch(cfg, modality)
+        if finished(args.out, key, kept):
             if env.is_main:
                 print(f"tune: {args.out} already holds this run's result (run key {key})", file=sys.stderr)
             return 0
-        if args.restart and env.is_main:
+        missed = kept is not None and epoch_missed(args.out, kept, steps_per_epoch(setup.schedule))
+        if (args.restart or missed) and env.is_main:
+            if missed:
+                log.warning("the weights after epoch %d (evaluate.epoch) were not kept by this run's checkpoints: "
+                            "training again from the start", kept)
             shutil.rmtree(args.out / "checkpoints", ignore_errors=True)
         if env.distributed:
             torch.distributed.barrier()
@@ -292,7 +325,10 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
         if not previous_run:
             for index in indexes:
                 run.log_split(index, "train")
-        trainer = Trainer(setup, env, device, on_log=run.log_metrics)
+        kept, config_sha256 = kept_epoch(cfg, modality), config_hash(cfg)
+        trainer = Trainer(setup, env, device, on_log=run.log_metrics,
+                          on_epoch=lambda epoch: keep_epoch_weights(args.out, trainer, epoch, config_sha256)
+                          if epoch == kept else None)
         resumed = trainer.resume()
         if not resumed:
             schedule = setup.schedule
@@ -315,7 +351,7 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
             summary = trainer.run(stop)
         after = score_probe(setup.model, setup.probe, setup.loss_weights, device) if setup.probe else None
         if env.is_main:
-            digest = write_outputs(args.out, run, trainer, summary, after, setup.run_key, config_hash(cfg))
+            digest = write_outputs(args.out, run, trainer, summary, after, setup.run_key, config_sha256, kept)
             run.log_model(args.out / MODEL_FILE, name=f"{tag}-{modality}-s{cfg.study.seed}",
                           description=f"{setup.network.describe()}: {stage} on {'+'.join(datasets)} "
                                       f"({label.method}, seed {cfg.study.seed}), run key {setup.run_key[:12]}",
@@ -346,9 +382,9 @@ def trainer_rates(trainer) -> dict[str, float]:
 
 
 def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[str, float] | None, key: str,
-                  config_sha256: str) -> str:
-    """model.pth (self-describing), metrics.json, load_report.json and loss.png, then the same to
-    MLflow with the model's hash as a tag; returns that hash."""
+                  config_sha256: str, kept: int | None = None) -> str:
+    """model.pth (self-describing), the kept epoch's model-epoch<N>.pth, metrics.json, load_report.json
+    and loss.png, then the same to MLflow with the model's hash as a tag; returns that hash."""
     from srtrack.io import write_bytes_atomic
     from srtrack.models.files import save_tracker
     from srtrack.train.plots import plot_history
@@ -365,6 +401,10 @@ def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[
     # published together, metrics.json last (what `finished` checks), or not at all
     with Publication(out, last=METRICS_FILE) as staged:
         write_bytes_atomic(staged.dir / MODEL_FILE, data)
+        if kept is not None:
+            shutil.copyfile(out / "checkpoints" / epoch_model_file(kept), staged.dir / epoch_model_file(kept))
+            document["kept_epoch"] = {"epoch": kept, "file": epoch_model_file(kept),
+                                      "sha256": file_sha256(staged.dir / epoch_model_file(kept))}
         if trainer.setup.load_report:
             write_text_atomic(staged.dir / LOAD_REPORT_FILE, trainer.setup.load_report + "\n")
         write_json_atomic(staged.dir / METRICS_FILE, document)
@@ -373,7 +413,8 @@ def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[
     if after:
         run.log_metrics({f"probe/{k}_after": v for k, v in after.items()}, trainer.progress.step)
     run.set_tags({"model_sha256": digest, "run_key": key})
-    for path in [out / MODEL_FILE, out / METRICS_FILE, out / LOAD_REPORT_FILE, out / TRAIN_LOG, *plots]:
+    kept_file = [out / epoch_model_file(kept)] if kept is not None else []
+    for path in [out / MODEL_FILE, *kept_file, out / METRICS_FILE, out / LOAD_REPORT_FILE, out / TRAIN_LOG, *plots]:
         if path.is_file():
             run.log_artifact(path, "train")
     print(f"tune: {summary['steps']} steps -> {out / MODEL_FILE} (sha256 {digest[:12]})"

@@ -104,6 +104,21 @@ def tune_path(cfg: Config, modality: str, label: str, seed: int | str) -> str:
     return f"{layout.tune_dir(out(cfg), modality, label, seed)}/{layout.MODEL_FILE}"
 
 
+def scored_tune_path(cfg: Config, modality: str, label: str, seed: int | str) -> str:
+    """The tuned weights that are scored: those after epoch `evaluate.epoch` where it is set, else the final ones."""
+    if cfg.evaluate.epoch is None:
+        return tune_path(cfg, modality, label, seed)
+    return f"{layout.tune_dir(out(cfg), modality, label, seed)}/{layout.epoch_model_file(cfg.evaluate.epoch)}"
+
+
+def tune_outputs(cfg: Config) -> dict[str, str]:
+    """The files of one tuning run that other rules read (`{modality}`, `{label}`, `{seed}` left to Snakemake)."""
+    files = {"model": tune_path(cfg, "{modality}", "{label}", "{seed}")}
+    if cfg.evaluate.epoch is not None:
+        files["scored"] = scored_tune_path(cfg, "{modality}", "{label}", "{seed}")
+    return files
+
+
 def tune_inputs(cfg: Config, modality: str, label: str) -> dict[str, Any]:
     """Inputs of one tuning run: its train indexes, the starting tracker, and the prior if the method uses it."""
     study = Study(cfg)
@@ -186,8 +201,8 @@ def score_indexes(cfg: Config, modality: str) -> list[str]:
 
 
 def score_checkpoint(cfg: Config, modality: str, label: str, seed: int | str) -> str:
-    """The weights scored: the pretrained tracker for the baseline, else the tuned one."""
-    return pretrained_checkpoint(cfg) if label == BASELINE else tune_path(cfg, modality, label, seed)
+    """The weights scored: the pretrained tracker for the baseline, else the tuned one (`scored_tune_path`)."""
+    return pretrained_checkpoint(cfg) if label == BASELINE else scored_tune_path(cfg, modality, label, seed)
 
 
 def score_arguments(cfg: Config, modality: str, label: str, seed: int | str) -> str:
@@ -348,10 +363,15 @@ def check_executor(cfg: Config, workflow: Any) -> None:
     """Snakemake `onstart`: what depends on where the jobs run (a cluster needs a tracking server)."""
     from srtrack import preflight
 
-    plugin = getattr(workflow, "executor_plugin", None)
-    cluster = getattr(plugin, "name", "local") not in ("local", "dryrun", "touch")
-    if cluster:
+    if on_cluster(workflow):
         exit_on_config_error(lambda: preflight.check_tracking(cfg))
+
+
+def on_cluster(workflow: Any) -> bool:
+    """Snakemake submits the jobs to a cluster (not a local run, a dry run, --touch, or a job running
+    on its node)."""
+    plugin = getattr(workflow, "executor_plugin", None)
+    return getattr(plugin, "name", "local") not in ("local", "dryrun", "touch", "slurm-jobstep")
 
 
 def config_sources(workflow: Any) -> list[Path]:

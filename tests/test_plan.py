@@ -81,6 +81,11 @@ def test_the_paper_plan_lists_jobs_gpu_hours_and_memory(tmp_path: Path, capsys) 
     # every rule with what it asks Slurm for (the paper's common settings: 8 GPUs, 256 GB, 48 h)
     assert "| tune | 2 | default | gpu:8 | 256.0 GB, x attempt | 2880 min |" in text
     assert "| prepare | 5 | default | - | 2.0 GB | 30 min |" in text
+    # the prior's job from its estimate for ViT-B at 192 / 384, chunk 4, 256 samples on 8 CPUs: more than the
+    # 8.85 GiB a CPU extraction was seen to pass, and more than the 20 minutes it was seen to need
+    memory, minutes = re.search(r"^\| sensitivity \| 1 \| default \| - \| ([\d.]+) GB, x attempt \| (\d+) min \|$", text,
+                                flags=re.MULTILINE).groups()
+    assert 8.85 * 1.074 < float(memory) < 64 and 20 < int(minutes) < 24 * 60
     rows = re.findall(r"^\| rgbt/(\w+)/seed2023 \| srtrack_base \| (\d+) \| (\d+) \| fp32 \| ([\d.]+) \| yes \| ([\d.]+) "
                       r"\| (\d+) \| (\d+) \| ([\d.]+) \|$", text, flags=re.MULTILINE)
     # 20 epochs of 80,000 at a global batch of 56 on 8 GPUs: 28,560 steps of 7 pairs per GPU
@@ -97,7 +102,7 @@ def test_the_paper_plan_lists_jobs_gpu_hours_and_memory(tmp_path: Path, capsys) 
                       gpu_type="a100-80gb")
     assert "FLOPs at 35% of the TF32 tensor-core peak, 156 TFLOP/s" in text
     assert re.search(r"WARNING: rgbt/full/seed2023 needs about [\d.]+ h, more than its time limit "
-                     r"\(resources.runtime_min 60 min\): about \d+ submissions", text), text
+                     r"\(resources.runtime_min 60 min, stopping 10 min before it\): about \d+ submissions", text), text
 
 
 def test_a_job_that_does_not_fit_is_reported_with_fixes_that_fit(tmp_path: Path, capsys) -> None:

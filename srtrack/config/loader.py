@@ -300,6 +300,11 @@ def _check_cross_fields(cfg: Config) -> None:
             f"{_where(cfg.sources, ['method', 'bug_compatible'], cfg.overrides)}: method.bug_compatible reproduces the released "
             f"code's full sort; set method.rank_method to exact (it is {cfg.method.rank_method!r})"
         )
+    if cfg.evaluate.epoch is not None and cfg.evaluate.epoch > cfg.train.epochs:
+        raise ConfigError(
+            f"{_where(cfg.sources, ['evaluate', 'epoch'], cfg.overrides)}: evaluate.epoch {cfg.evaluate.epoch} is after "
+            f"the last epoch of tuning (train.epochs {cfg.train.epochs})"
+        )
     separate = [m for m in ("rgbt", "rgbd", "rgbe") if getattr(cfg.study.tune_data, m)]
     if cfg.study.tune_data.rgbx and separate:
         # a joint tracker and a per-modality one would both be scored on the same test splits

@@ -335,6 +335,7 @@ class EvaluateConfig:
     boc: BocConfig
     precision: Literal["fp32", "bf16"]
     short_results: Literal["warn", "error"]
+    epoch: int | None = None  # the epoch whose weights a tuned tracker is scored with; None: the last
 
 
 @dataclass(frozen=True)
@@ -359,6 +360,7 @@ class ResourcesConfig:
     gres_type: str | None = None  # the cluster's GRES type name of the GPUs (gpu:<type>:<n>)
     max_runtime_min: int | None = None  # the partition's time limit
     node_mem_gb: int | None = None  # one node's memory
+    stop_margin_min: float = 10.0  # a training job inside Slurm stops with a checkpoint this long before its limit
 
 
 @dataclass(frozen=True)

@@ -124,8 +124,11 @@ class Trainer:
     """Runs one training run on this rank; see the module docstring."""
 
     def __init__(self, setup: TrainerSetup, env: DistEnv, device: torch.device,
-                 on_log: Callable[[dict[str, float], int], None] = lambda metrics, step: None):
-        self.setup, self.env, self.device, self.on_log = setup, env, device, on_log
+                 on_log: Callable[[dict[str, float], int], None] = lambda metrics, step: None,
+                 on_epoch: Callable[[int], None] = lambda epoch: None):
+        """`on_log(metrics, step)` gets every logging window's means, `on_epoch(epoch)` is called on the
+        main rank after the last step of each epoch (1-based), before that step's checkpoint."""
+        self.setup, self.env, self.device, self.on_log, self.on_epoch = setup, env, device, on_log, on_epoch
         cfg = setup.schedule
         self.steps_per_epoch = steps_per_epoch(cfg)
         self.total_steps = cfg.epochs * self.steps_per_epoch
@@ -147,6 +150,7 @@ class Trainer:
         self.pinned = setup.pin_memory and device.type == "cuda"
         self.progress = Progress()
         self.checkpoint_path = setup.out / LAST_CHECKPOINT
+        self.saved_at: int | None = None  # the step of the checkpoint this trainer last wrote or resumed from
 
     # -- state -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -166,6 +170,7 @@ class Trainer:
         self.setup.regularizer.load_state_dict(state["regularizer"])
         restore_rng(state["rng"])
         self.progress = Progress(int(state["step"]), list(state["history"]))
+        self.saved_at = self.progress.step
         log.info("resumed from %s at step %d of %d", self.checkpoint_path, self.progress.step, self.total_steps)
         return True
 
@@ -173,6 +178,7 @@ class Trainer:
         """Rank 0 writes the checkpoint; the others wait so that nobody runs ahead of a kill-safe state."""
         if self.env.is_main:
             save_checkpoint(self.checkpoint_path, self.state_dict())
+            self.saved_at = self.progress.step
         if self.env.distributed:
             torch.distributed.barrier()
 
@@ -234,10 +240,11 @@ class Trainer:
     def _save_before_exit(self) -> None:
         """A checkpoint of the current step before a fatal error ends the run, without the barrier
         (the other ranks may not get there); a failure to write it (a full disk) is only logged."""
-        if not self.env.is_main or self.progress.step == 0 or self._saved_step() == self.progress.step:
+        if not self.env.is_main or self.progress.step in (0, self.saved_at):
             return
         try:
             save_checkpoint(self.checkpoint_path, self.state_dict())
+            self.saved_at = self.progress.step
             log.warning("checkpoint at step %d written before the error below", self.progress.step)
         except Exception as exc:  # noqa: BLE001 - the original error is the one to report
             log.warning("could not write a checkpoint before the error below (%s): the last one is kept", exc)
@@ -293,12 +300,14 @@ class Trainer:
                     bar.set_postfix(loss=f"{self.progress.history[-1]['loss/task']:.3f}",
                                     iou=f"{self.progress.history[-1]['train/iou']:.3f}")
                     window, window_start = [], time.perf_counter()
+                if self.env.is_main and step % self.steps_per_epoch == 0:
+                    self.on_epoch(step // self.steps_per_epoch)
                 stopping = distributed.any_rank(stop.requested, self.env)
                 if step % cfg.checkpoint_every == 0 or step == self.total_steps or stopping:
                     self.save()
                 if stopping and step < self.total_steps:
                     bar.close()
-                    raise Preempted(f"{stop.name or 'stop request'} received: checkpoint at step {step} of "
+                    raise Preempted(f"stopped by {stop.name or 'a stop request'}: checkpoint at step {step} of "
                                     f"{self.total_steps} in {self.checkpoint_path}; run the same command to resume", step)
         except (Preempted, TrainingDiverged):
             raise

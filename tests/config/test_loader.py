@@ -82,6 +82,12 @@ def test_cross_field_check(tmp_path: Path) -> None:
         load_config(overlay(tmp_path, "method:\n  m_min: 0.9\n"))
 
 
+def test_the_scored_epoch_is_one_that_tuning_reaches(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"mine.yaml:2: evaluate.epoch 9 is after the last epoch of tuning "
+                                          r"\(train.epochs 2\)"):
+        load_config(overlay(tmp_path, "evaluate:\n  epoch: 9\ntrain:\n  epochs: 2\n"))
+
+
 def test_bug_compatible_needs_the_exact_sort(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"mine.yaml:2: method.bug_compatible reproduces the released code's full sort"):
         load_config(overlay(tmp_path, "method:\n  bug_compatible: true\n  rank_method: quantile\n"))

@@ -105,11 +105,19 @@ def test_smoke_target_through_the_slurm_profile_with_ddp_tuning_and_an_mlflow_se
     assert dag.data.tags["srtrack.role"] == "dag" and dag.info.status == "FINISHED"
     assert not (out / "mlflow.db").exists(), "the site's tracking server gets the runs, not the SQLite file"
     # what Slurm's accounting says each job ran with
-    ran = {}
+    ran, limits = {}, {}
     for run in stages:
         record = subprocess.run(["sacct", "-j", run.data.tags["slurm_job_id"], "-X", "-n", "-P", "-o",
-                                 "Partition,Account,QOS"], capture_output=True, text=True, timeout=30)
-        ran.setdefault(run.data.tags["stage"], set()).add(tuple(record.stdout.strip().split("|")))
+                                 "Partition,Account,QOS,ReqMem,Timelimit"], capture_output=True, text=True, timeout=30)
+        *where, memory, limit = record.stdout.strip().split("|")
+        ran.setdefault(run.data.tags["stage"], set()).add(tuple(where))
+        limits[run.data.tags["stage"]] = (memory, limit)
+    # the prior's job asked for its estimate (srtrack.slurm.prior_request), not a fixed request
+    from srtrack.config import load_config
+    from srtrack.slurm import prior_request
+
+    mem_mb, minutes = prior_request(load_config([REPO / "config/config.yaml", SMOKE, site]))
+    assert limits["sensitivity"] == (f"{mem_mb}M", f"{minutes // 60:02d}:{minutes % 60:02d}:00"), limits
     assert ran == {"synth": {("cpu", "siteacct", "siteqos")}, "prepare": {("cpu", "siteacct", "siteqos")},
                    "sensitivity": {("debug", "siteacct", "siteqos")}, "tune": {("debug", "siteacct", "siteqos")},
                    "evaluate": {("debug", "siteacct", "siteqos")}}, ran
@@ -151,3 +159,12 @@ def test_launch_tunes_with_submitit_ddp_and_resumes_after_a_preemption_signal(
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'tune'")
     assert run.info.status == "FINISHED", "the requeued job continued the same MLflow run"
+
+
+def test_a_training_process_reads_its_jobs_time_left_from_slurm() -> None:
+    """What tune's stop before the time limit is computed from, asked inside a real job of 3 minutes."""
+    probe = "from srtrack.train.preemption import slurm_time_left; print(slurm_time_left())"
+    result = subprocess.run(["srun", "--time=3", "-n1", sys.executable, "-c", probe], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert 120 <= float(result.stdout.strip()) <= 180

@@ -105,7 +105,7 @@ def test_resume_after_sigkill_and_after_sigterm_is_bit_identical(srft_run: list[
     process.wait(timeout=120)
     output = process.stdout.read()
     assert process.returncode == 75, output[-3000:]
-    assert "SIGTERM received: checkpoint at step" in output and "run the same command to resume" in output
+    assert "stopped by SIGTERM: checkpoint at step" in output and "run the same command to resume" in output
     stopped_at = checkpoint_step(preempted)
     assert 3 <= stopped_at < 12 and f"at step {stopped_at} of 12" in output
     result = run_tune(*srft_run, "--out", str(preempted))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -220,12 +221,40 @@ def test_the_joint_setting_tunes_one_tracker_on_several_modalities(smoke_data: P
     assert "hold different modalities" in capsys.readouterr().err
 
 
-def test_a_fatal_error_between_steps_leaves_a_checkpoint_that_resumes_exactly(smoke_data: Path, tmp_path: Path) -> None:
+def test_tuning_keeps_the_weights_of_the_epoch_evaluate_scores(smoke_data: Path, tmp_path: Path, caplog) -> None:
+    """evaluate.epoch: tuning keeps that epoch's weights as model-epoch<N>.pth beside model.pth; set
+    later, on a finished run, the run is trained again from the start to keep them."""
+    schedule = {"epochs": 2, "samples_per_epoch": 2, "global_batch": 2, "log_every": 1, "probe_samples": 0}
+    config = run_config(smoke_data, tmp_path, schedule)
+    args = [*config, "--modality", "rgbt", "--method", "full", "--data", str(smoke_data / "results/data/lasher-train"),
+            "--allow-random-init", "--out", str(tmp_path / "tuned")]
+    assert tune.main([*args, "--set", "evaluate.epoch=1"]) == 0
+    out = tmp_path / "tuned"
+
+    def weights(name: str) -> dict[str, torch.Tensor]:
+        return torch.load(out / name, weights_only=True)["net"]
+
+    first, final = weights("model-epoch1.pth"), weights("model.pth")
+    assert first.keys() == final.keys() and any(not torch.equal(first[k], final[k]) for k in final)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["kept_epoch"]["epoch"] == 1 and metrics["kept_epoch"]["file"] == "model-epoch1.pth"
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'tune'")
+    assert "model-epoch1.pth" in {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "train")}
+
+    assert tune.main([*args, "--set", "evaluate.epoch=2"]) == 0   # epoch 2 not kept: trained again
+    assert "training again from the start" in caplog.text
+    again = weights("model-epoch2.pth")
+    assert all(torch.equal(again[k], final[k]) for k in final)    # the last epoch, reproduced exactly
+    assert all(torch.equal(weights("model.pth")[k], final[k]) for k in final)
+
+
+def test_a_fatal_error_or_the_time_limit_between_steps_leaves_a_checkpoint_that_resumes_exactly(smoke_data: Path, tmp_path: Path) -> None:
     """Whatever ends a run between two steps (here the step's logging, as a dead tracking server once
     did) first writes a checkpoint of the step reached; a new trainer resumes from it and ends with
     the weights of an uninterrupted run."""
     from srtrack.train import distributed
-    from srtrack.train.loop import Trainer
+    from srtrack.train.loop import Preempted, Trainer
     from srtrack.train.preemption import StopRequest
 
     schedule = {"epochs": 1, "samples_per_epoch": 12, "global_batch": 2, "checkpoint_every": 100, "log_every": 1,
@@ -250,11 +279,17 @@ def test_a_fatal_error_between_steps_leaves_a_checkpoint_that_resumes_exactly(sm
     with pytest.raises(ConnectionError):
         trainer(interrupted, fail_at_step_4).run(StopRequest())
     assert torch.load(interrupted / "checkpoints/last.pt", weights_only=True)["step"] == 4
-    resumed = trainer(interrupted)
-    assert resumed.resume() and resumed.progress.step == 4
-    resumed.run(StopRequest())
-    final, expected = resumed.model.state_dict(), reference.model.state_dict()
-    assert all(torch.equal(final[k], expected[k]) for k in expected)
+    # inside a Slurm job the run stops itself before the time limit (a deadline already passed: after step 1)
+    timed = tmp_path / "timed"
+    with pytest.raises(Preempted, match="stopped by the Slurm time limit: checkpoint at step 1 "):
+        trainer(timed).run(StopRequest(deadline=time.monotonic()))
+    expected = reference.model.state_dict()
+    for folder, step in ((interrupted, 4), (timed, 1)):
+        resumed = trainer(folder)
+        assert resumed.resume() and resumed.progress.step == step
+        resumed.run(StopRequest())
+        final = resumed.model.state_dict()
+        assert all(torch.equal(final[k], expected[k]) for k in expected)
 
 
 @pytest.mark.parametrize("mode", ["eval", "train"])

@@ -153,6 +153,25 @@ def test_stop_request_records_slurm_signals_and_restores_handlers(name: str) -> 
     assert signal.getsignal(sig) is before
 
 
+@pytest.mark.parametrize("text, seconds", [("7:00", 420.0), ("1:02:03", 3723.0), ("2-00:00:05", 172805.0),
+                                           ("UNLIMITED", None), ("NOT_SET", None), ("", None)])
+def test_squeue_time_left_is_read_in_every_form(text: str, seconds: float | None) -> None:
+    from srtrack.train.preemption import parse_time_left
+
+    assert parse_time_left(text) == seconds
+
+
+def test_a_passed_deadline_is_a_stop_request_named_for_the_time_limit() -> None:
+    import time
+
+    from srtrack.train.preemption import TIME_LIMIT, StopRequest
+
+    assert not StopRequest(deadline=time.monotonic() + 60).requested
+    assert not StopRequest().requested
+    stop = StopRequest(deadline=time.monotonic() - 1)
+    assert stop.requested and stop.name == TIME_LIMIT
+
+
 def test_the_fused_adamw_kernel_matches_the_default_one() -> None:
     """train.fused_adamw picks torch's fused kernel on CUDA; the same kernel runs on CPU, checked here."""
     torch.manual_seed(0)

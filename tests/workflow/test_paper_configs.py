@@ -35,7 +35,8 @@ CHECKPOINTS = ("OSTrack_ep0300.pth.tar", "DropTrack_k700_800E_alldata.pth.tar")
 
 
 def test_every_setting_file_is_tested() -> None:
-    shipped = {p.stem for p in PAPER.glob("*.yaml")} - {"common", "site.example", "grid-ablation", "grid-paradigms"}
+    shipped = {p.stem for p in PAPER.glob("*.yaml")} - {"common", "site.example", "grid-ablation", "grid-paradigms",
+                                                          "grid-released"}
     assert shipped == set(SETTINGS)
 
 
@@ -106,6 +107,7 @@ def test_paper_settings_validate_to_the_released_values(site: Path, setting: str
     *((s, (), 2) for s in sorted(SETTINGS)),
     ("ostrack256-rgbt", ("ablation",), 7),
     ("droptrack384-rgbd", ("paradigms",), 6),
+    ("ostrack256-rgbt", ("released",), 2),
 ])
 def test_paper_dags_resolve_with_the_paper_jobs_and_gpu_requests(site: Path, setting: str, grids, labels) -> None:
     modality, train, tests, *_ = SETTINGS[setting]
@@ -124,6 +126,12 @@ def test_paper_dags_resolve_with_the_paper_jobs_and_gpu_requests(site: Path, set
     for rule in ("tune", scoring, "retention"):
         requests = [job for job in jobs if job.lstrip().startswith(f"rule {rule}:")]
         assert requests and all("gres=gpu:8" in job for job in requests), rule
+    # the weights scored: those after the epoch the released test script names (evaluate.epoch), else the last
+    epoch = load_config(files(site, setting, *grids)).evaluate.epoch
+    scored = f"model-epoch{epoch}.pth" if epoch else "/model.pth"
+    tuned = [job for job in jobs if job.lstrip().startswith(f"rule {scoring}:") and "label=pretrained" not in job]
+    assert len(tuned) == labels and all(scored in job for job in tuned)
+    assert all(scored in job for job in jobs if job.lstrip().startswith("rule tune:"))
 
 
 # every network the paper's configs train, at its real size: the two-stream ViT-B at both crop sizes, and
@@ -184,6 +192,21 @@ def test_the_paper_settings_are_the_released_procedure(site: Path) -> None:
     assert (cfg.train.precision, cfg.train.tf32, cfg.train.frozen_batchnorm) == ("fp32", False, "eval")
     assert {(d.train_list, d.test_list) for d in (cfg.datasets.visevent, cfg.datasets.depthtrack)} == {
         ("builtin", "builtin")}
+    # grid-released.yaml: the released training exactly, beside the setting's own runs
+    released = load_config(files(site, "ostrack256-rgbt", "released"))
+    labels = {run.label.name: run.label for run in Study(released).tuning_runs()}
+    assert sorted(labels) == ["full_released", "srft_released"]
+    srft = load_config(released.sources, [*labels["srft_released"].assignments(), *released.overrides])
+    assert (labels["srft_released"].method, srft.method.bug_compatible, srft.method.rank_method, srft.method.rank_every,
+            srft.method.transfer_weight, srft.train.released_lr_override) == ("transfer_only", True, "exact", 1,
+                                                                              "independent", True)
+    full = load_config(released.sources, [*labels["full_released"].assignments(), *released.overrides])
+    assert (labels["full_released"].method, full.train.released_lr_override, full.train.frozen_batchnorm,
+            full.train.tf32, full.train.epochs) == ("full", True, "eval", False, 30)
+    # the epoch each released test script scores (its --epoch default); the others score the last
+    epochs = {setting: load_config(files(site, setting)).evaluate.epoch for setting in SETTINGS}
+    assert {k: v for k, v in epochs.items() if v} == {"ostrack256-visevent": 8, "droptrack384-rgbx": 30,
+                                                      "droptrack384-rgbe": 27}
 
 
 # a broken site, as users write them: (the setting, what the site file changes, the message, plan only)

@@ -19,7 +19,7 @@ rule sensitivity:
         "../../envs/train.yaml"
     threads: CFG.resources.cpus_per_task
     resources:
-        **rule_resources(CFG, "sensitivity"),
+        **rule_resources(CFG, "sensitivity", estimate=lambda: dag.on_cluster(workflow)),
     params:
         measured=MEASURED,
         config=RESOLVED_CONFIG,
@@ -47,7 +47,7 @@ rule sensitivity_variant:
         "../../envs/train.yaml"
     threads: CFG.resources.cpus_per_task
     resources:
-        **rule_resources(CFG, "sensitivity"),
+        **rule_resources(CFG, "sensitivity", estimate=lambda: dag.on_cluster(workflow)),
     params:
         measured=MEASURED,
         config=RESOLVED_CONFIG,

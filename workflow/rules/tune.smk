@@ -3,7 +3,7 @@ rule tune:
     input:
         unpack(tune_inputs),
     output:
-        model=dag.tune_path(CFG, "{modality}", "{label}", "{seed}"),
+        **dag.tune_outputs(CFG),
         metrics=f"{layout.tune_dir(OUT, '{modality}', '{label}', '{seed}')}/{layout.METRICS_FILE}",
         plot=report(
             f"{layout.tune_dir(OUT, '{modality}', '{label}', '{seed}')}/{layout.LOSS_PLOT}",
@@ -24,7 +24,14 @@ rule tune:
         launcher=TRAIN_LAUNCHER,
         config=RESOLVED_CONFIG,
         fingerprint=dag.fingerprint(
-            CFG, "study.seed", "model", "method", "train", "sampler", "encoding"
+            CFG,
+            "study.seed",
+            "model",
+            "method",
+            "train",
+            "sampler",
+            "encoding",
+            "evaluate.epoch",
         ),
         data=lambda wildcards, input: " ".join(
             f"--data {Path(index).parent}" for index in input.indexes
