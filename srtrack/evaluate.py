@@ -50,6 +50,7 @@ import numpy as np
 
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
 from srtrack.config import Config
+from srtrack.config.types import CandidateEliminationConfig, ModelConfig
 from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
 from srtrack.inference.results import read_confidence_file, read_result_boxes, result_paths
 from srtrack.io import Publication, file_sha256, prepare_output_dir, require_file, write_json_atomic, write_text_atomic
@@ -189,15 +190,17 @@ def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, labe
 
     split, index, sequences = opened.split, opened.index, opened.sequences
     benchmark, modality = index["benchmark"], index["modality"]
-    spec = network = tuned_run = None
+    spec = network = tuned_run = source = None
     if args.checkpoint is not None:
+        from srtrack.models.files import source_note
         from srtrack.models.networks import resolve_network
 
         network = network_choice(cfg, args.model, split.tuned_on, modality, label)
         spec = resolve_network(cfg.model, args.checkpoint, name=network.name, default=network.default)
         tuned_run = run_id_beside(args.checkpoint) if label is None or not label.is_baseline else None
-    # the run records the network that really runs
-    recorded = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name=spec.name)) if spec else cfg
+        source = None if run_id_beside(args.checkpoint) else source_note(args.checkpoint)
+    # the run records the network that really runs (the checkpoint's own description), not the config's
+    recorded = dataclasses.replace(cfg, model=model_that_ran(cfg.model, spec)) if spec else cfg
     name = (f"evaluate {benchmark}/{args.label or args.name}" + (f" (tuned on {split.tuned_on})" if split.tuned_on else "")
             + f" s{cfg.study.seed}")
     with stage_run(recorded, "evaluate", name=name, sections=("study", "model", "evaluate", "sampler", "encoding",
@@ -205,7 +208,7 @@ def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, labe
                    parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
                    label=args.label or args.name, method=label.method if label else None,
                    model=spec.name if spec else None, tuned_on=split.tuned_on, checkpoint_sha256=digest,
-                   tune_run_id=tuned_run) as run_:
+                   tune_run_id=tuned_run, checkpoint_source=source) as run_:
         run_.log_split(index, "test")
         if spec is not None:
             raw = split.out / "raw" / f"{digest[:16]}-{spec.name}-{tracking_settings_hash(cfg, spec)}"
@@ -406,6 +409,14 @@ def tracking_settings_hash(cfg: Config, spec) -> str:
     return json_sha256({"network": spec.to_dict(), "sampler": {k: data["sampler"][k] for k in
                                                                ("template_factor", "search_factor", "crop")},
                         "encoding": data["encoding"], "precision": data["evaluate"]["precision"]})[:8]
+
+
+def model_that_ran(model: ModelConfig, spec) -> ModelConfig:
+    """`model` with what the network `spec` really is: its name, crop sizes, drop-path rate and
+    candidate elimination (a checkpoint may turn it off: keep ratio 1)."""
+    return dataclasses.replace(model, name=spec.name, template_size=spec.template_size, search_size=spec.search_size,
+                               drop_path_rate=spec.drop_path_rate, candidate_elimination=CandidateEliminationConfig(
+                                   layers=tuple(spec.ce_layers), keep_ratio=spec.ce_keep_ratio))
 
 
 def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, model, spec) -> int | None:

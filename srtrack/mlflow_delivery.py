@@ -33,6 +33,7 @@ from srtrack.io import write_json_atomic
 log = logging.getLogger("srtrack.mlflow")
 SPOOL_FORMAT = "srtrack-mlflow-spool/1"
 PROBE_EVERY_S = 5.0  # how often a courier asks a silent server whether it is back
+SCORED_MODEL_TAG = "scored_model_id"  # on an evaluation run: the logged model of the tracker it scored
 LOST_TAG, OUTAGE_TAG, LATE_TAG = "srtrack.mlflow_lost", "srtrack.mlflow_outages", "srtrack.mlflow_late"
 _BATCH = 100  # MLflow's log_batch takes at most 100 params or tags per call
 Op = dict[str, Any]
@@ -99,8 +100,9 @@ def execute(client: Any, op: Op) -> None:
 
 def _log_metrics_to(client: Any, op: Op) -> None:
     """Metrics on another run of the study and on the model it logged (an evaluation's scores on the
-    tuning run it scores). A run this store does not hold (a checkpoint trained elsewhere) is skipped."""
-    from mlflow.entities import Metric
+    tuning run it scores); that model becomes an input of the sending run, so the evaluation and the
+    model link to each other. A run this store does not hold (a checkpoint trained elsewhere) is skipped."""
+    from mlflow.entities import LoggedModelInput, Metric, RunTag
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
@@ -115,6 +117,9 @@ def _log_metrics_to(client: Any, op: Op) -> None:
     model_id = tags.get(op["model_id_tag"])
     client.log_batch(target, metrics=[Metric(k, float(v), int(op["timestamp"]), 0, model_id=model_id, run_id=target)
                                       for k, v in op["metrics"].items()])
+    if model_id:
+        client.log_inputs(op["run_id"], models=[LoggedModelInput(model_id)])
+        client.log_batch(op["run_id"], tags=[RunTag(SCORED_MODEL_TAG, model_id)])
 
 
 def _log_inputs(client: Any, op: Op) -> None:

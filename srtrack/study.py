@@ -24,6 +24,9 @@ MODALITIES = (*(m for m, x in X_MODALITY.items() if x), JOINT)  # tuned from RGB
 BASELINE = "pretrained"  # the RGB tracker before tuning, evaluated beside the tuned ones
 # regularizers that read the prior artifact (a test checks this against the registry, which imports torch)
 PRIOR_METHODS = frozenset({"ewc", "prior_only", "srft"})
+# SRFT and its parts (srtrack.method.regularizers: SRFT and its subclasses): the rows a report calls "ours";
+# every other method (full fine-tuning, LoRA, prompts, L2-SP, EWC, ...) is a baseline
+SRFT_METHODS = frozenset({"srft", "prior_only", "transfer_only"})
 # the network family a PEFT method trains instead of model.name (same size)
 PEFT_TRACKERS = {"prompt": "vipt", "lora": "srtrack_lora"}
 

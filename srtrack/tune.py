@@ -349,6 +349,8 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
             run.log_metrics({f"probe/{k}_before": v for k, v in before.items()}, 0)
         with system_metrics(cfg, run, resume=resumed):
             summary = trainer.run(stop)
+        if env.is_main and (constants := setup.regularizer.constant_stats()):
+            run.log_params({k: round(v, 6) for k, v in constants.items()})
         after = score_probe(setup.model, setup.probe, setup.loss_weights, device) if setup.probe else None
         if env.is_main:
             digest = write_outputs(args.out, run, trainer, summary, after, setup.run_key, config_sha256, kept)
@@ -363,11 +365,14 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
 
 def origins(init: Path | None, prior: Path | None) -> dict[str, str | None]:
     """Where the starting weights and the prior came from: their hashes (part of the run key) and the
-    MLflow runs that wrote them, where there are any (tags of the run)."""
+    MLflow runs that wrote them, where there are any, else where the start checkpoint comes from (tags of
+    the run)."""
     from srtrack.mlflow_runs import run_id_beside
+    from srtrack.models.files import source_note
 
+    init_run = run_id_beside(init) if init else None
     return {"init_sha256": file_sha256(init) if init else None,
-            "init_run_id": run_id_beside(init) if init else None,
+            "init_run_id": init_run, "init_source": source_note(init) if init and not init_run else None,
             "prior_sha256": file_sha256(prior) if prior else None,
             "prior_run_id": run_id_beside(prior) if prior else None}
 

@@ -8,6 +8,7 @@ kept here so that it is importable and unit-tested.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -365,6 +366,13 @@ def check_executor(cfg: Config, workflow: Any) -> None:
 
     if on_cluster(workflow):
         exit_on_config_error(lambda: preflight.check_tracking(cfg))
+
+
+def checkout_pythonpath(basedir: str) -> str:
+    """The shell prefix that puts the checkout holding the Snakefile first on every job's PYTHONPATH
+    (Snakemake formats a prefix as it formats commands: literal braces are doubled)."""
+    checkout = shlex.quote(str(Path(basedir).resolve())).replace("{", "{{").replace("}", "}}")
+    return f"export PYTHONPATH={checkout}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
 
 
 def on_cluster(workflow: Any) -> bool:

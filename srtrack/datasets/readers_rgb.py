@@ -32,8 +32,9 @@ class Got10kReader(BenchmarkReader[DatasetConfig]):
     split_folders: ClassVar[dict[Split, str]] = {"train": "train", "test": "val"}
     sequence_list = "list.txt"
     profiles = ("got10k_otb",)
-    columns = (("SR", "got10k_otb/success_auc"),)
-    headline = "SR"
+    # the OTB-style success AUC; GOT-10k's own SR is the success rate at IoU 0.5, another measure
+    columns = (("AUC", "got10k_otb/success_auc"),)
+    headline = "AUC"
 
     def split_root(self, split: Split) -> Path:
         folder = super().split_root(split)

@@ -90,6 +90,10 @@ class Regularizer:
     def after_step(self, params: Params, snapshot: dict[str, Tensor] | None, step: int) -> dict[str, float]:
         return {}
 
+    def constant_stats(self) -> dict[str, float]:
+        """Statistics that do not change from step to step (logged once, as params)."""
+        return {}
+
     def state_dict(self) -> dict:
         return {}
 
@@ -261,9 +265,15 @@ class SRFT(Regularizer):
                 p = params[name]
                 scale = weight * (hoyer_sparsity(grads[name]) if self.settings.sparsity_scaling else 1.0)
                 p.addcmul_(m, snapshot[name] - p, value=scale)
-        stats.update({"reg/transfer_weight": weight, "reg/m_mean": self.transfer.mean_factor,
-                      "reg/m_std": self.transfer.spread_factor})
+        stats["reg/transfer_weight"] = weight
         return stats
+
+    def constant_stats(self) -> dict[str, float]:
+        # ranks map onto the same evenly spaced factors in [m_min, m_max] at every re-rank: their mean and
+        # spread are fixed by construction, a run's params rather than per-step metrics
+        if not self.use_transfer_term or not self.transfer.mean_factor:
+            return {}
+        return {"reg/m_mean": self.transfer.mean_factor, "reg/m_std": self.transfer.spread_factor}
 
     def state_dict(self) -> dict:
         return {"transfer": self.transfer.state_dict()}

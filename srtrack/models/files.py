@@ -163,6 +163,27 @@ def load_safetensors(path: Path) -> tuple[dict[str, Any], list[str]]:
     return {"net": state, META_KEY: meta}, []
 
 
+def source_note(path: Path) -> str:
+    """Where a checkpoint that no run of this store wrote comes from, in one line for a run's tag: an
+    exported srtrack file's provenance (its source, run key, steps, seed and the command that rebuilds
+    it, read from the metadata alone), else an external file."""
+    provenance = None
+    if path.name.endswith(SAFETENSORS_SUFFIX):
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                provenance = json.loads((handle.metadata() or {}).get(META_KEY) or "{}").get("provenance")
+        except (SafetensorError, OSError, json.JSONDecodeError):
+            provenance = None
+    if not isinstance(provenance, dict):
+        return f"{path.name}: an external checkpoint (not written by a run of this store; its sha256 is on the run)"
+    return (f"{path.name}: exported by srtrack.export from {provenance.get('source')} (sha256 "
+            f"{str(provenance.get('source_sha256'))[:12]}), run key {provenance.get('run_key')}, "
+            f"{provenance.get('steps')} steps of {provenance.get('network')}, seed {provenance.get('seed')}; "
+            f"rebuild: {provenance.get('rebuild')}")
+
+
 def read_checkpoint(path: Path) -> CheckpointFile:
     """The weights of a tracker file (under `net`, `model` or `state_dict`, or the file itself) and,
     for our own files, the network they hold."""

@@ -34,7 +34,7 @@ def report(args: argparse.Namespace) -> int:
     from srtrack.report.plots import plasticity_plot, tradeoff_plot
     from srtrack.study import Study
     from srtrack.report.published import load_published
-    from srtrack.report.render import latex, long_csv, markdown
+    from srtrack.report.render import latex, long_csv, markdown, table_metrics
     from srtrack.report.runs import collect_runs
     from srtrack.report.tables import build_tables
     from srtrack.layout import CELLS_FILE, PLASTICITY_PLOT, TABLES_FILE, compare_dir, tradeoff_plot as tradeoff_file
@@ -71,6 +71,7 @@ def report(args: argparse.Namespace) -> int:
         for folder in comparisons:  # every tracker of a benchmark on the same plots
             for path in sorted(folder.glob("*.png")) if folder.is_dir() else []:
                 run.log_artifact(path, f"comparison/{folder.parent.name}")
+        run.log_metrics(table_metrics(tables), 0)
         summary = study_summary(runs)
         if not summary.empty:
             log_study_summary(cfg, run, summary, SUMMARY_ARTIFACT)

@@ -119,8 +119,28 @@ def latex(table: Table) -> str:
         name = {"published": row.name, "ours": f"Ours ({row.name})", "baseline": f"Baseline ({row.name})"}[row.kind]
         lines.append(_latex_escape(name) + " & "
                      + " & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if any(cell.intervals for row in table.rows for cell in row.cells.values()):
+        lines.append(r"\par\footnotesize " + _latex_escape(MARKS_NOTE))
+    lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
+
+
+def table_metrics(tables: list[Table]) -> dict[str, float]:
+    """Every cell of our rows (ours and baselines) as an MLflow metric of the report run, so that the
+    tables' means can be queried and charted: `<table>/<row>/<benchmark>/<measure>` (percent; a score
+    on another modality's split kept: `.../retained`)."""
+    metrics = {}
+    for table in tables:
+        for row in table.rows:
+            if row.kind == "published":
+                continue
+            for column, cell in row.cells.items():
+                if column.mlflow is None or cell.value is None:
+                    continue
+                measure = column.mlflow.rsplit("/", 1)[-1] + ("/retained" if column.tuned_on else "")
+                metrics[f"{table.key}/{row.name}/{column.benchmark}/{measure}"] = cell.value
+    return metrics
 
 
 def _interval_fields(interval: Interval | None) -> list[str]:

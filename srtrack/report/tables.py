@@ -20,7 +20,7 @@ from srtrack.errors import SrtrackError
 from srtrack.report.published import check_published, f_measure
 from srtrack.report.runs import StudyRuns
 from srtrack.report.uncertainty import Interval, paired_bootstrap, seed_mean
-from srtrack.study import BASELINE, PEFT_TRACKERS, Study, peft_family, rgb_counterpart
+from srtrack.study import BASELINE, PEFT_TRACKERS, SRFT_METHODS, Study, peft_family, rgb_counterpart
 
 MODALITY_NAMES = {"rgbt": "RGB-T", "rgbd": "RGB-D", "rgbe": "RGB-E", "rgbx": "RGB-X (joint)"}
 ABLATION_ORDER = ["full", "prior_only", "transfer_only", "srft"]
@@ -46,6 +46,32 @@ class Column:
     @property
     def header(self) -> str:
         return f"{benchmark_title(self.benchmark)} {self.metric}".strip()
+
+
+# what each evaluation metric measures, for the tables' notes: by metric path, else by its last part
+MEASURES = {
+    "success_auc": "success AUC (area under the success curve over IoU thresholds 0 to 1)",
+    "precision": "precision (share of frames with a centre error of at most 20 pixels)",
+    "norm_precision": "normalized precision (centre error relative to the target size, at most 0.2)",
+    "vot_longterm/precision": "tracking precision (VOT long-term: mean IoU on frames with a prediction)",
+    "vot_longterm/recall": "tracking recall (VOT long-term: mean IoU on frames with the target visible)",
+    "vot_longterm/f_score": "tracking F-score (VOT long-term)",
+    "vot_multistart/eao": "expected average overlap (VOT multistart)",
+    "vot_multistart/accuracy": "accuracy (VOT multistart: mean IoU while tracking)",
+    "vot_multistart/robustness": "robustness (VOT multistart: share of frames tracked before a failure)",
+}
+
+
+def measures_note(columns: list[Column]) -> str:
+    """A sentence naming what each evaluation column measures (the field reuses names such as SR)."""
+    words = []
+    for column in columns:
+        if column.mlflow is None:
+            continue
+        measure = MEASURES.get(column.mlflow) or MEASURES.get(column.mlflow.rsplit("/", 1)[-1])
+        if measure and f"{column.header}: {measure}" not in words:
+            words.append(f"{column.header}: {measure}")
+    return f"Measures: {'; '.join(words)}." if words else ""
 
 
 @dataclass
@@ -126,7 +152,8 @@ class Builder:
             mean = statistics.fmean(values) if values else None
             std = statistics.stdev(values) if len(values) > 1 else None
             cells[column] = Cell(mean, std, tuple(ids))
-        return Row(label, "baseline" if label == BASELINE else "ours", cells)
+        return Row(label, "ours" if label != BASELINE and self.study.label(label).method in SRFT_METHODS else "baseline",
+                   cells)
 
     def check_run(self, run: pd.Series, column: Column, value: float) -> None:
         if not 0.0 <= value <= 1.0:
@@ -157,6 +184,7 @@ class Builder:
         synthetic = self.synthetic(columns)
         rows = self.published_rows(columns) if with_published and not synthetic else []
         rows += [self.ours(label, columns) for label in labels]
+        caption = f"{caption} {measures_note(columns)}".rstrip()
         if synthetic:
             caption = f"{caption} {SYNTHETIC_NOTE}"
         table = Table(key, title, caption, columns, rows)
@@ -212,7 +240,7 @@ class Builder:
             name = MODALITY_NAMES[modality]
             tables.append(self.table(
                 f"main_{modality}", f"{name}: comparison", f"{name} tracking, in the layout of the field's tables "
-                "(percent; ours: mean over seeds, +- std when there are several; best in bold, second best in italics (underlined in LaTeX); "
+                "(percent; ours: SRFT and its parts, baselines: the other methods, both trained here: mean over seeds, +- std when there are several; best in bold, second best in italics (underlined in LaTeX); "
                 "published rows carry their source and evaluator).", self.columns(benchmarks),
                 labels + [BASELINE], with_published=True))
         return tables

@@ -16,7 +16,7 @@ def plot_history(history: list[dict[str, float]], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
     steps = [h["step"] for h in history]
-    reg_keys = [k for k in ("reg/kappa", "reg/prior_removed", "reg/m_mean", "reg/m_std") if k in history[-1]]
+    reg_keys = [k for k in ("reg/kappa", "reg/prior_removed", "reg/transfer_weight") if k in history[-1]]
     panels = 3 if reg_keys else 2
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6))
     for key in ("loss/task", "loss/focal", "loss/giou", "loss/l1"):

@@ -52,6 +52,9 @@ def test_evaluate_tracks_scores_resumes_and_keys_results_by_checkpoint(smoke_dat
     # no study label: named, not resolved; the network that ran is recorded
     assert run.data.tags["label"] == "baseline" and "method" not in run.data.tags and len(run.data.tags["checkpoint_sha256"]) == 64
     assert run.data.tags["model"] == run.data.params["model.name"] == "srtrack_tiny"
+    # the config asks for candidate elimination (keep 0.7 at blocks 3 / 6 / 9); the two-stream network has none
+    assert (run.data.params["model.candidate_elimination.layers"], run.data.params["model.candidate_elimination.keep_ratio"]) \
+        == ("[]", "1.0")
     assert run.data.params["run/eval_batch"] == "1"   # the lockstep batch that ran
     # a checkpoint beside the run id of another store (trained elsewhere): scored, the link skipped
     moved = tmp_path / "moved"

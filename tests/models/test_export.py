@@ -12,7 +12,7 @@ from srtrack import export
 from srtrack.config import load_config
 from srtrack.errors import CheckpointError
 from srtrack.io import file_sha256
-from srtrack.models.files import read_checkpoint, save_tracker
+from srtrack.models.files import read_checkpoint, save_tracker, source_note
 from srtrack.models.networks import network_for
 from srtrack.models.spec import spec_from_config
 
@@ -44,6 +44,12 @@ def test_export_keeps_weights_and_network_and_records_provenance(pretrained, tmp
     assert set(record["config"]) == set(export.PROVENANCE_SECTIONS) and not {"pretrained", "name"} & set(record["model"])
     assert record["network"] == "ostrack_tiny"
     assert shipped.meta["provenance"]["source_sha256"] == record["source_sha256"]
+    # what a run that starts from the file records of it (no run of the store wrote it)
+    assert source_note(out) == (f"rgb.safetensors: exported by srtrack.export from model.pth (sha256 "
+                                f"{record['source_sha256'][:12]}), run key k123, 7 steps of ostrack_tiny, seed 0; "
+                                f"rebuild: {export.REBUILD}")
+    assert source_note(source) == ("model.pth: an external checkpoint (not written by a run of this store; its "
+                                   "sha256 is on the run)")
     # the file starts a run as our own network, with every weight loaded as it is
     model, spec, report = network_for(load_config([Path(a) for a in args[1::2]]).model, out)
     assert spec.name == "ostrack_tiny" and not report.missing and not report.unexpected

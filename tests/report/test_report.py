@@ -257,7 +257,7 @@ def test_every_tuned_modality_gets_points_in_the_plasticity_scatter(tmp_path: Pa
     from srtrack.report.plots import plasticity_plot
     from srtrack.report.tables import Cell, Column, Row, Table
 
-    gain, kept = Column("lasher", "SR", "lasher_rgbt/success_auc"), Column("got10k", "SR", "got10k_otb/success_auc",
+    gain, kept = Column("lasher", "SR", "lasher_rgbt/success_auc"), Column("got10k", "AUC", "got10k_otb/success_auc",
                                                                           tuned_on=modality)
     rows = [Row("srft", "ours", {gain: Cell(60.0, 1.0), kept: Cell(50.0, 2.0)}),
             Row("pretrained", "baseline", {gain: Cell(40.0), kept: Cell(55.0)})]

@@ -104,6 +104,11 @@ def test_smoke_target_through_the_slurm_profile_with_ddp_tuning_and_an_mlflow_se
     dag = client.get_run(parent)
     assert dag.data.tags["srtrack.role"] == "dag" and dag.info.status == "FINISHED"
     assert not (out / "mlflow.db").exists(), "the site's tracking server gets the runs, not the SQLite file"
+    # the shipped checkpoint the study starts from: where it comes from and how to rebuild it, on the runs
+    tuning = next(r for r in stages if r.data.tags["stage"] == "tune").data.tags
+    assert "init_run_id" not in tuning and "rebuild: make rgb-tracker" in tuning["init_source"]
+    assert {r.data.tags.get("checkpoint_source") for r in stages if r.data.tags.get("label") == "pretrained"} == {
+        tuning["init_source"]}
     # what Slurm's accounting says each job ran with
     ran, limits = {}, {}
     for run in stages:

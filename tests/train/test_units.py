@@ -132,6 +132,13 @@ def test_workflow_prior_methods_match_the_registry() -> None:
     assert PRIOR_METHODS == {name for name, cls in REGULARIZERS.items() if cls.uses_prior}
 
 
+def test_the_methods_a_report_calls_ours_are_srft_and_its_parts() -> None:
+    from srtrack.method.regularizers import SRFT
+    from srtrack.study import SRFT_METHODS
+
+    assert SRFT_METHODS == {name for name, cls in REGULARIZERS.items() if issubclass(cls, SRFT)}
+
+
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGUSR1", "SIGUSR2"])
 def test_stop_request_records_slurm_signals_and_restores_handlers(name: str) -> None:
     import os

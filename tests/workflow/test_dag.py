@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,11 +21,11 @@ from srtrack.errors import ConfigError
 from srtrack.workflow import prepare_targets, report_plots, study_data_targets
 
 
-def snakemake(config: list[Path], workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def snakemake(config: list[Path], workdir: Path, *args: str, checkout: Path = REPO) -> subprocess.CompletedProcess:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     # targets and flags before --configfile, which takes every following word as a file
-    command = [str(bin_dir / "snakemake"), "-s", str(REPO / "Snakefile"), "--cores", "2", *args,
+    command = [str(bin_dir / "snakemake"), "-s", str(checkout / "Snakefile"), "--cores", "2", *args,
                "--configfile", *map(str, config)]
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env, timeout=600)
 
@@ -165,6 +166,9 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
                           ("rgbt", "prompt"), ("rgbt", "srft_data_1"), ("rgbt", "srft_data_2")}
     lora_srft = tuned["rgbt", "lora_srft"].data
     assert lora_srft.params["run/model"] == "srtrack_lora_tiny" and lora_srft.metrics["reg/prior_removed"] >= 0
+    # the transfer factors' mean and spread are fixed by construction: params once, not per-step metrics
+    srft = tuned["rgbt", "srft"].data
+    assert "reg/m_mean" not in srft.metrics and float(srft.params["reg/m_mean"]) == pytest.approx(0.45, abs=1e-3)
     check_honest_records(client, runs, tuned)
     # the ablation variant is SRFT with its overrides; the plain run keeps the configured network
     variant, plain = tuned["rgbt", "lora_srft"].data, tuned["rgbt", "srft"].data
@@ -197,6 +201,12 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     assert "Against pretrained (2 paired sequences, points)" in tables
     assert "Compatibility with PEFT" in tables and "| ours: lora_srft |" in tables
     assert "Synthetic benchmarks" in tables and "ViPT" not in tables, "no published rows beside synthetic numbers"
+    # the tables' cells are metrics of the report run, equal to the published table
+    cells = {(c["table"], c["row"], c["benchmark"], c["metric"]): c["value"]
+             for c in csv.DictReader((out / "report/tables.csv").open())}
+    report_run = next(r for r in runs if r.data.tags["stage"] == "report").data
+    assert report_run.metrics["main_rgbt/srft/lasher/success_auc"] == pytest.approx(
+        float(cells["main_rgbt", "srft", "lasher", "SR"]), abs=1e-3)
     html = snakemake([smoke], tmp_path, "--report", "report.html")
     assert html.returncode == 0 and "tables.md" in (tmp_path / "report.html").read_text()
 
@@ -214,6 +224,17 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     dry = snakemake([smoke, harder], tmp_path, "-n")
     jobs = dry.stdout + dry.stderr
     assert "synth " in jobs and "prepare " in jobs and "params" in jobs
+
+    # the checkout and its run folder copied elsewhere (a moved or re-cloned checkout) plan nothing
+    moved = tmp_path / "moved"
+    ignored = shutil.ignore_patterns(".git", ".venv", "results", ".snakemake", "mlruns", "__pycache__", "*.egg-info",
+                                     ".hypothesis", "moved")
+    shutil.copytree(REPO, moved / "checkout", ignore=ignored, symlinks=True)
+    shutil.copytree(tmp_path, moved / "run", ignore=ignored, symlinks=True)
+    shutil.copytree(tmp_path / "results", moved / "run" / "results", symlinks=True)
+    shutil.copytree(tmp_path / ".snakemake", moved / "run" / ".snakemake", symlinks=True)
+    dry = snakemake([moved / "checkout/config/smoke.yaml"], moved / "run", "-n", checkout=moved / "checkout")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
 
 
 def check_honest_records(client: MlflowClient, runs: list, tuned: dict) -> None:
@@ -256,6 +277,10 @@ def check_honest_records(client: MlflowClient, runs: list, tuned: dict) -> None:
     assert tuned["rgbt", "srft"].data.tags["prior_run_id"] == prior.info.run_id
     scored = client.search_runs([experiment.experiment_id], "tags.stage = 'evaluate' and tags.label = 'lora'")
     assert {r.data.tags["tune_run_id"] for r in scored} == {lora.info.run_id}
+    # and the logged model it scored: a tag and a model input of the evaluation run (the model's page lists it)
+    model_id = lora.data.tags["model_id"]
+    assert {r.data.tags["scored_model_id"] for r in scored} == {model_id}
+    assert all([m.model_id for m in client.get_run(r.info.run_id).inputs.model_inputs] == [model_id] for r in scored)
     assert 0 <= client.get_run(lora.info.run_id).data.metrics["eval/lasher/success_auc"] <= 1
     # every tracker trained (pre-training and tuning) is a logged model, with its evaluation's scores
     models = {m.name: m for m in client.search_logged_models([experiment.experiment_id])}

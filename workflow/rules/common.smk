@@ -24,11 +24,12 @@ OUT = str(CFG.study.output_dir)
 STUDY = Study(CFG)
 # written when the run starts (onstart), never by a dry run: running jobs read it
 RESOLVED_CONFIG = layout.resolved_config(OUT)
+# Every job runs the checkout's srtrack, also in a conda env built from envs/ (see README): a prefix of
+# every command rather than a rule parameter, so that a moved or re-cloned checkout reruns nothing.
+shell.prefix(dag.checkout_pythonpath(workflow.basedir))
 # Every rule's command runs under srtrack.job_usage, which writes the job's usage record (log.usage)
-# when it ends; its docstring says why not Snakemake's `benchmark:`. The checkout's srtrack also when a
-# rule runs in a conda env built from envs/ (see README).
-PYENV = f"PYTHONPATH={Path(workflow.basedir).resolve()}${{PYTHONPATH:+:$PYTHONPATH}}"
-MEASURED = f"{PYENV} python -m srtrack.job_usage"
+# when it ends; its docstring says why not Snakemake's `benchmark:`.
+MEASURED = "python -m srtrack.job_usage"
 # Pre-training and tuning: the cluster shape (nodes, GPUs, tasks) and the command that starts one
 # process per GPU (torchrun on one node, srun on several); see srtrack/slurm.py.
 TRAIN = training_job(CFG)
