@@ -17,6 +17,7 @@ TRAIN_LOG, LOAD_REPORT_FILE, RUN_ID_FILE = "train.log", "load_report.json", "mlf
 TABLE_FILE = "per_sequence.csv"  # evaluate
 PLAN_FILE = "plan.md"  # the DAG's plan (srtrack.plan), in the study's output folder
 TABLES_FILE, CELLS_FILE, PLASTICITY_PLOT = "tables.md", "tables.csv", "plasticity_stability.png"  # report
+TABLES_HTML = "tables.html"  # report: the tables as `snakemake --report` shows them (it renders HTML, not Markdown)
 MANIFEST_FILE, PREVIEW_PLOT = "manifest.json", "preview.png"  # synth
 RESOLVED_CONFIG = "config.resolved.yaml"
 

@@ -185,6 +185,25 @@ def stage_tags(cfg: Config, stage: str, **labels: Any) -> dict[str, str]:
     return {k: str(v) for k, v in tags.items() if v is not None}
 
 
+# the runs a stage run comes from, as its tags name them, in the words of its description
+RUN_LINKS = {"init_run_id": "starts from the weights of", "prior_run_id": "its prior sensitivity comes from",
+             "tune_run_id": "scores the tracker trained by", "mlflow.parentRunId": "part of the DAG run"}
+
+
+def run_description(stage: str, name: str, experiment_id: str, tags: Mapping[str, str]) -> str:
+    """The run's description (MLflow's Markdown note): what it is, and links to the runs it comes from
+    (the UI's own hash routes, so they open in the same UI)."""
+    what = ", ".join(f"{k} {tags[k]}" for k in ("label", "method", "model", "modality", "dataset", "seed") if tags.get(k))
+    lines = [f"**{name}**: stage `{stage}` of study `{tags.get('study', '?')}`" + (f" ({what})" if what else "") + "."]
+    for key, words in RUN_LINKS.items():
+        if tags.get(key):
+            lines.append(f"- {words} [run {tags[key][:8]}](#/experiments/{experiment_id}/runs/{tags[key]})")
+    for key in ("init_source", "checkpoint_source"):
+        if tags.get(key):
+            lines.append(f"- its checkpoint: {tags[key]}")
+    return "\n".join(lines)
+
+
 @contextlib.contextmanager
 def stage_run(cfg: Config, stage: str, *, name: str, sections: Sequence[str] | None = None,
               parent_run_id: str | None = None, resume_run_id: str | None = None,
@@ -209,6 +228,7 @@ def stage_run(cfg: Config, stage: str, *, name: str, sections: Sequence[str] | N
     client, experiment_id, parent = connect(cfg, parent_run_id)
     tags = stage_tags(cfg, stage, **labels)
     tags["mlflow.parentRunId"] = parent
+    tags["mlflow.note.content"] = run_description(stage, name, experiment_id, tags)
     with _server_errors(cfg):
         resumed = _existing_run(client, resume_run_id) if resume_run_id else None
         if resumed:

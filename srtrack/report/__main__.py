@@ -34,10 +34,10 @@ def report(args: argparse.Namespace) -> int:
     from srtrack.report.plots import plasticity_plot, tradeoff_plot
     from srtrack.study import Study
     from srtrack.report.published import load_published
-    from srtrack.report.render import latex, long_csv, markdown, table_metrics
+    from srtrack.report.render import html_page, latex, long_csv, markdown, table_metrics
     from srtrack.report.runs import collect_runs
     from srtrack.report.tables import build_tables
-    from srtrack.layout import CELLS_FILE, PLASTICITY_PLOT, TABLES_FILE, compare_dir, tradeoff_plot as tradeoff_file
+    from srtrack.layout import CELLS_FILE, PLASTICITY_PLOT, TABLES_FILE, TABLES_HTML, compare_dir, tradeoff_plot as tradeoff_file
     from srtrack.mlflow_runs import connect, log_study_summary, stage_run, tracking_uri
     from srtrack.report.summary import SUMMARY_ARTIFACT, study_summary
 
@@ -49,9 +49,10 @@ def report(args: argparse.Namespace) -> int:
     study = Study(cfg)
     # published together, tables.md (the DAG's output) last, or not at all
     with Publication(args.out, last=TABLES_FILE) as staged:
-        files = [staged.dir / TABLES_FILE, staged.dir / CELLS_FILE]
+        files = [staged.dir / TABLES_FILE, staged.dir / CELLS_FILE, staged.dir / TABLES_HTML]
         write_text_atomic(files[0], markdown(tables, notes, runs.warnings))
         write_text_atomic(files[1], long_csv(tables))
+        write_text_atomic(files[2], html_page(tables, notes))
         for table in tables:
             files.append(staged.dir / f"{table.key}.tex")
             write_text_atomic(files[-1], latex(table))

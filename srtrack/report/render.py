@@ -89,6 +89,37 @@ def markdown(tables: list[Table], notes: list[str], warnings: list[str]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+HTML_STYLE = ("body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;margin:.5em 0}"
+              "td,th{border-bottom:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child,th:first-child"
+              "{text-align:left}p{max-width:60em}")
+
+
+def html_page(tables: list[Table], notes: list[str]) -> str:
+    """Every table as one HTML page with its caption and the marks' note (rows and cells as in the
+    Markdown; the runs behind each number are in tables.md and tables.csv)."""
+    from html import escape
+
+    out = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'><title>Tables</title>",
+           f"<style>{HTML_STYLE}</style></head><body>"]
+    for i, table in enumerate(tables, 1):
+        out += [f"<h2>Table {i}: {escape(table.title)}</h2>", f"<p>{escape(table.caption)}</p>", "<table>",
+                "<tr><th>tracker</th>" + "".join(f"<th>{escape(c.header)}</th>" for c in table.columns) + "</tr>"]
+        for row in table.rows:
+            cells = []
+            for column in table.columns:
+                cell = row.cells.get(column)
+                text = escape(number(cell, column.decimals))
+                rank = cell.rank if cell is not None else None
+                cells.append(f"<td>{'<b>' + text + '</b>' if rank == 1 else '<i>' + text + '</i>' if rank == 2 else text}</td>")
+            out.append(f"<tr><td>{escape(ROW_PREFIX[row.kind] + row.name)}</td>{''.join(cells)}</tr>")
+        out.append("</table>")
+        noise = noise_sentences(table)
+        out += [f"<p>{escape(line)}</p>" for line in ([MARKS_NOTE, *noise] if noise else [])]
+    out += [f"<p>Note: {escape(n)}</p>" for n in notes]
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
 def _latex_escape(text: str) -> str:
     for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
                           ("±", r"$\pm$"), ("†", r"$^\dagger$"), (DASH, "--"),

@@ -123,7 +123,7 @@ def test_fixture_store_gives_exactly_the_golden_tables(tmp_path: Path, tmp_confi
     out = tmp_path / "report"
     assert report_main(["--config", str(config[0]), "--config", str(config[1]), "--out", str(out)]) == 0
     produced = {name: readable((out / name).read_text(), names)
-                for name in ("tables.md", "tables.csv", "main_rgbt.tex", "ablation_rgbt.tex", "paradigms.tex",
+                for name in ("tables.md", "tables.csv", "tables.html", "main_rgbt.tex", "ablation_rgbt.tex", "paradigms.tex",
                              "plasticity_rgbd.tex", "compatibility.tex")}
     assert sorted(p.name for p in out.glob("*.tex")) == ["ablation_rgbt.tex", "compatibility.tex", "main_rgbd.tex",
                                                           "main_rgbt.tex", "paradigms.tex", "plasticity_rgbd.tex",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
@@ -208,7 +209,11 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     assert report_run.metrics["main_rgbt/srft/lasher/success_auc"] == pytest.approx(
         float(cells["main_rgbt", "srft", "lasher", "SR"]), abs=1e-3)
     html = snakemake([smoke], tmp_path, "--report", "report.html")
-    assert html.returncode == 0 and "tables.md" in (tmp_path / "report.html").read_text()
+    assert html.returncode == 0, html.stderr[-3000:]
+    # the tables as HTML, which the report renders (it offers Markdown only as a download)
+    embedded = re.search(r"data:text/html;[^,]*base64,([A-Za-z0-9+/=]+)", (tmp_path / "report.html").read_text())
+    page = base64.b64decode(embedded[1]).decode()
+    assert "<table>" in page and "<td>ours: srft</td>" in page and "Measures: LasHeR PR" in page
 
     unrelated = tmp_path / "lr.yaml"
     unrelated.write_text("train:\n  lr:\n    blocks: 0.001\n")
@@ -277,6 +282,11 @@ def check_honest_records(client: MlflowClient, runs: list, tuned: dict) -> None:
     assert tuned["rgbt", "srft"].data.tags["prior_run_id"] == prior.info.run_id
     scored = client.search_runs([experiment.experiment_id], "tags.stage = 'evaluate' and tags.label = 'lora'")
     assert {r.data.tags["tune_run_id"] for r in scored} == {lora.info.run_id}
+    # each run's description says what it is and links the runs it comes from, by the UI's own routes
+    runs_of = f"#/experiments/{experiment.experiment_id}/runs/"
+    note = lora.data.tags["mlflow.note.content"]
+    assert note.startswith("**tune rgbt/lora s0**: stage `tune`") and f"({runs_of}{pretrain.info.run_id})" in note
+    assert all(f"({runs_of}{lora.info.run_id})" in r.data.tags["mlflow.note.content"] for r in scored)
     # and the logged model it scored: a tag and a model input of the evaluation run (the model's page lists it)
     model_id = lora.data.tags["model_id"]
     assert {r.data.tags["scored_model_id"] for r in scored} == {model_id}

@@ -5,8 +5,10 @@ rule report:
         dag.retention_targets(CFG),
     output:
         **dag.report_plots(CFG, "../report/plasticity.rst"),
-        tables=report(
-            dag.report_path(CFG),
+        tables=dag.report_path(CFG),
+        # snakemake --report renders HTML, not Markdown
+        html=report(
+            f"{layout.report_dir(OUT)}/{layout.TABLES_HTML}",
             caption="../report/tables.rst",
             category="Tables",
         ),
