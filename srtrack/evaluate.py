@@ -197,8 +197,9 @@ def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, labe
 
         network = network_choice(cfg, args.model, split.tuned_on, modality, label)
         spec = resolve_network(cfg.model, args.checkpoint, name=network.name, default=network.default)
-        tuned_run = run_id_beside(args.checkpoint) if label is None or not label.is_baseline else None
-        source = None if run_id_beside(args.checkpoint) else source_note(args.checkpoint)
+        beside = run_id_beside(args.checkpoint)
+        tuned_run = beside if label is None or not label.is_baseline else None
+        source = None if beside else source_note(args.checkpoint)
     # the run records the network that really runs (the checkpoint's own description), not the config's
     recorded = dataclasses.replace(cfg, model=model_that_ran(cfg.model, spec)) if spec else cfg
     name = (f"evaluate {benchmark}/{args.label or args.name}" + (f" (tuned on {split.tuned_on})" if split.tuned_on else "")

@@ -22,8 +22,14 @@ MANIFEST_FILE, PREVIEW_PLOT = "manifest.json", "preview.png"  # synth
 RESOLVED_CONFIG = "config.resolved.yaml"
 
 
+# a training run's resumable state, inside its output folder
+CHECKPOINTS_DIR = "checkpoints"
+LAST_CHECKPOINT = f"{CHECKPOINTS_DIR}/last.pt"
+
+
 def epoch_model_file(epoch: int) -> str:
-    """A tuned tracker's weights after `epoch` (evaluate.epoch), beside its final model.pth."""
+    """A tuned tracker's weights after `epoch` (evaluate.epoch), beside its final model.pth (and under
+    CHECKPOINTS_DIR until the run's results are published)."""
     return f"model-epoch{epoch}.pth"
 
 

@@ -41,7 +41,8 @@ from srtrack.config.types import LOADER_ONLY_KEYS
 from srtrack.errors import ConfigError, FileSystemError, SrtrackError, describe_os_error
 from srtrack.io import (FolderBusy, Publication, file_sha256, hold_folder, json_sha256, prepare_output_dir, require_file,
                         write_json_atomic, write_text_atomic)
-from srtrack.layout import LOAD_REPORT_FILE, METRICS_FILE, MODEL_FILE, RUN_ID_FILE, TRAIN_LOG, epoch_model_file
+from srtrack.layout import (CHECKPOINTS_DIR, LAST_CHECKPOINT, LOAD_REPORT_FILE, METRICS_FILE, MODEL_FILE, RUN_ID_FILE,
+                            TRAIN_LOG, epoch_model_file)
 
 log = logging.getLogger("srtrack.tune")
 
@@ -107,7 +108,7 @@ def epoch_missed(out: Path, epoch: int, steps_per_epoch: int) -> bool:
     """The folder's checkpoint is past `epoch` but its weights were not kept (evaluate.epoch set later)."""
     import torch
 
-    last, kept = out / "checkpoints" / "last.pt", out / "checkpoints" / epoch_model_file(epoch)
+    last, kept = out / LAST_CHECKPOINT, out / CHECKPOINTS_DIR / epoch_model_file(epoch)
     if kept.is_file() or not last.is_file():
         return False
     return int(torch.load(last, map_location="cpu", weights_only=True)["step"]) >= epoch * steps_per_epoch
@@ -117,10 +118,8 @@ def keep_epoch_weights(out: Path, trainer, epoch: int, config_sha256: str) -> No
     """Write the tracker's current weights as the kept epoch's model file (under checkpoints/ until the
     run's results are published)."""
     from srtrack.io import write_bytes_atomic
-    from srtrack.models.files import save_tracker
 
-    data = save_tracker(trainer.model, trainer.setup.network.to_dict(), config_sha256)
-    write_bytes_atomic(out / "checkpoints" / epoch_model_file(epoch), data)
+    write_bytes_atomic(out / CHECKPOINTS_DIR / epoch_model_file(epoch), tracker_bytes(trainer, config_sha256))
     log.info("kept the weights after epoch %d for scoring (evaluate.epoch)", epoch)
 
 
@@ -186,7 +185,7 @@ def train_held(args: argparse.Namespace, cfg: Config, label: study.Label, init: 
             if missed:
                 log.warning("the weights after epoch %d (evaluate.epoch) were not kept by this run's checkpoints: "
                             "training again from the start", kept)
-            shutil.rmtree(args.out / "checkpoints", ignore_errors=True)
+            shutil.rmtree(args.out / CHECKPOINTS_DIR, ignore_errors=True)
         if env.distributed:
             torch.distributed.barrier()
         handler = add_log_file(args.out / TRAIN_LOG) if env.is_main else None
@@ -194,7 +193,7 @@ def train_held(args: argparse.Namespace, cfg: Config, label: study.Label, init: 
             return run_training(cfg, args, setup, env, device, stop, label=label, modality=modality,
                                 indexes=indexes, init=init, links=links)
         except OSError as exc:  # a full disk, a read-only folder: say where the run can go on from
-            last = args.out / "checkpoints" / "last.pt"
+            last = args.out / LAST_CHECKPOINT
             kept = f"; its last checkpoint {last} is intact: run the same command to resume" if last.is_file() else ""
             raise FileSystemError(describe_os_error(exc) + kept) from None
         except Exception as exc:
@@ -309,7 +308,7 @@ def run_training(cfg: Config, args: argparse.Namespace, setup, env, device, stop
     model_name = cfg.model.name
     run_id_file = args.out / RUN_ID_FILE
     previous_run = run_id_file.read_text().strip() if run_id_file.is_file() and (
-        args.out / "checkpoints" / "last.pt").is_file() else None
+        args.out / LAST_CHECKPOINT).is_file() else None
     datasets = [index["benchmark"] for index in indexes]
     if modality == "rgb":  # the RGB tracker the study's baseline evaluates
         stage, name, tag = "pretrain", f"pretrain {'+'.join(datasets)} s{cfg.study.seed}", study.BASELINE
@@ -386,15 +385,21 @@ def trainer_rates(trainer) -> dict[str, float]:
     return {f"lr/{g['name']}": g["initial_lr"] for g in trainer.optimizer.param_groups}
 
 
+def tracker_bytes(trainer, config_sha256: str) -> bytes:
+    """The trainer's tracker as the bytes of a self-describing model file (model.pth, model-epoch<N>.pth)."""
+    from srtrack.models.files import save_tracker
+
+    return save_tracker(trainer.model, trainer.setup.network.to_dict(), config_sha256)
+
+
 def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[str, float] | None, key: str,
                   config_sha256: str, kept: int | None = None) -> str:
     """model.pth (self-describing), the kept epoch's model-epoch<N>.pth, metrics.json, load_report.json
     and loss.png, then the same to MLflow with the model's hash as a tag; returns that hash."""
     from srtrack.io import write_bytes_atomic
-    from srtrack.models.files import save_tracker
     from srtrack.train.plots import plot_history
 
-    data = save_tracker(trainer.model, trainer.setup.network.to_dict(), config_sha256)
+    data = tracker_bytes(trainer, config_sha256)
     digest = hashlib.sha256(data).hexdigest()
     history = summary.pop("history")
     before = next((h for h in history if "probe_before/loss" in h), None)
@@ -407,7 +412,7 @@ def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[
     with Publication(out, last=METRICS_FILE) as staged:
         write_bytes_atomic(staged.dir / MODEL_FILE, data)
         if kept is not None:
-            shutil.copyfile(out / "checkpoints" / epoch_model_file(kept), staged.dir / epoch_model_file(kept))
+            shutil.copyfile(out / CHECKPOINTS_DIR / epoch_model_file(kept), staged.dir / epoch_model_file(kept))
             document["kept_epoch"] = {"epoch": kept, "file": epoch_model_file(kept),
                                       "sha256": file_sha256(staged.dir / epoch_model_file(kept))}
         if trainer.setup.load_report:

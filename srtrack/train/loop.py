@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from srtrack.config.types import TrainConfig
 from srtrack.errors import SrtrackError
+from srtrack.layout import LAST_CHECKPOINT
 from srtrack.method.regularizers import NonFiniteGradientError, Regularizer, apply_update
 from srtrack.models.elimination import keep_rate
 from srtrack.models.losses import LossWeights, loss_terms, weighted_loss
@@ -35,7 +36,6 @@ from srtrack.train.preemption import StopRequest
 from srtrack.train.state import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 
 log = logging.getLogger(__name__)
-LAST_CHECKPOINT = "checkpoints/last.pt"
 
 
 class TrainingDiverged(SrtrackError):

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import re
+import signal
 import subprocess
 import time
 from types import FrameType
