@@ -37,6 +37,9 @@ backend=${SRTRACK_MLFLOW_BACKEND:-sqlite:///results/mlflow-server.db}
 artifacts=${SRTRACK_MLFLOW_ARTIFACTS:-results/mlflow-artifacts}
 python=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 export MLFLOW_DISABLE_TELEMETRY=true
+# MLflow's job runner (six huey consumer processes, for GenAI scorers and trace roll-ups) does nothing
+# for srtrack's runs; it stays off unless asked for.
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}
 case "$auth" in
   none|basic) ;;
   *) echo "mlflow-server: SRTRACK_MLFLOW_AUTH=$auth (expected none or basic)" >&2; exit 2 ;;
