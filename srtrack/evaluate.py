@@ -225,8 +225,9 @@ def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, labe
         if opened.rewards is not None:
             add_boc(scores, opened.rewards)
         document = {"benchmark": benchmark, "modality": modality, "tracker": args.name,
-                    "label": args.label or args.name, "seed": cfg.study.seed, "sequences": len(sequences),
-                    "frames": int(sum(len(s) for s in sequences)), "raw_results": str(raw),
+                    "label": args.label or args.name, "tuned_on": split.tuned_on, "seed": cfg.study.seed,
+                    "sequences": len(sequences),
+                    "frames": int(sum(len(s) for s in sequences)), "data": str(split.data), "raw_results": str(raw),
                     "profiles": {p: {k: v[k] for k in ("summary", "curves", "attributes") if k in v}
                                  for p, v in scores.items()},
                     "result_warnings": notes}
@@ -250,8 +251,7 @@ def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, labe
             prefix = f"retained/{benchmark}" if split.tuned_on else f"eval/{benchmark}"
             run_.log_metrics_to(tuned_run, {f"{prefix}/{k}": v for k, v in first.items() if isinstance(v, float)})
         reports = [vot_toolkit.report_path(split.out / TOOLKIT_DIR / p) for p in toolkit]
-        for path in [split.out / METRICS_FILE, split.out / TABLE_FILE, *plots, *reports]:
-            run_.log_artifact(path, "evaluate")
+        run_.log_outputs([split.out / METRICS_FILE, split.out / TABLE_FILE, *plots, *reports], "evaluate")
     headline = "; ".join(f"{p}: " + ", ".join(f"{k} {v:.3f}" for k, v in s["summary"].items() if isinstance(v, float))
                          for p, s in scores.items())
     print(f"evaluate {benchmark} {args.name}: {len(sequences)} sequences; {headline} -> {split.out}", file=sys.stderr)

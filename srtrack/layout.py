@@ -20,6 +20,7 @@ TABLES_FILE, CELLS_FILE, PLASTICITY_PLOT = "tables.md", "tables.csv", "plasticit
 TABLES_HTML = "tables.html"  # report: the tables as `snakemake --report` shows them (it renders HTML, not Markdown)
 MANIFEST_FILE, PREVIEW_PLOT = "manifest.json", "preview.png"  # synth
 RESOLVED_CONFIG = "config.resolved.yaml"
+MLFLOW_ARTIFACTS_DIR = "mlartifacts"  # a SQLite MLflow store's artifacts, beside the database file
 
 
 # a training run's resumable state, inside its output folder
@@ -31,6 +32,16 @@ def epoch_model_file(epoch: int) -> str:
     """A tuned tracker's weights after `epoch` (evaluate.epoch), beside its final model.pth (and under
     CHECKPOINTS_DIR until the run's results are published)."""
     return f"model-epoch{epoch}.pth"
+
+
+def frames_plot(benchmark: str) -> str:
+    """A comparison's qualitative frames (file name)."""
+    return f"frames_{benchmark}.png"
+
+
+def sequence_plot(benchmark: str, tuned_on: str | None = None) -> str:
+    """The report's per-sequence heat map of one benchmark column (file name)."""
+    return f"sequences_{benchmark}" + (f"_{tuned_on}" if tuned_on else "") + ".png"
 
 
 def tradeoff_plot(sweep: str, modality: str) -> str:
@@ -93,6 +104,11 @@ def compare_dir(out: Path | str, dataset: str) -> str:
 def retention_dir(out: Path | str, retained: str, seed: int | str) -> str:
     """Scores on RGB data of `<modality>.<label>` (a tuned tracker) or of the baseline."""
     return f"{out}/retention/{retained}/seed{seed}"
+
+
+def retention_compare_dir(out: Path | str) -> str:
+    """Every tracker's scores on the RGB split on the same plots: what each retains."""
+    return f"{out}/retention/comparison"
 
 
 def report_dir(out: Path | str) -> str:

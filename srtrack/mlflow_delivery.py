@@ -34,6 +34,7 @@ log = logging.getLogger("srtrack.mlflow")
 SPOOL_FORMAT = "srtrack-mlflow-spool/1"
 PROBE_EVERY_S = 5.0  # how often a courier asks a silent server whether it is back
 SCORED_MODEL_TAG = "scored_model_id"  # on an evaluation run: the logged model of the tracker it scored
+SCORED_BY_TAG = "srtrack.scored_by"  # on a logged model: the evaluation runs that scored it
 LOST_TAG, OUTAGE_TAG, LATE_TAG = "srtrack.mlflow_lost", "srtrack.mlflow_outages", "srtrack.mlflow_late"
 _BATCH = 100  # MLflow's log_batch takes at most 100 params or tags per call
 Op = dict[str, Any]
@@ -92,6 +93,8 @@ def execute(client: Any, op: Op) -> None:
         _log_inputs(client, op)
     elif kind == "log_model":
         _log_model(client, op)
+    elif kind == "set_model_tags":
+        client.set_logged_model_tags(op["model_id"], op["tags"])
     elif kind == "terminate":
         client.set_terminated(run_id, op["status"], end_time=op.get("end_time"))
     else:

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+
+from srtrack.mlflow_server import NOTE_TAG
 
 _MAX_PARAM_CHARS = 6000
 MODEL_ID_TAG = "model_id"  # on a tuning run: the logged model of its tracker
+FIGURE_SUFFIX = ".png"  # the figures a run shows beside other runs' (StageRun.log_outputs)
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -70,16 +73,33 @@ class StageRun:
         self.courier.send({"op": "log_model", "run_id": self.run_id, "experiment_id": self.experiment_id,
                            "path": str(Path(path).resolve()), "name": name, "params": flatten(params),
                            "tags": {**{k: str(v) for k, v in tags.items() if v is not None},
-                                    "mlflow.note.content": description}, "model_id_tag": MODEL_ID_TAG})
+                                    NOTE_TAG: description}, "model_id_tag": MODEL_ID_TAG})
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         from srtrack.mlflow_delivery import batch_ops
 
         self.courier.send(batch_ops(self.run_id, tags={k: str(v) for k, v in tags.items() if v is not None}))
 
+    def tag_other_run(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Tags of another run of the study (the report stage writes the runs' "Leads to" links)."""
+        from srtrack.mlflow_delivery import batch_ops
+
+        self.courier.send(batch_ops(run_id, tags=tags))
+
+    def tag_model(self, model_id: str, tags: Mapping[str, str]) -> None:
+        """Tags of a logged model of the study (the evaluations that scored it)."""
+        self.courier.send({"op": "set_model_tags", "run_id": self.run_id, "model_id": model_id, "tags": dict(tags)})
+
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         self.courier.send({"op": "log_artifact", "run_id": self.run_id, "path": str(Path(path).resolve()),
                            "artifact_path": artifact_path})
+
+    def log_outputs(self, paths: Iterable[Path], folder: str) -> None:
+        """A stage's output files: every figure (PNG) at the artifact root, where MLflow's compare view
+        finds the same figure in several runs and shows them side by side (it looks at the root only);
+        every other file under `folder`."""
+        for path in paths:
+            self.log_artifact(path, None if Path(path).suffix == FIGURE_SUFFIX else folder)
 
     def log_text(self, text: str, artifact_file: str) -> None:
         """A small text artifact, carried in the record itself (it may be sent after its source is gone)."""
@@ -114,6 +134,12 @@ class NullRun(StageRun):
         pass
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        pass
+
+    def tag_other_run(self, run_id: str, tags: Mapping[str, str]) -> None:
+        pass
+
+    def tag_model(self, model_id: str, tags: Mapping[str, str]) -> None:
         pass
 
     def log_split(self, index: Mapping[str, Any], context: str) -> None:

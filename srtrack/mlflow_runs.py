@@ -37,17 +37,17 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import yaml
 
 from srtrack.config import Config, config_to_dict, section
-from srtrack.errors import TrackingServerUnavailable
+from srtrack.errors import ConfigError, TrackingServerUnavailable
 from srtrack.io import json_sha256
 from srtrack.layout import RUN_ID_FILE, mlflow_spool
 from srtrack.mlflow_logging import NullRun, StageRun
-from srtrack.mlflow_server import check_server, reachable
+from srtrack.mlflow_server import ML_VIEW, NOTE_TAG, check_server, reachable
 from srtrack.run_registry import close_orphans, ensure_study_run
 
 PARENT_RUN_ENV = "SRTRACK_PARENT_RUN_ID"
 # the UI opens a model-training experiment (not its GenAI overview) and shows what the runs are
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development",
-                   "mlflow.note.content": "srtrack: multi-modal tracker tuning. A study run per study.name holds a "
+                   NOTE_TAG: "srtrack: multi-modal tracker tuning. A study run per study.name holds a "
                                           "run per DAG invocation, which holds a run per stage job (tags: stage, "
                                           "label, method, model, modality, dataset, seed). The study run's "
                                           "study_summary table has every headline score."}
@@ -148,16 +148,46 @@ def _client(cfg: Config) -> Any:
     return MlflowClient(tracking_uri=tracking_uri(cfg))
 
 
+def find_experiment_id(cfg: Config) -> str | None:
+    """The id of `mlflow.experiment`, or None when the store does not answer or does not hold it (a
+    closing message that cannot link runs still prints the rest)."""
+    from mlflow.exceptions import MlflowException
+
+    from srtrack.mlflow_server import configure_client
+
+    uri = tracking_uri(cfg)
+    if not reachable(uri, cfg.mlflow.request_timeout_s):
+        return None
+    configure_client(cfg.mlflow)
+    try:
+        found = _client(cfg).get_experiment_by_name(cfg.mlflow.experiment)
+    except (MlflowException, OSError):
+        return None
+    return found.experiment_id if found is not None else None
+
+
+def runs_page(base: str, experiment_id: str, search: str) -> str:
+    """The UI's runs table of one experiment, filtered by an MLflow search expression."""
+    from urllib.parse import quote
+
+    return f"{base}/#/experiments/{experiment_id}/runs?searchFilter={quote(search)}&{ML_VIEW}"
+
+
 def ensure_experiment(client: Any, cfg: Config) -> str:
     """The experiment id of `mlflow.experiment`, created on first use (safe against a race)."""
     from mlflow.exceptions import MlflowException
 
+    from srtrack.relocate import artifact_root, moved_from
+
     name = cfg.mlflow.experiment
+    db = _sqlite_path(tracking_uri(cfg))
     found = client.get_experiment_by_name(name)
     if found is not None:
+        if db is not None and (old := moved_from(db, found.artifact_location)):
+            raise ConfigError(f"the MLflow store {db} was moved: its runs' artifacts are recorded under {old}, not "
+                              f"beside it; run `python -m srtrack.relocate {db}` once")
         return found.experiment_id
-    db = _sqlite_path(tracking_uri(cfg))
-    location = (db.parent.resolve() / "mlartifacts" / name).as_uri() if db is not None else None
+    location = f"{artifact_root(db)}/{name}" if db is not None else None
     try:
         return client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_TAGS)
     except MlflowException:
@@ -188,6 +218,44 @@ def stage_tags(cfg: Config, stage: str, **labels: Any) -> dict[str, str]:
 # the runs a stage run comes from, as its tags name them, in the words of its description
 RUN_LINKS = {"init_run_id": "starts from the weights of", "prior_run_id": "its prior sensitivity comes from",
              "tune_run_id": "scores the tracker trained by", "mlflow.parentRunId": "part of the DAG run"}
+# the same links seen from the run they point to: the runs it leads to (written by the report stage)
+LEADS_TO = {"init_run_id": "its weights start", "prior_run_id": "its prior sensitivity regularizes",
+            "tune_run_id": "its tracker is scored by"}
+LEADS_TO_HEADING = "\n\n**Leads to**\n"
+
+
+def run_link(experiment_id: str, run_id: str, text: str) -> str:
+    """A Markdown link to a run in the UI's own hash route (it opens in the same UI)."""
+    return f"[{text}](#/experiments/{experiment_id}/runs/{run_id})"
+
+
+def leads_to_notes(runs: Sequence[Mapping[str, str]], experiment_id: str) -> dict[str, str]:
+    """Each run's description with a "Leads to" section linking the runs whose tags point to it (the
+    evaluations of a tuning run, the tuning runs of a prior), for runs with at least one; `runs` are
+    rows of tags plus `run_id`. An earlier "Leads to" section is replaced, so it can be rewritten."""
+    by_id = {r["run_id"]: r for r in runs}
+    found: dict[str, list[str]] = {}
+    for run in runs:
+        for key, words in LEADS_TO.items():
+            if run.get(key) in by_id:
+                name = run.get("mlflow.runName") or run["run_id"][:8]
+                found.setdefault(run[key], []).append(f"- {words} {run_link(experiment_id, run['run_id'], name)}")
+    notes = {}
+    for run_id, lines in found.items():
+        base = (by_id[run_id].get(NOTE_TAG) or "").split(LEADS_TO_HEADING)[0]
+        notes[run_id] = base + LEADS_TO_HEADING + "\n".join(sorted(lines))
+    return notes
+
+
+def scored_by(runs: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """Each logged model's evaluations (`runs` as in `leads_to_notes`): model id -> "name (run id); ..."."""
+    from srtrack.mlflow_delivery import SCORED_MODEL_TAG
+
+    found: dict[str, list[str]] = {}
+    for run in runs:
+        if run.get(SCORED_MODEL_TAG):
+            found.setdefault(run[SCORED_MODEL_TAG], []).append(f"{run.get('mlflow.runName', '')} ({run['run_id']})")
+    return {model: "; ".join(sorted(names)) for model, names in found.items()}
 
 
 def run_description(stage: str, name: str, experiment_id: str, tags: Mapping[str, str]) -> str:
@@ -197,7 +265,7 @@ def run_description(stage: str, name: str, experiment_id: str, tags: Mapping[str
     lines = [f"**{name}**: stage `{stage}` of study `{tags.get('study', '?')}`" + (f" ({what})" if what else "") + "."]
     for key, words in RUN_LINKS.items():
         if tags.get(key):
-            lines.append(f"- {words} [run {tags[key][:8]}](#/experiments/{experiment_id}/runs/{tags[key]})")
+            lines.append(f"- {words} {run_link(experiment_id, tags[key], f'run {tags[key][:8]}')}")
     for key in ("init_source", "checkpoint_source"):
         if tags.get(key):
             lines.append(f"- its checkpoint: {tags[key]}")
@@ -228,7 +296,7 @@ def stage_run(cfg: Config, stage: str, *, name: str, sections: Sequence[str] | N
     client, experiment_id, parent = connect(cfg, parent_run_id)
     tags = stage_tags(cfg, stage, **labels)
     tags["mlflow.parentRunId"] = parent
-    tags["mlflow.note.content"] = run_description(stage, name, experiment_id, tags)
+    tags[NOTE_TAG] = run_description(stage, name, experiment_id, tags)
     with _server_errors(cfg):
         resumed = _existing_run(client, resume_run_id) if resume_run_id else None
         if resumed:
@@ -399,7 +467,7 @@ def start_dag_run(cfg: Config, targets: list[str]) -> str:
     tags = {"srtrack.role": "dag", "study": cfg.study.name, "mlflow.parentRunId": study, "git_commit": git_commit(),
             "config_hash": config_hash(cfg), "host": socket.gethostname(), "srtrack.pid": str(os.getpid()),
             "targets": " ".join(targets)[:5000],
-            "mlflow.note.content": f"One snakemake invocation of study {cfg.study.name}: its stage jobs are the child "
+            NOTE_TAG: f"One snakemake invocation of study {cfg.study.name}: its stage jobs are the child "
                                    f"runs; it ends FINISHED or FAILED with the DAG ({len(targets)} targets)."}
     with _server_errors(cfg):
         run = client.create_run(experiment_id, run_name=f"dag:{time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)

@@ -13,6 +13,7 @@ from srtrack.errors import ConfigError, TrackingServerUnavailable
 # MLflow 3's UI picks its GenAI or model-training pages from this query parameter (else from the
 # browser's last choice, GenAI at first), not from the experiment's `mlflow.experimentKind` tag
 ML_VIEW = "workflowType=machine_learning"
+NOTE_TAG = "mlflow.note.content"  # the description the UI shows of a run or a logged model (Markdown)
 CHECK_ATTEMPTS = 3  # a server restarting for a few seconds does not fail a job's start
 
 

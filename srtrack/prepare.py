@@ -104,8 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run.log_split(index, args.split)
             with Publication(args.out, last=INDEX_FILE) as staged:
                 written = write_index(staged.dir, index)
-            for path in written:
-                run.log_artifact(staged.final(path), "index")
+            run.log_outputs([staged.final(path) for path in written], "index")
             run.log_metrics({k: index[k] for k in ("n_sequences", "n_frames", "n_absent")})
             run.log_params({"list": index["list"], "check_images": check_mode})
             print(f"prepare {args.dataset} {args.split}: {index['n_sequences']} sequences, {index['n_frames']} frames, "

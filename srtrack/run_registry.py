@@ -7,6 +7,8 @@ import os
 import socket
 from typing import Any
 
+from srtrack.mlflow_server import NOTE_TAG
+
 STUDY_MARKER = "srtrack.study_run"
 
 
@@ -38,7 +40,7 @@ def ensure_study_run(client: Any, experiment_id: str, study: str) -> str:
                 "study_summary.json (Artifacts; an MLflow table) has every headline score, one row per "
                 "(benchmark, label, seed).")
         run = client.create_run(experiment_id, run_name=f"study:{study}",
-                                tags={"srtrack.role": "study", "study": study, "mlflow.note.content": note})
+                                tags={"srtrack.role": "study", "study": study, NOTE_TAG: note})
         client.set_terminated(run.info.run_id, "FINISHED")
         candidate, created = run.info.run_id, True
     try:

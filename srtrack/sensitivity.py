@@ -136,8 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             plots = [staged.final(path) for path in plots]
             run.log_metrics({k: timing[k] for k in ("seconds", "samples", "samples_per_s")})
             run.set_tags({"cache_key": key, "prior_model": model_name})
-            for path in [args.out / PRIOR_FILE, summary_path, *plots]:
-                run.log_artifact(path, "prior")
+            run.log_outputs([args.out / PRIOR_FILE, summary_path, *plots], "prior")
         print(f"sensitivity: {timing['samples']} samples in {timing['seconds']:.1f} s "
               f"({timing['samples_per_s']:.1f}/s) -> {args.out / PRIOR_FILE}", file=sys.stderr)
         return 0

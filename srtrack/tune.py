@@ -424,9 +424,8 @@ def write_outputs(out: Path, run, trainer, summary: dict[str, Any], after: dict[
         run.log_metrics({f"probe/{k}_after": v for k, v in after.items()}, trainer.progress.step)
     run.set_tags({"model_sha256": digest, "run_key": key})
     kept_file = [out / epoch_model_file(kept)] if kept is not None else []
-    for path in [out / MODEL_FILE, *kept_file, out / METRICS_FILE, out / LOAD_REPORT_FILE, out / TRAIN_LOG, *plots]:
-        if path.is_file():
-            run.log_artifact(path, "train")
+    outputs = [out / MODEL_FILE, *kept_file, out / METRICS_FILE, out / LOAD_REPORT_FILE, out / TRAIN_LOG, *plots]
+    run.log_outputs([path for path in outputs if path.is_file()], "train")
     print(f"tune: {summary['steps']} steps -> {out / MODEL_FILE} (sha256 {digest[:12]})"
           + (f"; probe IoU {document['probe_before']['iou']:.3f} -> {after['iou']:.3f}"
              if after and document["probe_before"] else ""), file=sys.stderr)

@@ -165,8 +165,14 @@ def compare_inputs(cfg: Config, dataset: str) -> list[str]:
 
 
 def compare_targets(cfg: Config) -> list[str]:
+    """Each benchmark's comparison, and the retention comparison when trackers are scored on RGB data."""
     datasets = dict.fromkeys(r.dataset for r in Study(cfg).evaluation_runs())
-    return [compare_path(cfg, name) for name in sorted(datasets)]
+    retained = [retention_compare_path(cfg)] if retention_targets(cfg) else []
+    return [compare_path(cfg, name) for name in sorted(datasets)] + retained
+
+
+def retention_compare_path(cfg: Config) -> str:
+    return layout.retention_compare_dir(out(cfg))
 
 
 # --- retention ----------------------------------------------------------------------------------
@@ -298,6 +304,9 @@ def close_dag_run(cfg: Config, status: str) -> None:
         end_dag_run(cfg, os.environ[PARENT_RUN_ENV], status)
 
 
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store
+
+
 def dag_summary(cfg: Config) -> str:
     """What `snakemake` prints at the end: headline scores, where the outputs are, how to browse MLflow."""
     from srtrack.mlflow_runs import tracking_uri
@@ -312,10 +321,10 @@ def dag_summary(cfg: Config) -> str:
         values = "  ".join(f"{k} {v:.3f}" for k, v in scores["summary"].items() if isinstance(v, float))
         lines.append(f"  {run.dataset:<11} {run.label.name:<18} {'seed' + str(run.seed):<6} {profile:<13} {values}")
     uri = tracking_uri(cfg)
+    base = uri.rstrip("/") if uri.startswith("http") else LOCAL_UI
     # MLflow's UI shows its GenAI pages unless the link asks for the model-training ones
     browse = (f"{sys.executable} -m mlflow ui --backend-store-uri {uri}   (then open "
-              f"http://127.0.0.1:5000/#/experiments?{ML_VIEW})" if not uri.startswith("http")
-              else f"open {uri}/#/experiments?{ML_VIEW}")
+              f"{base}/#/experiments?{ML_VIEW})" if not uri.startswith("http") else f"open {base}/#/experiments?{ML_VIEW}")
     lines += ["", f"Scores, per-sequence tables, raw results and plots: "
                   f"{layout.eval_dir(out(cfg), '<benchmark>', '<label>', '<k>')}/",
               f"Every tracker of a benchmark on the same plots:  {compare_path(cfg, '<benchmark>')}/",
@@ -323,7 +332,24 @@ def dag_summary(cfg: Config) -> str:
               f"Tables (Markdown, LaTeX, CSV with the MLflow runs behind each number): {report_path(cfg)}",
               "HTML report with every plot and table: snakemake --report report.html",
               f"MLflow store: {uri}", f"Browse the runs: {browse}"]
-    return "\n".join(lines)
+    return "\n".join(lines + filtered_pages(cfg, base))
+
+
+def filtered_pages(cfg: Config, base: str) -> list[str]:
+    """Links to the UI's runs table already filtered to this study's tuning runs and to each
+    benchmark's evaluations (none when the store does not answer)."""
+    from srtrack.mlflow_runs import find_experiment_id, runs_page
+
+    experiment = find_experiment_id(cfg)
+    if experiment is None:
+        return []
+    study = f"tags.study = '{cfg.study.name}'"
+    tuning = f"{study} and tags.stage = 'tune'"
+    lines = [f"  tuning runs: {runs_page(base, experiment, tuning)}"]
+    for dataset in dict.fromkeys(r.dataset for r in Study(cfg).evaluation_runs()):
+        search = f"{study} and tags.stage = 'evaluate' and tags.dataset = '{dataset}'"
+        lines.append(f"  evaluations on {dataset}: {runs_page(base, experiment, search)}")
+    return lines
 
 
 def write_resolved_config(cfg: Config) -> str:

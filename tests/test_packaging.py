@@ -59,8 +59,7 @@ def test_env_parses_and_agrees_with_pyproject(env_file: Path) -> None:
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_cli_help(stage: str) -> None:
     result = subprocess.run([sys.executable, "-m", f"srtrack.{stage}", "--help"], capture_output=True, text=True)
-    # compare reads metrics files only; launch passes --config on to tune after `--`
-    assert result.returncode == 0 and ("--config" in result.stdout or stage == "compare")
+    assert result.returncode == 0 and "--config" in result.stdout
     assert "usage:" in result.stdout
 
 
@@ -83,6 +82,18 @@ def test_snakemake_lint_is_clean() -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     result = subprocess.run([_bin("snakemake"), "--lint"], cwd=REPO, capture_output=True, text=True, env=env)
     assert result.returncode == 0 and "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_every_rule_runs_under_the_usage_record() -> None:
+    """Each rule's command starts with the job's usage record (srtrack.job_usage), once."""
+    import re
+
+    for path in sorted((REPO / "workflow/rules").glob("*.smk")):
+        text = path.read_text()
+        rules = len(re.findall(r"^\s*rule(\s+\w+)?:", text, flags=re.MULTILINE))
+        commands = re.findall(r'^\s*shell:\n\s*"([^"]*)', text, flags=re.MULTILINE)
+        assert len(commands) == rules, (path.name, rules, commands)
+        assert all(c.startswith("python -m srtrack.job_usage {log.usage} ") for c in commands), (path.name, commands)
 
 
 def test_snakefmt_is_clean() -> None:

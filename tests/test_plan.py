@@ -76,7 +76,7 @@ def plan(tmp_path: Path, capsys, *extra: str, **resources) -> tuple[int, str]:
 
 def test_the_paper_plan_lists_jobs_gpu_hours_and_memory(tmp_path: Path, capsys) -> None:
     code, text = plan(tmp_path, capsys, gpu_type="a100-80gb")
-    assert code == 0 and ("jobs: prepare 5, sensitivity 1, tune 2, evaluate 3, retention 1, compare 2, report 1 "
+    assert code == 0 and ("jobs: prepare 5, sensitivity 1, tune 2, evaluate 3, retention 1, compare 3, report 1 "
                           "(tracking runs: 6 on test splits, 4 on RGB)") in text
     # every rule with what it asks Slurm for (the paper's common settings: 8 GPUs, 256 GB, 48 h)
     assert "| tune | 2 | default | gpu:8 | 256.0 GB, x attempt | 2880 min |" in text

@@ -36,9 +36,13 @@ def report(args: argparse.Namespace) -> int:
     from srtrack.report.published import load_published
     from srtrack.report.render import html_page, latex, long_csv, markdown, table_metrics
     from srtrack.report.runs import collect_runs
-    from srtrack.report.tables import build_tables
-    from srtrack.layout import CELLS_FILE, PLASTICITY_PLOT, TABLES_FILE, TABLES_HTML, compare_dir, tradeoff_plot as tradeoff_file
-    from srtrack.mlflow_runs import connect, log_study_summary, stage_run, tracking_uri
+    from srtrack.report.tables import MAIN_PREFIX, build_tables
+    from srtrack.layout import (CELLS_FILE, PLASTICITY_PLOT, TABLES_FILE, TABLES_HTML, compare_dir,
+                                retention_compare_dir, sequence_plot, tradeoff_plot as tradeoff_file)
+    from srtrack.report.sequences import sequence_differences, sequence_heatmap
+    from srtrack.mlflow_delivery import SCORED_BY_TAG
+    from srtrack.mlflow_server import NOTE_TAG
+    from srtrack.mlflow_runs import connect, leads_to_notes, log_study_summary, scored_by, stage_run, tracking_uri
     from srtrack.report.summary import SUMMARY_ARTIFACT, study_summary
 
     cfg = config_from_args(args)
@@ -61,18 +65,28 @@ def report(args: argparse.Namespace) -> int:
             modality = table.columns[1].tuned_on
             plots.append(tradeoff_plot(table, study.sweep_points(table.sweep), cfg.study.sweeps[table.sweep].title,
                                        staged.dir / tradeoff_file(table.sweep, modality)))
+        for table in (t for t in tables if t.key.startswith(MAIN_PREFIX)):
+            for found in sequence_differences(table, runs):
+                plots.append(sequence_heatmap(found, staged.dir / sequence_plot(found.column.benchmark,
+                                                                                 found.column.tuned_on)))
         files += [f for plot in plots if plot is not None for f in (plot, plot.with_suffix(".pdf"))]
     files = [staged.final(path) for path in files]
     benchmarks = sorted({b for b in runs.runs.get("tags.dataset", []) if isinstance(b, str)})
     comparisons = [Path(compare_dir(cfg.study.output_dir, b)) for b in benchmarks]
+    comparisons.append(Path(retention_compare_dir(cfg.study.output_dir)))
     with stage_run(cfg, "report", name="report", sections=("study", "evaluate.retention"),
                    parent_run_id=args.parent_run_id) as run:
         for path in files:
             run.log_artifact(path, "report")
-        for folder in comparisons:  # every tracker of a benchmark on the same plots
+        for folder in comparisons:  # every tracker of a benchmark (or on the RGB split) on the same plots
             for path in sorted(folder.glob("*.png")) if folder.is_dir() else []:
                 run.log_artifact(path, f"comparison/{folder.parent.name}")
         run.log_metrics(table_metrics(tables), 0)
+        rows = runs.tag_rows()  # each run's links to the runs and models it leads to
+        for run_id, note in leads_to_notes(rows, run.experiment_id).items():
+            run.tag_other_run(run_id, {NOTE_TAG: note})
+        for model_id, evaluations in scored_by(rows).items():
+            run.tag_model(model_id, {SCORED_BY_TAG: evaluations})
         summary = study_summary(runs)
         if not summary.empty:
             log_study_summary(cfg, run, summary, SUMMARY_ARTIFACT)

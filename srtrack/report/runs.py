@@ -40,6 +40,14 @@ class StudyRuns:
                     self._tables[run_id] = None
         return self._tables[run_id]
 
+    def tag_rows(self) -> list[dict[str, str]]:
+        """Each run's tags (names without the `tags.` prefix) and its `run_id`."""
+        columns = [c for c in self.runs.columns if c.startswith("tags.")]
+        rows = []
+        for _, run in self.runs.iterrows():
+            rows.append({c[5:]: run[c] for c in columns if isinstance(run[c], str)} | {"run_id": run["run_id"]})
+        return rows
+
     def evaluation(self, dataset: str, label: str, seed: int, tuned_on: str | None = None) -> pd.Series | None:
         """An evaluation run; `tuned_on` picks a tracker tuned on that modality scored on other data."""
         return self._one("evaluate", seed, **{"tags.dataset": dataset, "tags.label": label, "tags.tuned_on": tuned_on})

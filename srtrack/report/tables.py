@@ -25,6 +25,7 @@ from srtrack.study import BASELINE, PEFT_TRACKERS, SRFT_METHODS, Study, peft_fam
 MODALITY_NAMES = {"rgbt": "RGB-T", "rgbd": "RGB-D", "rgbe": "RGB-E", "rgbx": "RGB-X (joint)"}
 ABLATION_ORDER = ["full", "prior_only", "transfer_only", "srft"]
 PARADIGMS = ["full", "prompt", "lora", "srft"]
+MAIN_PREFIX = "main_"  # the key of each modality's main comparison table: main_<modality>
 REFERENCES = ("full", BASELINE)  # what every row's difference is measured against
 RGB_TRACKER = "rgb_tracker"  # the one-stream RGB tracker on RGB: the stability reference of the retention tables
 SYNTHETIC_NOTE = ("Synthetic benchmarks (the embedded default): these numbers check the pipeline, not the paper's "
@@ -239,7 +240,7 @@ class Builder:
                 continue
             name = MODALITY_NAMES[modality]
             tables.append(self.table(
-                f"main_{modality}", f"{name}: comparison", f"{name} tracking, in the layout of the field's tables "
+                f"{MAIN_PREFIX}{modality}", f"{name}: comparison", f"{name} tracking, in the layout of the field's tables "
                 "(percent; ours: SRFT and its parts, baselines: the other methods, both trained here: mean over seeds, +- std when there are several; best in bold, second best in italics (underlined in LaTeX); "
                 "published rows carry their source and evaluator).", self.columns(benchmarks),
                 labels + [BASELINE], with_published=True))

@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run.log_artifact(Path(layout.synth_manifest(out, name)), f"synth/{name}")
             if args.preview is not None:
                 write_contact_sheet(args.preview, preview_sequences(cfg, out, manifest), cfg.encoding)
-                run.log_artifact(args.preview, "synth")
+                run.log_outputs([args.preview], "synth")
         print(f"synth: {manifest['frames']} frames in {manifest['seconds']} s -> {out}", file=sys.stderr)
         return 0
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -64,6 +65,18 @@ def test_evaluate_tracks_scores_resumes_and_keys_results_by_checkpoint(smoke_dat
     assert evaluate.main([*base, "--checkpoint", str(moved / "model.pth"), "--name", "moved", "--out",
                           str(tmp_path / "eval-moved")]) == 0
     assert "run 0123456789abcdef0123456789abcdef is not in this MLflow store" in caplog.text
+    # both on one plot, and with the study's config (where the images are) their boxes on a few frames
+    from srtrack import compare
+    from srtrack.evaluation.qualitative import frame_numbers, most_disputed
+
+    config = base[:base.index("--data")]
+    assert compare.main([str(out / "metrics.json"), str(tmp_path / "eval-moved/metrics.json"), *config,
+                         "--out", str(tmp_path / "comparison"), "--frames-sequences", "1"]) == 0
+    assert (tmp_path / "comparison/frames_lasher.png").stat().st_size > 20_000
+    assert frame_numbers(24) == [5, 11, 17, 23] and frame_numbers(2) == [1]
+    tables = {name: pd.read_csv(out / "per_sequence.csv").assign(success_auc=values)
+              for name, values in (("a", [0.5, 0.5]), ("b", [0.5, 0.1]))}
+    assert most_disputed(tables, 1) == [tables["a"]["sequence"][1]]
 
     # resume: a sequence whose files are there is not tracked again, a missing one is
     first = sorted(raw.glob("*.txt"))[0]

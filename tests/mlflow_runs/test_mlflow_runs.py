@@ -54,6 +54,37 @@ def test_metrics_params_and_config_artifact(tmp_path: Path, tmp_config) -> None:
     assert (tmp_path / "mlartifacts" / "pytest").is_dir()
 
 
+def test_a_moved_store_is_refused_until_one_command_relocates_it(tmp_path: Path, capsys) -> None:
+    """MLflow stores absolute artifact locations: a study folder moved elsewhere would write beside the
+    old copy. Stages refuse it, naming the command; after it, the store serves its artifacts in place."""
+    import shutil
+
+    from srtrack import relocate
+    from srtrack.errors import ConfigError
+
+    def config(folder: Path):
+        overlay = tmp_path / f"{folder.name}.yaml"
+        overlay.write_text(f"study: {{name: pytest}}\nmlflow: {{tracking_uri: 'sqlite:///{folder}/mlflow.db', "
+                           "experiment: pytest}\n")
+        return load_config([Path(__file__).parents[2] / "config/config.yaml", overlay])
+
+    with stage_run(config(tmp_path / "before"), "report", name="report") as run:
+        run.log_text("the tables", "report/tables.md")
+        run_id = run.run_id
+    shutil.move(tmp_path / "before", tmp_path / "after")
+    store = tmp_path / "after/mlflow.db"
+    with pytest.raises(ConfigError, match=rf"was moved: .* run `python -m srtrack.relocate {store}` once"):
+        with stage_run(config(tmp_path / "after"), "report", name="report"):
+            pass
+    assert relocate.main([str(store)]) == 0
+    assert relocate.main([str(store)]) == 0 and "nothing (already in place)" in capsys.readouterr().err
+    with stage_run(config(tmp_path / "after"), "report", name="report again"):
+        pass
+    client = MlflowClient(f"sqlite:///{store}")
+    text = Path(client.download_artifacts(run_id, "report/tables.md", str(tmp_path))).read_text()
+    assert text == "the tables" and not (tmp_path / "before").exists()
+
+
 def test_a_stage_logs_only_the_sections_it_reads(tmp_path: Path, tmp_config) -> None:
     cfg = load_config(tmp_config())
     with stage_run(cfg, "prepare", name="prepare lasher/test", sections=("study", "datasets.lasher")) as run:

@@ -13,6 +13,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from srtrack import report  # noqa: F401  (the package; the CLI is srtrack.report.__main__)
+from srtrack.config import load_config
 from srtrack.report.__main__ import main as report_main
 from srtrack.report.published import check_published, load_published
 
@@ -199,6 +200,23 @@ def test_intervals_are_paired_bootstrap_intervals_of_the_seed_mean_difference(tm
     assert sr.loc["full", "vs_full_diff"] == "" and sr.loc["pretrained", "vs_pretrained_diff"] == ""
     text = (out / "tables.md").read_text()
     assert "Against full (6 paired sequences, points)" in text and "| baseline: pretrained |" in text
+
+    # the per-sequence heat map holds the same differences, sequence by sequence, against full fine-tuning
+    from srtrack.report.runs import collect_runs
+    from srtrack.report.sequences import sequence_differences
+    from srtrack.report.tables import build_tables
+    from srtrack.report.published import load_published
+
+    cfg = load_config(config)
+    runs = collect_runs(cfg, cfg.mlflow.tracking_uri)
+    tables, _ = build_tables(cfg, runs, load_published(None))
+    (lasher,) = [d for d in sequence_differences(next(t for t in tables if t.key == "main_rgbt"), runs)
+                 if d.column.benchmark == "lasher"]
+    assert lasher.column.metric == "SR", "the benchmark's headline column"
+    assert lasher.reference == "full" and "full" not in lasher.frame and "pretrained" in lasher.frame
+    for label in ("lora", "srft"):
+        assert lasher.frame[label].to_numpy() == pytest.approx(seed_mean(label, (0, 1)) - seed_mean("full", (0, 1)))
+    assert (out / "sequences_lasher.png").stat().st_size > 5_000 and (out / "sequences_lasher.pdf").is_file()
 
 
 @pytest.mark.parametrize(("damage", "message"), [

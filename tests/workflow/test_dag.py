@@ -162,6 +162,12 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
         "evaluate_rgbt": 7, "evaluate_rgbd": 2, "retention": 1}
     assert stages == ["evaluate"] * 19 + ["prepare"] * 6 + ["pretrain", "report", "sensitivity"] + ["synth"] * 3 + ["tune"] * 7
     assert {r.info.status for r in runs} == {"FINISHED"}
+    # the closing message links the UI's runs table, filtered to the tuning runs and to one benchmark's evaluations
+    page = rf"http://127\.0\.0\.1:5000/#/experiments/{runs[0].info.experiment_id}/runs\?searchFilter="
+    study = "tags.study%20%3D%20%27smoke%27%20and%20"
+    closing = result.stdout + result.stderr
+    assert re.search(rf"tuning runs: {page}{study}tags\.stage%20%3D%20%27tune%27&workflowType=", closing), closing[-2000:]
+    assert re.search(rf"evaluations on lasher: {page}{study}tags\.stage%20%3D%20%27evaluate%27%20and%20tags\.dataset", closing)
     tuned = {(r.data.tags["modality"], r.data.tags["label"]): r for r in runs if r.data.tags["stage"] == "tune"}
     assert set(tuned) == {("rgbt", "srft"), ("rgbd", "srft"), ("rgbt", "lora_srft"), ("rgbt", "lora"),
                           ("rgbt", "prompt"), ("rgbt", "srft_data_1"), ("rgbt", "srft_data_2")}
@@ -189,6 +195,13 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     assert set(profiles) == {"vot_longterm"}
     assert (out / "eval/lasher/comparison/curves_lasher_rgbt.png").is_file()
     assert (out / "eval/depthtrack/comparison/pr_curve_vot_longterm.png").is_file()
+    # every tracker on the RGB split on one plot (rgbt.srft and rgbd.srft told apart), held by the report run
+    assert (out / "retention/comparison/curves_got10k_otb.png").stat().st_size > 10_000
+    report_run = next(r for r in runs if r.data.tags["stage"] == "report")
+    logged = {a.path for a in client.list_artifacts(report_run.info.run_id, "comparison/retention")}
+    assert "comparison/retention/curves_got10k_otb.png" in logged
+    # where each method wins or loses, per sequence, against the untuned tracker (no full fine-tuning here)
+    assert "report/sequences_lasher.png" in {a.path for a in client.list_artifacts(report_run.info.run_id, "report")}
     retained = json.loads((out / "retention/rgbt.srft/seed0/metrics.json").read_text())
     assert retained["benchmark"] == "got10k" and retained["sequences"] == 2
     assert "ostrack_tiny" in json.loads((out / "retention/pretrained/seed0/metrics.json").read_text())["raw_results"]
@@ -205,8 +218,7 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     # the tables' cells are metrics of the report run, equal to the published table
     cells = {(c["table"], c["row"], c["benchmark"], c["metric"]): c["value"]
              for c in csv.DictReader((out / "report/tables.csv").open())}
-    report_run = next(r for r in runs if r.data.tags["stage"] == "report").data
-    assert report_run.metrics["main_rgbt/srft/lasher/success_auc"] == pytest.approx(
+    assert report_run.data.metrics["main_rgbt/srft/lasher/success_auc"] == pytest.approx(
         float(cells["main_rgbt", "srft", "lasher", "SR"]), abs=1e-3)
     html = snakemake([smoke], tmp_path, "--report", "report.html")
     assert html.returncode == 0, html.stderr[-3000:]
@@ -240,6 +252,16 @@ def test_smoke_dag_runs_every_stage_and_reruns_only_what_changed(tmp_path: Path)
     shutil.copytree(tmp_path / ".snakemake", moved / "run" / ".snakemake", symlinks=True)
     dry = snakemake([moved / "checkout/config/smoke.yaml"], moved / "run", "-n", checkout=moved / "checkout")
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
+    # its MLflow store, relocated by one command, serves the artifacts from their new place
+    from srtrack import relocate
+
+    store = moved / "run/results/smoke/mlflow.db"
+    assert relocate.main([str(store)]) == 0
+    moved_client = MlflowClient(f"sqlite:///{store}")
+    assert moved_client.get_experiment_by_name("srtrack").artifact_location == relocate.artifact_root(store) + "/srtrack"
+    tables = moved_client.download_artifacts(report_run.info.run_id, "report/tables.md", str(tmp_path / "download"))
+    assert Path(tables).read_bytes() == (out / "report/tables.md").read_bytes()
+    assert moved_client.get_run(report_run.info.run_id).info.artifact_uri.startswith(relocate.artifact_root(store))
 
 
 def check_honest_records(client: MlflowClient, runs: list, tuned: dict) -> None:
@@ -292,6 +314,15 @@ def check_honest_records(client: MlflowClient, runs: list, tuned: dict) -> None:
     assert {r.data.tags["scored_model_id"] for r in scored} == {model_id}
     assert all([m.model_id for m in client.get_run(r.info.run_id).inputs.model_inputs] == [model_id] for r in scored)
     assert 0 <= client.get_run(lora.info.run_id).data.metrics["eval/lasher/success_auc"] <= 1
+    # the links the other way, written by the report stage: a tuning run leads to its evaluations, a prior
+    # to the tuning runs it regularizes, a logged model to the evaluations that scored it
+    leads = lora.data.tags["mlflow.note.content"].split("**Leads to**")[1]
+    assert all(f"- its tracker is scored by [{r.info.run_name}]({runs_of}{r.info.run_id})" in leads for r in scored)
+    assert f"({runs_of}{tuned['rgbt', 'srft'].info.run_id})" in prior.data.tags["mlflow.note.content"]
+    assert all(r.info.run_id in client.get_logged_model(model_id).tags["srtrack.scored_by"] for r in scored)
+    # figures at the artifact root, where MLflow's compare view shows them side by side
+    on_lasher = next(r for r in scored if r.data.tags["dataset"] == "lasher")
+    assert {"curves_lasher_rgbt.png", "evaluate"} <= {a.path for a in client.list_artifacts(on_lasher.info.run_id)}
     # every tracker trained (pre-training and tuning) is a logged model, with its evaluation's scores
     models = {m.name: m for m in client.search_logged_models([experiment.experiment_id])}
     assert set(models) == {f"{label}-{modality}-s0" for modality, label in tuned} | {"pretrained-rgb-s0"}

@@ -27,9 +27,10 @@ RESOLVED_CONFIG = layout.resolved_config(OUT)
 # Every job runs the checkout's srtrack, also in a conda env built from envs/ (see README): a prefix of
 # every command rather than a rule parameter, so that a moved or re-cloned checkout reruns nothing.
 shell.prefix(dag.checkout_pythonpath(workflow.basedir))
-# Every rule's command runs under srtrack.job_usage, which writes the job's usage record (log.usage)
-# when it ends; its docstring says why not Snakemake's `benchmark:`.
-MEASURED = "python -m srtrack.job_usage"
+# Every rule's command starts `python -m srtrack.job_usage {log.usage}`: the job's usage record,
+# written when it ends (its docstring says why not Snakemake's `benchmark:`). Written out in each
+# rule: as a parameter it would be listed in every item of `snakemake --report`, and the linter flags
+# a global variable in a command (tests/test_packaging.py checks every rule).
 # Pre-training and tuning: the cluster shape (nodes, GPUs, tasks) and the command that starts one
 # process per GPU (torchrun on one node, srun on several); see srtrack/slurm.py.
 TRAIN = training_job(CFG)
@@ -66,7 +67,7 @@ onstart:
     dag.check_executor(CFG, workflow)
     dag.write_resolved_config(CFG)
     dag.exit_on_config_error(lambda: print_plan(CFG))
-    dag.open_dag_run(CFG)
+    dag.exit_on_config_error(lambda: dag.open_dag_run(CFG))
 
 
 onsuccess:

@@ -27,7 +27,6 @@ for _modality in STUDY.scored_modalities():
                 CFG, "evaluate", splits=len(dag.score_indexes(CFG, _modality))
             ),
         params:
-            measured=MEASURED,
             config=RESOLVED_CONFIG,
             fingerprint=dag.fingerprint(
                 CFG, *dag.EVALUATE_SECTIONS, "evaluate.retention"
@@ -36,7 +35,7 @@ for _modality in STUDY.scored_modalities():
                 CFG, modality, wildcards.label, wildcards.seed
             ),
         shell:
-            "{params.measured} {log.usage} python -m srtrack.evaluate --config {params.config} --checkpoint {input.checkpoint} "
+            "python -m srtrack.job_usage {log.usage} python -m srtrack.evaluate --config {params.config} --checkpoint {input.checkpoint} "
             "{params.splits} --set study.seed={wildcards.seed} > {log.out} 2>&1"
 
 
@@ -60,9 +59,25 @@ rule compare:
     resources:
         **rule_resources(CFG, "compare"),
     params:
-        measured=MEASURED,
+        config=RESOLVED_CONFIG,
     shell:
-        "{params.measured} {log.usage} python -m srtrack.compare {input} --out {output} > {log.out} 2>&1"
+        "python -m srtrack.job_usage {log.usage} python -m srtrack.compare {input} --out {output} --config {params.config} > {log.out} 2>&1"
+
+
+# Every tracker scored on the RGB split on the same axes: what each retains.
+use rule compare as compare_retention with:
+    input:
+        dag.retention_targets(CFG),
+    output:
+        report(
+            directory(dag.retention_compare_path(CFG)),
+            patterns=["{name}.png"],
+            caption="../report/retention.rst",
+            category="Evaluation",
+            subcategory="retention",
+        ),
+    log:
+        **layout.job_logs(OUT, "compare", "retention"),
 
 
 # What the RGB tracker itself scores on the RGB split: the reference line of retention.
@@ -83,7 +98,6 @@ if STUDY.retention_split():
         resources:
             **rule_resources(CFG, "retention"),
         params:
-            measured=MEASURED,
             config=RESOLVED_CONFIG,
             fingerprint=dag.fingerprint(
                 CFG, *dag.EVALUATE_SECTIONS, "evaluate.retention"
@@ -91,6 +105,6 @@ if STUDY.retention_split():
             sequences=CFG.evaluate.retention.sequences,
             label=dag.BASELINE,
         shell:
-            "{params.measured} {log.usage} python -m srtrack.evaluate --config {params.config} --data $(dirname {input.index}) "
+            "python -m srtrack.job_usage {log.usage} python -m srtrack.evaluate --config {params.config} --data $(dirname {input.index}) "
             "--checkpoint {input.checkpoint} --label {params.label} --name {params.label} "
             "--max-sequences {params.sequences} --set study.seed={wildcards.seed} --out $(dirname {output.metrics}) > {log.out} 2>&1"

@@ -18,9 +18,8 @@ rule prepare:
     resources:
         **rule_resources(CFG, "prepare"),
     params:
-        measured=MEASURED,
         config=RESOLVED_CONFIG,
         fingerprint=prepare_fingerprint,
     shell:
-        "{params.measured} {log.usage} python -m srtrack.prepare --config {params.config} --dataset {wildcards.dataset} "
+        "python -m srtrack.job_usage {log.usage} python -m srtrack.prepare --config {params.config} --dataset {wildcards.dataset} "
         "--split {wildcards.split} --out $(dirname {output.index}) > {log.out} 2>&1"

@@ -21,12 +21,11 @@ if CFG.model.pretrained is None:
         resources:
             **rule_resources(CFG, "pretrain"),
         params:
-            measured=MEASURED,
             launcher=TRAIN_LAUNCHER,
             config=RESOLVED_CONFIG,
             fingerprint=dag.fingerprint(
                 CFG, "study.seed", "model", "pretrain", "sampler", "encoding"
             ),
         shell:
-            "{params.measured} {log.usage} {params.launcher} -m srtrack.tune --config {params.config} --modality rgb --label full "
+            "python -m srtrack.job_usage {log.usage} {params.launcher} -m srtrack.tune --config {params.config} --modality rgb --label full "
             "--data $(dirname {input.index}) --out $(dirname {output.model}) > {log.out} 2>&1"

@@ -3,6 +3,8 @@ rule report:
     input:
         dag.eval_targets(CFG),
         dag.retention_targets(CFG),
+        # the report run holds the comparison plots
+        dag.compare_targets(CFG),
     output:
         **dag.report_plots(CFG, "../report/plasticity.rst"),
         tables=dag.report_path(CFG),
@@ -21,7 +23,6 @@ rule report:
     resources:
         **rule_resources(CFG, "report"),
     params:
-        measured=MEASURED,
         config=RESOLVED_CONFIG,
     shell:
-        "{params.measured} {log.usage} python -m srtrack.report --config {params.config} --out $(dirname {output.tables}) > {log.out} 2>&1"
+        "python -m srtrack.job_usage {log.usage} python -m srtrack.report --config {params.config} --out $(dirname {output.tables}) > {log.out} 2>&1"

@@ -21,13 +21,12 @@ rule sensitivity:
     resources:
         **rule_resources(CFG, "sensitivity", estimate=lambda: dag.on_cluster(workflow)),
     params:
-        measured=MEASURED,
         config=RESOLVED_CONFIG,
         fingerprint=dag.fingerprint(
             CFG, "study.seed", "model", "sensitivity", "sampler", "encoding"
         ),
     shell:
-        "{params.measured} {log.usage} python -m srtrack.sensitivity --config {params.config} --data $(dirname {input.index}) "
+        "python -m srtrack.job_usage {log.usage} python -m srtrack.sensitivity --config {params.config} --data $(dirname {input.index}) "
         "--checkpoint {input.checkpoint} --out $(dirname {output.prior}) > {log.out} 2>&1"
 
 
@@ -49,12 +48,11 @@ rule sensitivity_variant:
     resources:
         **rule_resources(CFG, "sensitivity", estimate=lambda: dag.on_cluster(workflow)),
     params:
-        measured=MEASURED,
         config=RESOLVED_CONFIG,
         fingerprint=dag.fingerprint(
             CFG, "study.seed", "model", "sensitivity", "sampler", "encoding"
         ),
     shell:
-        "{params.measured} {log.usage} python -m srtrack.sensitivity --config {params.config} --label {wildcards.variant} "
+        "python -m srtrack.job_usage {log.usage} python -m srtrack.sensitivity --config {params.config} --label {wildcards.variant} "
         "--data $(dirname {input.index}) --checkpoint {input.checkpoint} "
         "--out $(dirname {output.prior}) > {log.out} 2>&1"

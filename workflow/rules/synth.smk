@@ -18,10 +18,9 @@ rule synth:
     resources:
         **rule_resources(CFG, "synth"),
     params:
-        measured=MEASURED,
         config=RESOLVED_CONFIG,
         root=CFG.synth.root,
         fingerprint=dag.fingerprint(CFG, "study.seed", "synth"),
     shell:
-        "{params.measured} {log.usage} python -m srtrack.synth --config {params.config} --only {wildcards.synthetic} --out {params.root} "
+        "python -m srtrack.job_usage {log.usage} python -m srtrack.synth --config {params.config} --only {wildcards.synthetic} --out {params.root} "
         "--preview {output.preview} --workers {threads} > {log.out} 2>&1"

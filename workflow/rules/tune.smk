@@ -20,7 +20,6 @@ rule tune:
     resources:
         **rule_resources(CFG, "tune"),
     params:
-        measured=MEASURED,
         launcher=TRAIN_LAUNCHER,
         config=RESOLVED_CONFIG,
         fingerprint=dag.fingerprint(
@@ -40,6 +39,6 @@ rule tune:
             f"--prior {input.prior}" if "prior" in input.keys() else ""
         ),
     shell:
-        "{params.measured} {log.usage} {params.launcher} -m srtrack.tune --config {params.config} --modality {wildcards.modality} "
+        "python -m srtrack.job_usage {log.usage} {params.launcher} -m srtrack.tune --config {params.config} --modality {wildcards.modality} "
         "--label {wildcards.label} --set study.seed={wildcards.seed} {params.data} --init {input.init} {params.prior} "
         "--out $(dirname {output.model}) > {log.out} 2>&1"
