@@ -354,6 +354,11 @@ def read_results(folder: Path, sequences, short: str = "warn") -> tuple[dict[str
         out[seq.name] = (boxes, confidence)
     if problems.items:
         raise DatasetFormatError(problems.items)
+    with_nan = [n for n in notes if n["kind"] == "nan_rows"]
+    if with_nan:  # one line, not one per file: a benchmark's worth of files can hold them
+        log.warning("%d result file(s) hold NaN rows (%d rows in all), scored as each evaluator scores them; the "
+                    "first: %s (%d of %d rows)", len(with_nan), sum(n["nan_rows"] for n in with_nan),
+                    with_nan[0]["file"], with_nan[0]["nan_rows"], with_nan[0]["rows"])
     return out, notes
 
 

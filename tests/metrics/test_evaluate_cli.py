@@ -208,6 +208,7 @@ def test_short_empty_and_nan_result_files_are_reported_and_score_only_what_the_e
     summary = metrics["profiles"]["lasher_rgbt"]["summary"]
     assert summary["precision"] == pytest.approx(expected) and summary["success_auc"] == pytest.approx(expected * 20 / 21)
     assert "0 rows, expected" in caplog.text
+    assert f"1 result file(s) hold NaN rows ({len(sequences[1])} rows in all)" in caplog.text, "said on the console too"
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'evaluate'")
     assert run.data.metrics["results/short_files"] == 1 and run.data.metrics["results/nan_rows"] == len(sequences[1])
