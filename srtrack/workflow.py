@@ -345,7 +345,8 @@ def filtered_pages(cfg: Config, base: str) -> list[str]:
         return []
     study = f"tags.study = '{cfg.study.name}'"
     tuning = f"{study} and tags.stage = 'tune'"
-    lines = [f"  tuning runs: {runs_page(base, experiment, tuning)}"]
+    lines = ["The runs table, filtered (the UI nests each invocation's runs under its DAG run: expand it):",
+             f"  tuning runs: {runs_page(base, experiment, tuning)}"]
     for dataset in dict.fromkeys(r.dataset for r in Study(cfg).evaluation_runs()):
         search = f"{study} and tags.stage = 'evaluate' and tags.dataset = '{dataset}'"
         lines.append(f"  evaluations on {dataset}: {runs_page(base, experiment, search)}")
