@@ -76,10 +76,16 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
         roots[name] = tmp_path / "data" / name
         build(roots[name], "s1", 4)
     layouts.got10k(roots["got10k"], "v1", 4, folder="val")  # srtrack's GOT-10k test split
-    config = tmp_config({"datasets": {name: {"root": str(root)} for name, root in roots.items()}})
+    config = tmp_config({"datasets": {name: {"root": str(root)} for name, root in roots.items()},
+                         "sensitivity": {"samples": 16, "chunk": 8}})
     link_checkpoints(tmp_path)  # the study's model.pretrained, which the pre-flight checks
-    result = snakemake(config, tmp_path, "data")
+    prior = str(tmp_path / "results/prior/got10k/prior.safetensors")
+    result = snakemake(config, tmp_path, "data", prior)
     assert result.returncode == 0, result.stderr[-4000:]
+    # a configured checkpoint (the default's shipped RGB tracker) gives the prior, and replaces the pre-training
+    assert "rule pretrain:" not in result.stderr and "rule sensitivity:" in result.stderr
+    summary = json.loads(Path(prior).with_name("summary.json").read_text())
+    assert summary["samples"] == 16 and summary["model"] == "ostrack_tiny" and Path(prior).is_file()
     out = tmp_path / "results"
     indexes = sorted(p.parent.name for p in out.glob("data/*/index.json"))
     assert indexes == sorted(["coesot-test", "coesot-train", "depthtrack-test", "depthtrack-train", "fe108-test",
@@ -93,14 +99,17 @@ def test_dag_prepares_every_configured_benchmark(tmp_path: Path, tmp_config) -> 
     assert re.fullmatch(r"[0-9a-f]{32}", usage["invocation"]), "the snakemake run that the job belonged to"
     assert float(usage["max_rss"]) > 50, "the prepare process (numpy, OpenCV, MLflow), not the wrapper alone"
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("pytest").experiment_id], "tags.stage = 'prepare'")
+    experiment = client.get_experiment_by_name("pytest").experiment_id
+    (sensitivity,) = client.search_runs([experiment], "tags.stage = 'sensitivity'")
+    assert sensitivity.info.status == "FINISHED"
+    runs = client.search_runs([experiment], "tags.stage = 'prepare'")
     assert len(runs) == 15 and {r.info.status for r in runs} == {"FINISHED"}
     (parent,) = {r.data.tags["mlflow.parentRunId"] for r in runs}  # one parent run for the invocation
     dag = client.get_run(parent)
     assert dag.data.tags["srtrack.role"] == "dag" and dag.info.status == "FINISHED"
     assert client.get_run(dag.data.tags["mlflow.parentRunId"]).data.tags["srtrack.role"] == "study"
 
-    again = snakemake(config, tmp_path, "data")
+    again = snakemake(config, tmp_path, "data", prior)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -333,27 +342,6 @@ def check_honest_records(client: MlflowClient, runs: list, tuned: dict) -> None:
     study = client.search_runs([experiment.experiment_id], "tags.`srtrack.role` = 'study'")[0]
     summary = json.loads(Path(client.download_artifacts(study.info.run_id, "study_summary.json")).read_text())
     assert len(summary["data"]) == 19 and "lasher SR" in summary["columns"]
-
-
-@pytest.mark.slow
-def test_dag_computes_the_prior_when_a_pretrained_checkpoint_is_configured(tmp_path: Path) -> None:
-    import torch
-
-    from srtrack.models import create_tracker
-
-    checkpoint = tmp_path / "OSTrack_tiny.pth.tar"
-    torch.save({"net": create_tracker("ostrack_tiny", template_size=64, search_size=128).state_dict()}, checkpoint)
-    overlay = tmp_path / "pretrained.yaml"
-    overlay.write_text(f"model:\n  pretrained: {checkpoint}\nsensitivity:\n  samples: 16\n  chunk: 8\n")
-    result = snakemake([REPO / "config" / "smoke.yaml", overlay], tmp_path, "results/smoke/prior/got10k/prior.safetensors")
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert "rule pretrain:" not in result.stderr, "a configured checkpoint replaces the pre-training"
-    prior_dir = tmp_path / "results/smoke/prior/got10k"
-    summary = json.loads((prior_dir / "summary.json").read_text())
-    assert summary["samples"] == 16 and summary["model"] == "ostrack_tiny" and (prior_dir / "prior.safetensors").is_file()
-    client = MlflowClient(f"sqlite:///{tmp_path / 'results/smoke/mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("srtrack").experiment_id], "tags.stage = 'sensitivity'")
-    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
 
 
 def test_study_grid_expands_methods_ablations_variants_seeds_and_the_baseline(tmp_config) -> None:
