@@ -344,7 +344,8 @@ def read_results(folder: Path, sequences, short: str = "warn") -> tuple[dict[str
                 problems.error(path, f"{rows} rows, expected {len(seq)} (one per frame; evaluate.short_results: error)")
             else:
                 log.warning("%s: %d rows, expected %d: the missing frames are scored as each evaluator scores them "
-                            "(misses; pytracking pads 0,0,0,0)", path, rows, len(seq))
+                            "(misses; rgbt's RGBT210/RGBT234/GTOT score only the rows there; pytracking pads 0,0,0,0)",
+                            path, rows, len(seq))
         elif rows > len(seq):
             notes.append({**note, "kind": "long"})
             log.warning("%s: %d rows for %d frames; the extra rows are ignored", path, rows, len(seq))

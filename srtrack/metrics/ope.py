@@ -48,6 +48,8 @@ class Profile:
     precision_index: int = 20
     precision_strict: bool = False         # e < d (GTOT) instead of e <= d
     two_gt: bool = False                   # RGBT234/GTOT: best of the visible and thermal GT per frame
+    score_rows_present: bool = False       # a short (non-empty) file scores only the frames it has: rgbt pairs
+                                           # results with GT by zip (RGBT210/RGBT234/GTOT); else missing rows miss
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
@@ -58,16 +60,18 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "predictions and GT rounded, float32",
             invalid_gt="any_nonpositive", invalid_precision_hit=True, repair="lasher_rgbt", round_predictions=True,
             round_gt=True, float32=True, power_root=True),
-    Profile("rgbt210", "RGBT210 (rgbt PR/SR): boxes as they are, predictions rounded, float32",
-            round_predictions=True, float32=True, power_root=True),
+    Profile("rgbt210", "RGBT210 (rgbt PR/SR): boxes as they are, predictions rounded, float32; a short file "
+            "scores the frames it has",
+            round_predictions=True, float32=True, power_root=True, score_rows_present=True),
     Profile("rgbt234", "RGBT234 (rgbt MPR/MSR): best of visible/thermal GT per frame, first frame not replaced, "
-            "predictions rounded, float32",
-            first_frame_gt=False, two_gt=True, round_predictions=True, float32=True, power_root=True),
+            "predictions rounded, float32; a short file scores the frames it has",
+            first_frame_gt=False, two_gt=True, round_predictions=True, float32=True, power_root=True,
+            score_rows_present=True),
     Profile("gtot", "GTOT (rgbt MPR_GTOT/MSR_GTOT): two GTs, frames pooled, 5 px (strict) on a 0.5 px grid, "
-            "trapezoid AUC, centres x + w/2",
+            "trapezoid AUC, centres x + w/2; a short file scores the frames it has",
             first_frame_gt=False, two_gt=True, round_predictions=True, float32=True, power_root=True, pooled=True,
             precision_thresholds=np.linspace(0, 25, 51), precision_index=10, precision_strict=True,
-            inclusive_centers=False),
+            inclusive_centers=False, score_rows_present=True),
     Profile("otb_matlab", "OTB/LaSOT MATLAB as shipped with VisEvent and COESOT: any coordinate <= 0 invalid (miss "
             "in SR, hit in PR/NPR), absent frames misses; rows with a NaN or w/h <= 0 repeat the previous row "
             "(GT row without NaN), then frame 1 := GT",
@@ -131,6 +135,13 @@ def _columns(rows: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate([r.T for r in rows], axis=1, dtype=dtype).T
 
 
+def _scored_frames(profile: Profile, seq: SequenceBoxes) -> int:
+    """How many of a sequence's frames are scored: all of them, or with `score_rows_present` those a
+    short result file has (rgbt's zip stops at its end; an empty file, which gives rgbt NaN, misses all)."""
+    frames, rows = len(np.asarray(seq.gt).reshape(-1, 4)), len(np.asarray(seq.pred).reshape(-1, 4))
+    return min(frames, rows) if profile.score_rows_present and rows else frames
+
+
 def _concatenate(profile: Profile, sequences: list[SequenceBoxes]) -> _Frames:
     """Align every result to its GT and stack them. A short file is completed with rows that are
     never repaired: NaN (misses), or `0,0,0,0` where the reference pads so (pytracking)."""
@@ -138,13 +149,14 @@ def _concatenate(profile: Profile, sequences: list[SequenceBoxes]) -> _Frames:
     pad = 0.0 if profile.repair is not None and RULES[profile.repair].pad_with_zeros else np.nan
     gts, preds, gts_x, absents, missing = [], [], [], [], []
     for seq in sequences:
-        gt = np.asarray(seq.gt).reshape(-1, 4)
-        pred = np.asarray(seq.pred).reshape(-1, 4)[: len(gt)]
+        scored = _scored_frames(profile, seq)
+        gt = np.asarray(seq.gt).reshape(-1, 4)[:scored]
+        pred = np.asarray(seq.pred).reshape(-1, 4)[:scored]
         missing.append(np.arange(len(gt)) >= len(pred))
         if len(pred) < len(gt):
             pred = np.vstack([pred, np.full((len(gt) - len(pred), 4), pad)])
         gts.append(gt), preds.append(pred)
-        gts_x.append(None if seq.gt_x is None else np.asarray(seq.gt_x).reshape(-1, 4))
+        gts_x.append(None if seq.gt_x is None else np.asarray(seq.gt_x).reshape(-1, 4)[:scored])
         absents.append(np.zeros(len(gt), bool) if seq.absent is None else np.asarray(seq.absent, bool)[: len(gt)])
     lengths = np.array([len(g) for g in gts])
     if (lengths == 0).any():
@@ -295,7 +307,7 @@ def _sequence_counts(profile: Profile, sequences: list[SequenceBoxes]) -> tuple[
     grids = (Thresholds(SUCCESS_THRESHOLDS), Thresholds(profile.precision_thresholds), Thresholds(NORM_THRESHOLDS))
     rules = ({"above": True, "strict": True}, {"above": False, "strict": profile.precision_strict},
              {"above": False, "strict": False})
-    lengths = np.array([len(np.asarray(s.gt).reshape(-1, 4)) for s in sequences])
+    lengths = np.array([_scored_frames(profile, s) for s in sequences])
     counts = [np.zeros((len(sequences), len(g.grid)), np.int64) for g in grids]
     for lo, hi in _blocks(lengths, BLOCK_FRAMES):
         frames = _concatenate(profile, sequences[lo:hi])
