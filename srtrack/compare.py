@@ -111,7 +111,8 @@ def qualitative_frames(cfg: Config, evaluations: list[tuple[Path, dict]], benchm
     from srtrack.datasets.index import load_sequences
     from srtrack.evaluate import read_results
     from srtrack.evaluation.qualitative import draw_frames, most_disputed
-    from srtrack.layout import TABLE_FILE
+    from srtrack.figures import pyplot
+    from srtrack.layout import TABLE_FILE, frames_plot
     from srtrack.metrics.plots import colours
 
     first: dict[str, tuple[Path, dict]] = {}
@@ -137,9 +138,6 @@ def qualitative_frames(cfg: Config, evaluations: list[tuple[Path, dict]], benchm
         boxes[name] = {sequence: found[0] for sequence, found in results.items()}
     if not sequences or not boxes:
         return []
-    from srtrack.figures import pyplot
-    from srtrack.layout import frames_plot
-
     title = f"{benchmark}: the {len(sequences)} sequence(s) on which the trackers differ most (first seed of each)"
     return [draw_frames(sequences, boxes, colours(pyplot(), list(boxes)), title, out / frames_plot(benchmark))]
 

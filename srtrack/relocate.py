@@ -51,11 +51,11 @@ def relocate(db: Path) -> dict[str, int]:
     require_file(db, "MLflow SQLite store")
     new = artifact_root(db)
     with sqlite3.connect(db) as connection:  # one transaction: all rows or none
-        olds = {recorded_root(location) for (location,) in connection.execute(
-            "SELECT artifact_location FROM experiments")} - {None, new}
         tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "experiments" not in tables:
             raise ConfigError(f"{db} is not an MLflow store (no experiments table)")
+        olds = {recorded_root(location) for (location,) in connection.execute(
+            "SELECT artifact_location FROM experiments")} - {None, new}
         changed: dict[str, int] = {}
         for table, column in LOCATION_COLUMNS:
             if table not in tables:

@@ -78,6 +78,8 @@ def test_a_moved_store_is_refused_until_one_command_relocates_it(tmp_path: Path,
             pass
     assert relocate.main([str(store)]) == 0
     assert relocate.main([str(store)]) == 0 and "nothing (already in place)" in capsys.readouterr().err
+    (tmp_path / "empty.db").touch()  # not a store: refused by name, no traceback
+    assert relocate.main([str(tmp_path / "empty.db")]) == 2 and "is not an MLflow store" in capsys.readouterr().err
     with stage_run(config(tmp_path / "after"), "report", name="report again"):
         pass
     client = MlflowClient(f"sqlite:///{store}")
