@@ -26,7 +26,13 @@ file pair per sequence written atomically, so a rerun resumes where it stopped a
 checkpoint, network or tracking setting (crops, encodings, precision) never reuses them.
 With `--results`, another tracker's raw results (`<sequence>.txt`, comma/space/tab separated
 x,y,w,h; optional `<sequence>_confidence.value`) are scored by the same code, reading only the
-annotations (and, for the VOT measures, the image sizes).
+annotations (and, for the VOT measures, the image sizes). `--benchmark NAME` instead of `--data`
+reads the test split from `datasets.NAME.root` without prepare (annotation files alone), and
+several trackers' folders (or a folder of them) score in one process, each into OUT/<tracker>/,
+with OUT/scores.csv and their figures on the same axes under one `compare` MLflow run:
+
+    python -m srtrack.evaluate --config config/config.yaml --benchmark lasher \
+        --results published/lasher mine/lasher --out results/scores/lasher
 
 Scores: with the benchmark's evaluator profiles (its reader's defaults, or `evaluate.profiles`).
 Written to `--out` and logged to MLflow: `metrics.json` (tracker, label, seed, summaries, curves,
@@ -51,6 +57,7 @@ import numpy as np
 from srtrack.cli_common import add_config_arguments, config_from_args, parse, run_main
 from srtrack.config import Config
 from srtrack.config.types import CandidateEliminationConfig, ModelConfig
+from srtrack.datasets import READERS
 from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
 from srtrack.inference.results import read_confidence_file, read_result_boxes, result_paths
 from srtrack.io import Publication, file_sha256, prepare_output_dir, require_file, write_json_atomic, write_text_atomic
@@ -59,17 +66,28 @@ from srtrack.study import MODALITIES, Label, Study
 
 log = logging.getLogger("srtrack.evaluate")
 TOOLKIT_DIR = "vot-toolkit"  # evaluate.vot_toolkit's workspaces, one per VOT profile
+SCORES_FILE = "scores.csv"  # several trackers' results scored in one call: one row per tracker and profile
+WARNINGS_SHOWN = 10  # annotation warnings printed by --benchmark (prepare's index keeps all of them)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m srtrack.evaluate", description=__doc__.split("\n")[0])
     add_config_arguments(parser)
-    parser.add_argument("--data", required=True, type=Path, action="append",
+    parser.add_argument("--data", type=Path, action="append",
                         help="prepared test split (folder with index.json); repeat it with --out for several")
+    parser.add_argument("--benchmark", choices=sorted(READERS), default=None,
+                        help="with --results instead of --data: the benchmark's test split read straight from "
+                             "datasets.<benchmark>.root, annotation files alone (no prepare, no frames unless a "
+                             "profile needs image sizes)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", type=Path, help="tracker weights to run (model.pth or an OSTrack .pth.tar)")
-    source.add_argument("--results", type=Path, help="a folder of another tracker's raw results to score")
-    parser.add_argument("--name", required=True, help="the tracker's name in tables and plots (e.g. the method)")
+    source.add_argument("--results", type=Path, nargs="+", metavar="FOLDER",
+                        help="raw results to score: a tracker's folder of <sequence>.txt files, or a folder of such "
+                             "folders (a downloaded results archive); several trackers are named by their folders "
+                             "and each writes to OUT/<tracker>/, with OUT/scores.csv and curves comparing them")
+    parser.add_argument("--name", default=None,
+                        help="the tracker's name in tables and plots (e.g. the method); required with --checkpoint, "
+                             "with --results the folder's name by default")
     parser.add_argument("--label", default=None,
                         help="the study label of the tracker (a method, a study.variants entry, or pretrained: the "
                              "RGB tracker run as the RGB-X network); recorded in MLflow (default: --name)")
@@ -93,16 +111,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """One split the tracker is scored on in this process, and where its scores go."""
+    """One split the tracker is scored on in this process, and where its scores go: a prepared split
+    (`data`), or a benchmark's test annotations read from its configured root (`benchmark`)."""
 
-    data: Path
+    data: Path | None
     out: Path
     max_sequences: int | None
     tuned_on: str | None
+    benchmark: str | None = None
 
 
 def splits_to_score(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Split]:
-    """The --data/--out pairs, then the --retain split; a usage error when they do not pair up."""
+    """The --data/--out pairs (or the --benchmark and its --out), then the --retain split; a usage
+    error when they do not pair up."""
+    if args.checkpoint is not None and args.name is None:
+        parser.error("--checkpoint needs --name: the tracker's name in tables and plots")
+    if args.benchmark is not None:
+        if args.results is None or args.data or args.retain is not None or len(args.out) != 1:
+            parser.error("--benchmark scores --results on the benchmark's annotations: give it with one --out, "
+                         "without --data, --checkpoint or --retain")
+        return [Split(None, args.out[0], args.max_sequences, args.tuned_on, args.benchmark)]
+    if not args.data:
+        parser.error("give --data (a prepared test split) or, with --results, --benchmark")
     if len(args.data) != len(args.out):
         parser.error(f"{len(args.data)} --data but {len(args.out)} --out: give one output folder per split")
     if args.retain is not None and args.tuned_on is None:
@@ -121,11 +151,54 @@ def splits_to_score(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     return splits
 
 
+@dataclasses.dataclass(frozen=True)
+class Scored:
+    """One tracker scored on one split: its name and label in tables, its raw results (another
+    tracker's; None: tracked here from --checkpoint) and its output folder."""
+
+    name: str
+    label: str
+    results: Path | None
+    out: Path
+
+
+def result_folders(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[list[tuple[str, Path]], bool]:
+    """The trackers behind --results as (name, folder), and whether they are a set (several trackers,
+    or a folder of tracker folders: each scored into OUT/<name>/) rather than one tracker's folder."""
+    found: list[tuple[str, Path]] = []
+    grouped = len(args.results) > 1
+    for folder in args.results:
+        if not folder.is_dir():
+            raise ConfigError(f"--results {folder}: {'is a file' if folder.exists() else 'not found'}, expected the "
+                              "folder of a tracker's <sequence>.txt result files (or a folder of such folders)")
+        if any(folder.glob("*.txt")):
+            found.append((folder.name, folder))
+            continue
+        inner = sorted(p for p in folder.iterdir() if p.is_dir() and any(p.glob("*.txt")))
+        if not inner:
+            raise ConfigError(f"--results {folder}: holds no <sequence>.txt result files, nor folders of them")
+        found.extend((p.name, p) for p in inner)
+        grouped = True
+    if grouped and args.name is not None:
+        parser.error(f"--name names one tracker, but --results holds {len(found)}: they are named by their folders")
+    names = [name for name, _ in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"--results: two trackers' folders are named {twice[0]!r}; rename one (the name is the "
+                          "tracker's in tables and its output folder)")
+    return found, grouped
+
+
 def main(argv: Seq[str] | None = None) -> int:
     parser = build_parser()
     args = parse(parser, argv)
     splits = splits_to_score(parser, args)
-    return run_main(lambda: run(args, splits))
+
+    def body() -> int:
+        folders, grouped = result_folders(parser, args) if args.results is not None else ([], False)
+        return run(args, splits, folders, grouped)
+
+    return run_main(body)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,28 +213,89 @@ class OpenedSplit:
     rewards: dict[str, float] | None
 
 
-def run(args: argparse.Namespace, splits: list[Split]) -> int:
+def run(args: argparse.Namespace, splits: list[Split], folders: list[tuple[str, Path]], grouped: bool) -> int:
     from srtrack.metrics import vot_toolkit
 
     cfg = config_from_args(args)
     if args.checkpoint is not None:
         require_file(args.checkpoint, "--checkpoint")
-    elif not args.results.is_dir():
-        raise ConfigError(f"--results {args.results}: {'is a file' if args.results.exists() else 'not found'}, expected "
-                          "the folder of a tracker's <sequence>.txt result files")
     # every split before tracking: a bad index, BOC reference or a missing vot-toolkit fails now, not in an hour
     opened = [open_split(cfg, args, split) for split in splits]
     if cfg.evaluate.vot_toolkit:
         vot_toolkit.require()
+    scored = {split: trackers_on(args, split, folders, grouped) for split in splits}
     for split in splits:  # only once every input is known good, so that a mistake leaves no folder behind
-        prepare_output_dir(split.out, "--retain OUT" if args.retain is not None and split.data == args.retain[0]
-                           else "--out")
+        what = "--retain OUT" if args.retain is not None and split.data == args.retain[0] else "--out"
+        if grouped:
+            prepare_output_dir(split.out, what)
+        for tracker in scored[split]:
+            prepare_output_dir(tracker.out, what)
     # a study label says which tracker runs (the baseline's network); other trackers' files are only named
     label = Study(cfg).label(args.label) if args.label and args.checkpoint is not None else None
     digest = file_sha256(args.checkpoint) if args.checkpoint is not None else None
     for split in opened:
-        score_split(cfg, args, split, label, digest)
+        if grouped:
+            score_group(cfg, args, split, scored[split.split])
+        else:
+            score_split(cfg, args, split, scored[split.split][0], label, digest, args.parent_run_id, figures=True)
     return 0
+
+
+def score_group(cfg: Config, args: argparse.Namespace, split: OpenedSplit, trackers: list[Scored]) -> None:
+    """Several trackers' results on one split, in one MLflow run (`compare <benchmark>: N trackers`)
+    with one child run per tracker: each tracker's scores in OUT/<name>/, and in OUT `scores.csv` and
+    the figures of all of them on the same axes (one set of figures, not one per tracker)."""
+    from srtrack.mlflow_runs import stage_run
+
+    benchmark = split.index["benchmark"]
+    with stage_run(cfg, "compare", name=f"compare {benchmark}: {len(trackers)} trackers",
+                   sections=("study", "evaluate", f"datasets.{benchmark}"), parent_run_id=args.parent_run_id,
+                   dataset=benchmark, modality=split.index["modality"]) as group:
+        group.log_split(split.index, "test")
+        all_scores = {tracker.name: score_split(cfg, args, split, tracker, None, None, group.run_id, figures=False)
+                      for tracker in trackers}
+        written = compare_trackers(all_scores, benchmark, split.split.out)
+        group.log_outputs(written, "compare")
+
+
+def trackers_on(args: argparse.Namespace, split: Split, folders: list[tuple[str, Path]], grouped: bool) -> list[Scored]:
+    """Who is scored on `split`: the --checkpoint's tracker, or each --results tracker (in OUT/<name>/
+    when they are a set)."""
+    if args.checkpoint is not None:
+        return [Scored(args.name, args.label or args.name, None, split.out)]
+    if not grouped:
+        name, folder = folders[0]
+        name = args.name or name
+        return [Scored(name, args.label or name, folder, split.out)]
+    return [Scored(name, name, folder, split.out / name) for name, folder in folders]
+
+
+def compare_trackers(all_scores: dict[str, dict], benchmark: str, out: Path) -> list[Path]:
+    """Several trackers scored in one call: `scores.csv` (one row per tracker and profile, best
+    headline first) and the curves and attribute figures of all of them, in OUT; returns the files."""
+    import pandas as pd
+
+    from srtrack.metrics.plots import plot_attributes, plot_curves
+
+    rows = [{"tracker": name, "profile": profile, **{k: v for k, v in values["summary"].items() if isinstance(v, float)}}
+            for name, scores in all_scores.items() for profile, values in scores.items()]
+    table = pd.DataFrame(rows)
+    headline = headline_metric(benchmark, table)
+    if headline is not None:
+        table = table.sort_values(["profile", headline], ascending=[True, False], kind="stable")
+    trackers = {name: [scores] for name, scores in all_scores.items()}
+    with Publication(out, last=SCORES_FILE) as staged:
+        written = plot_curves(trackers, benchmark, staged.dir) + plot_attributes(trackers, benchmark, staged.dir)
+        write_text_atomic(staged.dir / SCORES_FILE, table.to_csv(index=False, float_format="%.6f"))
+    written = [staged.final(path) for path in [*written, staged.dir / SCORES_FILE]]
+    print(f"evaluate {benchmark}: {len(all_scores)} trackers -> {out / SCORES_FILE}", file=sys.stderr)
+    return written
+
+
+def headline_metric(benchmark: str, table) -> str | None:
+    """The summary column behind the benchmark's headline (SR: success_auc), where the table has it."""
+    column = dict(READERS[benchmark].columns)[READERS[benchmark].headline].split("/", 1)[1]
+    return column if column in table.columns else None
 
 
 def open_split(cfg: Config, args: argparse.Namespace, split: Split) -> OpenedSplit:
@@ -169,26 +303,60 @@ def open_split(cfg: Config, args: argparse.Namespace, split: Split) -> OpenedSpl
     from srtrack.datasets.index import load_index, load_sequences
     from srtrack.metrics.benchmark import IMAGE_SIZE_PROFILES, profiles_for
 
-    index = load_index(split.data)
-    profiles = profiles_for(index["benchmark"], cfg.evaluate.profiles.get(index["benchmark"]))
-    needs_images = bool(IMAGE_SIZE_PROFILES & set(profiles))
-    # scoring result files reads only annotations, unless a profile needs the images (VOT)
-    sequences = load_sequences(split.data, cfg.datasets, frames=args.checkpoint is not None or needs_images)
+    if split.benchmark is not None:
+        index, sequences, profiles = annotations_split(cfg, split.benchmark)
+    else:
+        index = load_index(split.data)
+        profiles = profiles_for(index["benchmark"], cfg.evaluate.profiles.get(index["benchmark"]))
+        # scoring result files reads only annotations, unless a profile needs the images (VOT)
+        sequences = load_sequences(split.data, cfg.datasets,
+                                   frames=args.checkpoint is not None or bool(IMAGE_SIZE_PROFILES & set(profiles)))
     if not sequences:
-        raise ConfigError(f"{split.data}: the split has no sequences")
+        raise ConfigError(f"{split.data or split.benchmark}: the split has no sequences")
     if split.max_sequences is not None:
         sequences = sequences[:split.max_sequences]
-    return OpenedSplit(split, index, sequences, profiles, needs_images, boc_rewards(cfg, index["benchmark"]))
+    return OpenedSplit(split, index, sequences, list(profiles), bool(IMAGE_SIZE_PROFILES & set(profiles)),
+                       boc_rewards(cfg, index["benchmark"]))
 
 
-def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, label: Label | None,
-                digest: str | None) -> None:
-    """Track one split (with --checkpoint) or read its results, score it, write and log it as one MLflow run."""
+def annotations_split(cfg: Config, benchmark: str) -> tuple[dict, list, tuple[str, ...]]:
+    """The benchmark's test split read from its configured root without prepare: the annotation
+    files alone, or the frames' image sizes too where a profile needs them (VOT); every problem of
+    every sequence in one error."""
+    from srtrack.datasets import create_reader
+    from srtrack.datasets.scan import ImageChecks, scan_split
+    from srtrack.metrics.benchmark import IMAGE_SIZE_PROFILES, profiles_for
+
+    profiles = profiles_for(benchmark, cfg.evaluate.profiles.get(benchmark))
+    sized = sorted(IMAGE_SIZE_PROFILES & set(profiles))
+    reader = create_reader(benchmark, cfg.datasets, list_frames=bool(sized))
+    scanned = scan_split(reader, "test", ImageChecks("none", 1, cfg.prepare.max_frame_pixels) if sized else None,
+                         keep=True)
+    if scanned.index is None:
+        if sized:
+            first = scanned.problems.errors[0]
+            raise ConfigError(f"the {', '.join(sized)} profile(s) of {benchmark} bound overlaps by the image size, so "
+                              f"scoring needs its frames; {len(scanned.problems.errors)} error(s) reading them, the "
+                              f"first: {first.path}: {first.message}. Without the frames, set evaluate.profiles.{benchmark} to profiles "
+                              f"that need none")
+        raise DatasetFormatError(scanned.problems.items)
+    warnings = scanned.problems.warnings
+    for problem in warnings[:WARNINGS_SHOWN]:
+        print(problem, file=sys.stderr)
+    if len(warnings) > WARNINGS_SHOWN:
+        print(f"... and {len(warnings) - WARNINGS_SHOWN} more warning(s) about the annotations", file=sys.stderr)
+    return scanned.index, scanned.sequences, profiles
+
+
+def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, tracker: Scored, label: Label | None,
+                digest: str | None, parent_run_id: str | None, *, figures: bool) -> dict:
+    """Track one split (with --checkpoint) or read its results, score it, write and log it as one MLflow
+    run (under `parent_run_id`), with its own figures when `figures`; returns the scores."""
     from srtrack.metrics import vot_toolkit
     from srtrack.metrics.benchmark import score
     from srtrack.mlflow_runs import run_id_beside, stage_run
 
-    split, index, sequences = opened.split, opened.index, opened.sequences
+    split, index, sequences, out = opened.split, opened.index, opened.sequences, tracker.out
     benchmark, modality = index["benchmark"], index["modality"]
     spec = network = tuned_run = source = None
     if args.checkpoint is not None:
@@ -202,32 +370,33 @@ def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, labe
         source = None if beside else source_note(args.checkpoint)
     # the run records the network that really runs (the checkpoint's own description), not the config's
     recorded = dataclasses.replace(cfg, model=model_that_ran(cfg.model, spec)) if spec else cfg
-    name = (f"evaluate {benchmark}/{args.label or args.name}" + (f" (tuned on {split.tuned_on})" if split.tuned_on else "")
+    name = (f"evaluate {benchmark}/{tracker.label}" + (f" (tuned on {split.tuned_on})" if split.tuned_on else "")
             + f" s{cfg.study.seed}")
     with stage_run(recorded, "evaluate", name=name, sections=("study", "model", "evaluate", "sampler", "encoding",
                                                               f"datasets.{benchmark}"),
-                   parent_run_id=args.parent_run_id, dataset=benchmark, modality=modality,
-                   label=args.label or args.name, method=label.method if label else None,
+                   parent_run_id=parent_run_id, dataset=benchmark, modality=modality,
+                   label=tracker.label, method=label.method if label else None,
                    model=spec.name if spec else None, tuned_on=split.tuned_on, checkpoint_sha256=digest,
                    tune_run_id=tuned_run, checkpoint_source=source) as run_:
         run_.log_split(index, "test")
         if spec is not None:
-            raw = split.out / "raw" / f"{digest[:16]}-{spec.name}-{tracking_settings_hash(cfg, spec)}"
+            raw = out / "raw" / f"{digest[:16]}-{spec.name}-{tracking_settings_hash(cfg, spec)}"
             batch = track(cfg, args, sequences, raw, network, spec)
             if batch is not None:
                 run_.log_params({"run/eval_batch": batch})
         else:
-            raw = args.results
+            raw = tracker.results
         results, notes = read_results(raw, sequences, cfg.evaluate.short_results)
         sizes = image_sizes(index, sequences) if opened.needs_images else {}
         scores = score(benchmark, sequences, results, sizes, opened.profiles)
-        toolkit = toolkit_scores(cfg, scores, sequences, Path(index["root"]), results, split.out / TOOLKIT_DIR)
+        toolkit = toolkit_scores(cfg, scores, sequences, Path(index["root"]), results, out / TOOLKIT_DIR)
         if opened.rewards is not None:
             add_boc(scores, opened.rewards)
-        document = {"benchmark": benchmark, "modality": modality, "tracker": args.name,
-                    "label": args.label or args.name, "tuned_on": split.tuned_on, "seed": cfg.study.seed,
+        document = {"benchmark": benchmark, "modality": modality, "tracker": tracker.name,
+                    "label": tracker.label, "tuned_on": split.tuned_on, "seed": cfg.study.seed,
                     "sequences": len(sequences),
-                    "frames": int(sum(len(s) for s in sequences)), "data": str(split.data), "raw_results": str(raw),
+                    "frames": int(sum(len(s) for s in sequences)), "data": str(split.data or index["root"]),
+                    "raw_results": str(raw),
                     "profiles": {p: {k: v[k] for k in ("summary", "curves", "attributes") if k in v}
                                  for p, v in scores.items()},
                     "result_warnings": notes}
@@ -238,11 +407,11 @@ def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, labe
         from srtrack.metrics.plots import plot_attributes, plot_curves
 
         # published together, metrics.json last (the DAG's output), or not at all
-        with Publication(split.out, last=METRICS_FILE) as staged:
+        with Publication(out, last=METRICS_FILE) as staged:
             write_json_atomic(staged.dir / METRICS_FILE, document)
             write_text_atomic(staged.dir / TABLE_FILE, per_sequence_csv(scores))
-            plots = (plot_curves({args.name: [scores]}, benchmark, staged.dir)
-                     + plot_attributes({args.name: [scores]}, benchmark, staged.dir))
+            plots = (plot_curves({tracker.name: [scores]}, benchmark, staged.dir)
+                     + plot_attributes({tracker.name: [scores]}, benchmark, staged.dir)) if figures else []
         plots = [staged.final(path) for path in plots]
         for profile, values in scores.items():
             run_.log_metrics({f"{profile}/{k}": v for k, v in values["summary"].items() if isinstance(v, float)})
@@ -250,11 +419,12 @@ def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, labe
             first = next(iter(scores.values()))["summary"]
             prefix = f"retained/{benchmark}" if split.tuned_on else f"eval/{benchmark}"
             run_.log_metrics_to(tuned_run, {f"{prefix}/{k}": v for k, v in first.items() if isinstance(v, float)})
-        reports = [vot_toolkit.report_path(split.out / TOOLKIT_DIR / p) for p in toolkit]
-        run_.log_outputs([split.out / METRICS_FILE, split.out / TABLE_FILE, *plots, *reports], "evaluate")
+        reports = [vot_toolkit.report_path(out / TOOLKIT_DIR / p) for p in toolkit]
+        run_.log_outputs([out / METRICS_FILE, out / TABLE_FILE, *plots, *reports], "evaluate")
     headline = "; ".join(f"{p}: " + ", ".join(f"{k} {v:.3f}" for k, v in s["summary"].items() if isinstance(v, float))
                          for p, s in scores.items())
-    print(f"evaluate {benchmark} {args.name}: {len(sequences)} sequences; {headline} -> {split.out}", file=sys.stderr)
+    print(f"evaluate {benchmark} {tracker.name}: {len(sequences)} sequences; {headline} -> {out}", file=sys.stderr)
+    return scores
 
 
 def boc_rewards(cfg: Config, benchmark: str) -> dict[str, float] | None:

@@ -19,14 +19,12 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from tqdm import tqdm
-
 from srtrack.cli_common import EXIT_DATA_ERROR, add_config_arguments, config_from_args, parse, run_main
 from srtrack.config import Config, config_location
 from srtrack.datasets import READERS, BenchmarkReader, create_reader
-from srtrack.datasets.index import build_index, sequence_stats, write_index
-from srtrack.datasets.validate import check_images
-from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
+from srtrack.datasets.index import write_index
+from srtrack.datasets.scan import ImageChecks, scan_split
+from srtrack.errors import ConfigError, ProblemLog
 from srtrack.io import Publication, prepare_output_dir
 from srtrack.layout import INDEX_FILE
 from srtrack.mlflow_runs import stage_run
@@ -45,30 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def scan(cfg: Config, reader: BenchmarkReader, split: str, check_mode: str) -> tuple[dict | None, ProblemLog]:
-    """Read and validate every sequence of a split; the index is None if any error was found."""
-    problems = ProblemLog()
-    names, source = reader.sequence_names(split, problems)  # type: ignore[arg-type]
-    stats = []
-    for name in tqdm(names, desc=f"prepare {reader.name} {split}", unit="seq", disable=None, file=sys.stderr):
-        seq_log = ProblemLog()
-        try:
-            seq = reader.read(name, seq_log)
-        except DatasetFormatError:
-            problems.extend(seq_log.items)
-            continue
-        sizes = check_images(seq, reader.x_dtype, check_mode, cfg.prepare.sample_every, seq_log,  # type: ignore[arg-type]
-                             cfg.prepare.max_frame_pixels)
-        problems.extend(seq_log.items)
-        stats.append(sequence_stats(seq, sizes))
-    if problems.errors:
-        return None, problems
-    return build_index(reader, split, source, stats, problems.warnings), problems
-
-
 def _report(problems: ProblemLog) -> None:
     for problem in problems.items:
         print(problem, file=sys.stderr)
+
+
+def only_frames_missing(problems: ProblemLog) -> bool:
+    """Every error is a missing frame folder (or the frame count that follows from it): a layout of
+    annotation files only."""
+    kinds = [p.message.endswith("frame folder is missing") or p.message.startswith("frame counts differ")
+             for p in problems.errors]
+    return bool(kinds) and all(kinds) and any(p.message.endswith("frame folder is missing") for p in problems.errors)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,12 +77,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                        sections=("study", f"datasets.{args.dataset}", "encoding", "prepare"),
                        parent_run_id=args.parent_run_id, dataset=args.dataset, split=args.split,
                        modality=reader.modality) as run:
-            index, problems = scan(cfg, reader, args.split, check_mode)
+            scanned = scan_split(reader, args.split, ImageChecks(check_mode, cfg.prepare.sample_every,
+                                                                 cfg.prepare.max_frame_pixels))
+            index, problems = scanned.index, scanned.problems
             _report(problems)
             run.log_metrics({"n_errors": len(problems.errors), "n_warnings": len(problems.warnings)})
             if index is None:
                 summary = f"{len(problems.errors)} error(s), {len(problems.warnings)} warning(s)"
                 print(f"prepare {args.dataset} {args.split}: {summary}; no index written", file=sys.stderr)
+                if only_frames_missing(problems):
+                    print(f"only the frame folders are missing: to score result files from the annotations alone, "
+                          f"run `python -m srtrack.evaluate --benchmark {args.dataset} --results ...` (no prepare)",
+                          file=sys.stderr)
                 run.set_tags({"outcome": "invalid data"})
                 run.fail(f"invalid data: {summary}; first: {problems.errors[0]}")
                 return EXIT_DATA_ERROR

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srtrack.datasets.annotations import bad_column, parse_fields
+from srtrack.datasets.annotations import bad_column, bulk_table, parse_fields
 from srtrack.errors import ProblemLog, quote
 from srtrack.io import write_text_atomic
 
@@ -38,6 +38,9 @@ def read_result_boxes(path: Path, problems: ProblemLog) -> np.ndarray | None:
     lines = _text_lines(path, problems, "x,y,w,h rows")
     if lines is None:
         return None
+    bulk = bulk_table(lines, 4)
+    if bulk is not None:
+        return bulk
     rows, ok = [], True
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -58,6 +61,9 @@ def read_confidence_file(path: Path, rows: int, problems: ProblemLog) -> np.ndar
     lines = _text_lines(path, problems, "one confidence per line")
     if lines is None:
         return None
+    bulk = bulk_table(lines, 1)
+    if bulk is not None and len(bulk) == rows:
+        return bulk[:, 0]
     values, ok = [], True
     for number, line in enumerate(lines, 1):
         parsed, why = parse_fields(line) if line.strip() else (None, "a blank line")

@@ -17,7 +17,7 @@ import numpy as np
 from srtrack.datasets import READERS
 from srtrack.datasets.sequence import Sequence
 from srtrack.metrics.longterm import LongTermSequence, evaluate_longterm
-from srtrack.metrics.ope import SequenceBoxes, evaluate
+from srtrack.metrics.ope import SequenceBoxes, evaluate_subsets
 
 IMAGE_SIZE_PROFILES = frozenset({"vot_longterm", "vot_multistart"})  # VOT bounds overlaps by the image
 
@@ -83,22 +83,15 @@ def score(benchmark: str, sequences: list[Sequence], results: dict[str, tuple[np
             continue
         boxes = [SequenceBoxes(s.name, s.boxes, results[s.name][0], gt_x=s.extra_boxes.get("thermal"),
                                absent=s.absent if flags else None) for s in sequences]
-        r = evaluate(profile, boxes)
+        # each attribute: the same measure over the sequences that carry it, as the toolkits' attribute plots
+        attributes = {a: [i for i, s in enumerate(sequences) if a in s.attributes]
+                      for a in sorted({a for s in sequences for a in s.attributes})}
+        r, by_attribute = evaluate_subsets(profile, boxes, attributes)
         out[profile] = {"summary": r.summary(), "per_sequence": r.per_sequence,
                         "curves": {"success": r.success_curve.tolist(), "precision": r.precision_curve.tolist(),
                                    "norm_precision": r.norm_precision_curve.tolist()},
-                        "attributes": by_attribute(profile, sequences, boxes)}
-    return out
-
-
-def by_attribute(profile: str, sequences: list[Sequence], boxes: list[SequenceBoxes]) -> dict[str, dict]:
-    """The profile's numbers on the sequences that carry each attribute (as the toolkits' attribute
-    plots compute them: the same measure over that subset), with the subset's size."""
-    names = sorted({a for s in sequences for a in s.attributes})
-    out = {}
-    for attribute in names:
-        subset = [b for s, b in zip(sequences, boxes) if attribute in s.attributes]
-        out[attribute] = {**evaluate(profile, subset).summary(), "sequences": len(subset)}
+                        "attributes": {a: {**by_attribute[a].summary(), "sequences": len(attributes[a])}
+                                       for a in attributes}}
     return out
 
 

@@ -319,10 +319,24 @@ def _sequence_counts(profile: Profile, sequences: list[SequenceBoxes]) -> tuple[
 
 def evaluate(profile: Profile | str, sequences: list[SequenceBoxes]) -> OpeResult:
     """Success AUC, precision and normalised precision of a set of sequences under `profile`."""
+    return evaluate_subsets(profile, sequences, {})[0]
+
+
+def evaluate_subsets(profile: Profile | str, sequences: list[SequenceBoxes],
+                     subsets: dict[str, list[int]]) -> tuple[OpeResult, dict[str, OpeResult]]:
+    """`evaluate` on all sequences and on each named subset of them (indices into `sequences`; an
+    attribute's sequences), measuring every frame once: a subset's numbers equal `evaluate` on it."""
     profile = PROFILES[profile] if isinstance(profile, str) else profile
     if not sequences:
         raise ValueError("no sequences to evaluate")
     lengths, counts = _sequence_counts(profile, sequences)
+    whole = _result(profile, sequences, lengths, counts)
+    return whole, {name: _result(profile, [sequences[i] for i in rows], lengths[rows], [c[rows] for c in counts])
+                   for name, rows in subsets.items()}
+
+
+def _result(profile: Profile, sequences: list[SequenceBoxes], lengths: np.ndarray, counts: list[np.ndarray]) -> OpeResult:
+    """The numbers of `sequences` from their per-sequence lengths and hit counts."""
     per_seq_curves = [c / lengths[:, None] for c in counts]
     if profile.pooled:
         total = lengths.sum()

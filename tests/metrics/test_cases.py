@@ -145,21 +145,24 @@ def test_vot_threshold_thinning() -> None:
     assert np.all(np.diff(taus[1:-1]) < 0)
 
 
-def test_attribute_results_are_the_measure_on_the_subset() -> None:
-    from srtrack.datasets.sequence import Sequence
-    from srtrack.metrics.benchmark import by_attribute
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_attribute_results_are_the_measure_on_the_subset(profile: str) -> None:
+    from srtrack.metrics.ope import evaluate_subsets
 
     rng = np.random.default_rng(0)
-    seqs, boxes = [], []
-    for i, attrs in enumerate([{"LI"}, {"LI", "FM"}, set()]):
-        gt = np.array([[10.0 + t, 10.0, 20.0, 20.0] for t in range(6)])
+    boxes = []
+    for i in range(5):
+        n = int(rng.integers(5, 40))
+        gt = np.column_stack([10.0 + np.arange(n), np.full(n, 10.0), np.full(n, 20.0), np.full(n, 20.0)])
+        gt[rng.random(n) < 0.2] = 0.0
         pred = gt + rng.normal(0, 4, gt.shape)
-        seqs.append(Sequence(name=f"s{i}", benchmark="lasher", modality="rgbt", frames={}, boxes=gt,
-                             absent=np.zeros(6, bool), attributes=frozenset(attrs)))
-        boxes.append(SequenceBoxes(f"s{i}", gt, pred))
-    table = by_attribute("lasher_rgbt", seqs, boxes)
-    assert sorted(table) == ["FM", "LI"] and table["LI"]["sequences"] == 2 and table["FM"]["sequences"] == 1
-    assert table["LI"]["success_auc"] == evaluate("lasher_rgbt", boxes[:2]).success_auc
+        boxes.append(SequenceBoxes(f"s{i}", gt, pred, gt_x=gt + rng.normal(0, 1, gt.shape), absent=rng.random(n) < 0.1))
+    subsets = {"LI": [0, 1, 3], "FM": [1], "all": [0, 1, 2, 3, 4]}
+    whole, parts = evaluate_subsets(profile, boxes, subsets)
+    for name, rows in {**subsets, "": list(range(5))}.items():
+        got, expected = parts.get(name, whole), evaluate(profile, [boxes[i] for i in rows])
+        assert got.summary() == expected.summary() and got.per_sequence == expected.per_sequence
+        assert got.success_curve.tobytes() == expected.success_curve.tobytes()
 
 
 def test_results_that_start_at_the_first_present_frame_are_aligned() -> None:

@@ -317,3 +317,62 @@ def test_plots_rank_legends_by_score_and_add_npr_where_the_table_reports_it() ->
     assert [p.curve for p in ope_panels("lasher", "lasher_rgbt")] == ["success", "precision", "norm_precision"]
     assert [p.curve for p in ope_panels("rgbt234", "rgbt234")] == ["success", "precision"]
     assert [p.curve for p in ope_panels("coesot", "ostrack")] == ["success", "precision"]  # its table: otb_matlab
+
+
+def annotations_only(root: Path, out: Path) -> Path:
+    """A copy of a benchmark folder with its text files only (what a results archive's user has)."""
+    for path in root.rglob("*.txt"):
+        target = out / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    return out
+
+
+def test_several_trackers_are_scored_from_the_annotations_alone(smoke_data: Path, tmp_path: Path, capsys) -> None:
+    """`evaluate --benchmark lasher --results` on a LasHeR folder without frames: a folder of two
+    trackers' folders and a third tracker's folder in one call, each scored as `--data` scores it."""
+    from srtrack import prepare
+    from srtrack.config import load_config
+    from srtrack.datasets.index import load_sequences
+
+    configs = arguments(smoke_data, tmp_path)[:-2]  # the config files, without --data
+    cfg = load_config([configs[i + 1] for i, a in enumerate(configs) if a == "--config"])
+    root = annotations_only(cfg.datasets.lasher.root, tmp_path / "lasher-annotations")
+    base = [*configs, "--set", f"datasets.lasher.root={root}"]
+    assert not any(root.rglob("*.jpg"))
+    rng = np.random.default_rng(5)
+    published, third = tmp_path / "published", tmp_path / "mine"
+    for folder, noise in ((published / "A", 2.0), (published / "B", 8.0), (third, 4.0)):
+        folder.mkdir(parents=True)
+        for seq in load_sequences(smoke_data / "results/data/lasher-test", cfg.datasets):
+            np.savetxt(folder / f"{seq.name}.txt", seq.boxes + rng.normal(0, noise, seq.boxes.shape), delimiter=",")
+    out = tmp_path / "scores"
+    assert evaluate.main([*base, "--benchmark", "lasher", "--results", str(published), str(third),
+                          "--out", str(out)]) == 0
+    summaries = {name: json.loads((out / name / "metrics.json").read_text())["profiles"]["lasher_rgbt"]["summary"]
+                 for name in ("A", "B", "mine")}
+    table = pd.read_csv(out / "scores.csv")
+    assert table["tracker"].tolist() == sorted(summaries, key=lambda n: -summaries[n]["success_auc"])
+    assert table.set_index("tracker").loc["B", "success_auc"] == pytest.approx(summaries["B"]["success_auc"])
+    assert (out / "curves_lasher_rgbt.png").is_file() and (out / "attributes_lasher_rgbt.pdf").is_file()
+    assert not (out / "A" / "curves_lasher_rgbt.png").exists()  # one set of figures, with every tracker
+    # the same numbers as a prepared split gives one tracker
+    assert evaluate.main([*configs, "--data", str(smoke_data / "results/data/lasher-test"), "--results",
+                          str(published / "B"), "--out", str(tmp_path / "one")]) == 0
+    one = json.loads((tmp_path / "one/metrics.json").read_text())
+    assert one["tracker"] == "B" and one["profiles"]["lasher_rgbt"]["summary"] == summaries["B"]
+    # in MLflow: one comparison run holding the figures and the table, one run per tracker under it
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("srtrack").experiment_id
+    (group,) = client.search_runs([experiment], "tags.stage = 'compare'")
+    children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{group.info.run_id}'")
+    assert sorted(r.data.tags["label"] for r in children) == ["A", "B", "mine"]
+    assert {a.path for a in client.list_artifacts(group.info.run_id)} >= {"curves_lasher_rgbt.png", "compare"}
+    # prepare on the same folder fails, and says what to run instead
+    assert prepare.main([*base, "--dataset", "lasher", "--split", "test", "--out", str(tmp_path / "idx")]) == 1
+    assert "python -m srtrack.evaluate --benchmark lasher --results" in capsys.readouterr().err
+    # --name names one tracker only; a folder of neither results nor tracker folders is refused
+    with pytest.raises(SystemExit):
+        evaluate.main([*base, "--benchmark", "lasher", "--results", str(published), "--name", "x", "--out", str(out)])
+    assert evaluate.main([*base, "--benchmark", "lasher", "--results", str(tmp_path / "idx"), "--out", str(out)]) == 2
+    assert "holds no <sequence>.txt result files, nor folders of them" in capsys.readouterr().err

@@ -41,3 +41,24 @@ def test_another_trackers_results_score_one_split(capsys) -> None:
         splits("--data", "a", "--out", "A", "--data", "b", "--out", "B", source=("--results", "published/lasher"))
     assert "--results holds one benchmark's files" in capsys.readouterr().err
     assert splits("--data", "a", "--out", "A", source=("--results", "r")) == [Split(Path("a"), Path("A"), None, None)]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--checkpoint", "m.pth", "--data", "a", "--out", "A"], "--checkpoint needs --name"),
+    (["--results", "r", "--out", "A"], "give --data (a prepared test split) or, with --results, --benchmark"),
+    (["--results", "r", "--benchmark", "lasher", "--data", "a", "--out", "A"], "--benchmark scores --results"),
+    (["--checkpoint", "m.pth", "--name", "x", "--benchmark", "lasher", "--out", "A"], "--benchmark scores --results"),
+    (["--results", "r", "--benchmark", "lasher", "--out", "A", "--out", "B"], "--benchmark scores --results"),
+])
+def test_the_benchmark_root_is_for_result_files_and_one_out(argv: list[str], message: str, capsys) -> None:
+    parser = build_parser()
+    with pytest.raises(SystemExit) as exit_:
+        splits_to_score(parser, parser.parse_args(["--config", "c.yaml", *argv]))
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_benchmark_root_is_one_split() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["--config", "c.yaml", "--results", "r", "s", "--benchmark", "gtot", "--out", "A",
+                              "--max-sequences", "3"])
+    assert splits_to_score(parser, args) == [Split(None, Path("A"), 3, None, "gtot")]

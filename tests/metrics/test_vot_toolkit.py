@@ -182,3 +182,34 @@ def test_raster_overlap_equals_the_toolkit_frame_by_frame() -> None:
     ours = iou_raster(pred, gt, size)
     mismatch = np.flatnonzero(ours != theirs)
     assert mismatch.size == 0, [(pred[i], gt[i], ours[i], theirs[i]) for i in mismatch[:5]]
+
+
+def test_scoring_from_the_benchmark_root_needs_the_frames_only_for_their_sizes(vot_dataset, tmp_path: Path,
+                                                                               capsys) -> None:
+    """`evaluate --benchmark vot_rgbd22`: the same numbers as the prepared split with the frames there;
+    without them, an error naming the profiles that need the image sizes."""
+    from srtrack import evaluate
+    from srtrack.inference.results import write_raw_results
+
+    root, sequences = vot_dataset
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, (boxes, confidence) in random_results(sequences, 3).items():
+        write_raw_results(raw, name, list(boxes), list(np.nan_to_num(confidence)))
+    configs = ["--config", str(DEFAULT_CONFIG), "--config", str(root.parent / "o.yaml")]
+    scores = {}
+    for source in (["--data", str(root.parent / "data")], ["--benchmark", "vot_rgbd22"]):
+        out = tmp_path / source[0].lstrip("-")
+        assert evaluate.main([*configs, *source, "--results", str(raw), "--out", str(out)]) == 0
+        scores[source[0]] = json.loads((out / "metrics.json").read_text())["profiles"]
+    assert scores["--data"] == scores["--benchmark"]
+    bare = tmp_path / "annotations"
+    for path in root.rglob("*"):
+        if path.is_file() and path.suffix not in (".jpg", ".png"):
+            (bare / path.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+            (bare / path.relative_to(root)).write_bytes(path.read_bytes())
+    assert evaluate.main([*configs, "--set", f"datasets.vot_rgbd22.root={bare}", "--benchmark", "vot_rgbd22",
+                          "--results", str(raw), "--out", str(tmp_path / "bare")]) == 2
+    err = capsys.readouterr().err
+    assert "the vot_longterm, vot_multistart profile(s) of vot_rgbd22 bound overlaps by the image size" in err
+    assert "evaluate.profiles.vot_rgbd22" in err and not (tmp_path / "bare").exists()
