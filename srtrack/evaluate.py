@@ -353,7 +353,7 @@ def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, trac
     """Track one split (with --checkpoint) or read its results, score it, write and log it as one MLflow
     run (under `parent_run_id`), with its own figures when `figures`; returns the scores."""
     from srtrack.metrics import vot_toolkit
-    from srtrack.metrics.benchmark import score
+    from srtrack.metrics.benchmark import score, with_anchor_runs
     from srtrack.mlflow_runs import run_id_beside, stage_run
 
     split, index, sequences, out = opened.split, opened.index, opened.sequences, tracker.out
@@ -381,12 +381,12 @@ def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, trac
         run_.log_split(index, "test")
         if spec is not None:
             raw = out / "raw" / f"{digest[:16]}-{spec.name}-{tracking_settings_hash(cfg, spec)}"
-            batch = track(cfg, args, sequences, raw, network, spec)
+            batch = track(cfg, args, with_anchor_runs(sequences, opened.profiles), raw, network, spec)
             if batch is not None:
                 run_.log_params({"run/eval_batch": batch})
         else:
             raw = tracker.results
-        results, notes = read_results(raw, sequences, cfg.evaluate.short_results)
+        results, notes = read_results(raw, sequences, cfg.evaluate.short_results, opened.profiles)
         sizes = image_sizes(index, sequences) if opened.needs_images else {}
         scores = score(benchmark, sequences, results, sizes, opened.profiles)
         toolkit = toolkit_scores(cfg, scores, sequences, Path(index["root"]), results, out / TOOLKIT_DIR)
@@ -478,18 +478,19 @@ def image_size(seq) -> tuple[int, int]:
     return int(image.shape[1]), int(image.shape[0])
 
 
-def read_results(folder: Path, sequences, short: str = "warn") -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[dict]]:
+def read_results(folder: Path, sequences, short: str = "warn",
+                 profiles: list[str] | None = None) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[dict]]:
     """{name: (boxes (N, 4), confidences (N,))} and the notes on files that do not fit their sequence.
 
-    Every sequence (and, for VOT multistart, every anchor run `<seq>_<anchor:08d>`) must have a box
-    file. A file with fewer rows than frames (an empty one too) is noted, its missing frames are
+    Every sequence (and, for VOT multistart among `profiles`, every anchor run `<seq>_<anchor:08d>`)
+    must have a box file. A file with fewer rows than frames (an empty one too) is noted, its missing frames are
     scored as each profile's reference does (srtrack/metrics/repair.py); with `short="error"` it
     is an error. Longer files, files aligned to the first present frame and NaN rows are noted too.
     """
     from srtrack.metrics.benchmark import with_anchor_runs
 
     problems, out, notes = ProblemLog(), {}, []
-    for seq in with_anchor_runs(sequences):
+    for seq in with_anchor_runs(sequences, profiles):
         path, conf_path = result_paths(folder, seq.name)
         if not path.is_file():
             problems.error(path, f"no result file for sequence {seq.name}")
@@ -597,14 +598,12 @@ def model_that_ran(model: ModelConfig, spec) -> ModelConfig:
 
 
 def track(cfg: Config, args: argparse.Namespace, sequences, raw: Path, model, spec) -> int | None:
-    """Run the tracker over every sequence without results in `raw` (resumable per sequence); returns
-    the lockstep batch it used (None: nothing left to track)."""
+    """Run the tracker over every sequence (and VOT anchor run) without results in `raw` (resumable per
+    sequence); returns the lockstep batch it used (None: nothing left to track)."""
     from tqdm import tqdm
 
     from srtrack.evaluation.runner import device_memory_gb, lockstep_batch, run_batches
-    from srtrack.metrics.benchmark import with_anchor_runs
 
-    sequences = with_anchor_runs(sequences)  # VOT multistart: one run per anchor too
     todo = [s for s in sequences if not all(path.is_file() for path in result_paths(raw, s.name))]
     if len(todo) < len(sequences):
         log.info("%d of %d sequences already tracked with this checkpoint", len(sequences) - len(todo), len(sequences))

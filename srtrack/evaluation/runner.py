@@ -86,7 +86,8 @@ def track_batch(tracker, sequences, raw: Path) -> int:
     return len(sequences)
 
 
-def _device(worker: int) -> str:
+def device_for(worker: int) -> str:
+    """The device of tracking process `worker`: a GPU of its own (round robin) where there are GPUs."""
     import torch
 
     return f"cuda:{worker % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
@@ -99,7 +100,7 @@ def _init_worker(cfg: Config, network: NetworkChoice, checkpoint: Path, counter,
         worker = counter.value
         counter.value += 1
     torch.set_num_threads(threads)
-    _WORKER["tracker"] = build_tracker(cfg, network, checkpoint, _device(worker))
+    _WORKER["tracker"] = build_tracker(cfg, network, checkpoint, device_for(worker))
 
 
 def _work(job: tuple[list, Path]) -> int:
@@ -113,7 +114,7 @@ def run_batches(cfg: Config, network: NetworkChoice, checkpoint: Path, sequences
     after each batch."""
     batches = [sequences[i:i + batch_size] for i in range(0, len(sequences), batch_size)]
     if workers <= 1 or len(batches) == 1:
-        tracker = build_tracker(cfg, network, checkpoint, _device(0))
+        tracker = build_tracker(cfg, network, checkpoint, device_for(0))
         for batch in batches:
             on_done(track_batch(tracker, batch, raw))
         return

@@ -27,9 +27,11 @@ def profiles_for(benchmark: str, configured: tuple[str, ...] | None = None) -> t
     return tuple(configured) if configured else READERS[benchmark].profiles
 
 
-def with_anchor_runs(sequences: list[Sequence]) -> list[Sequence]:
-    """The sequences, followed (for a multistart benchmark) by every anchor run as its own sequence."""
-    if not sequences or not READERS[sequences[0].benchmark].multistart:
+def with_anchor_runs(sequences: list[Sequence], profiles: tuple[str, ...] | list[str] | None = None) -> list[Sequence]:
+    """The sequences, followed (for a multistart benchmark, unless `profiles` leave out the multistart
+    one) by every anchor run as its own sequence."""
+    if not sequences or not READERS[sequences[0].benchmark].multistart or \
+            (profiles is not None and "vot_multistart" not in profiles):
         return sequences
     return [*sequences, *(proxy for seq in sequences for _, proxy, _ in anchor_runs(seq))]
 
