@@ -295,10 +295,13 @@ def _check_cross_fields(cfg: Config) -> None:
             f"{_where(cfg.sources, ['method', 'm_min'], cfg.overrides)}: method.m_min ({cfg.method.m_min}) must not exceed "
             f"method.m_max ({cfg.method.m_max})"
         )
-    if cfg.method.bug_compatible and cfg.method.rank_method != "exact":
+    released = {"rank_method": ("exact", cfg.method.rank_method), "rank_every": (1, cfg.method.rank_every),
+                "smoothing": ("window", cfg.method.smoothing)}
+    differing = [f"method.{key} to {want!r} (it is {got!r})" for key, (want, got) in released.items() if want != got]
+    if cfg.method.bug_compatible and differing:
         raise ConfigError(
             f"{_where(cfg.sources, ['method', 'bug_compatible'], cfg.overrides)}: method.bug_compatible reproduces the released "
-            f"code's full sort; set method.rank_method to exact (it is {cfg.method.rank_method!r})"
+            f"code's update, a full sort of the two-step window at every step; set {', '.join(differing)}"
         )
     if cfg.evaluate.epoch is not None and cfg.evaluate.epoch > cfg.train.epochs:
         raise ConfigError(

@@ -264,7 +264,11 @@ class SRFT(Regularizer):
             for name, m in factors.items():
                 p = params[name]
                 scale = weight * (hoyer_sparsity(grads[name]) if self.settings.sparsity_scaling else 1.0)
-                p.addcmul_(m, snapshot[name] - p, value=scale)
+                if self.settings.bug_compatible:  # the released arithmetic: theta_prev * m + theta_new * (1 - m)
+                    m = m if scale == 1.0 else m * scale
+                    p.data = snapshot[name] * m + p.data * (1.0 - m)
+                else:
+                    p.addcmul_(m, snapshot[name] - p, value=scale)
         stats["reg/transfer_weight"] = weight
         return stats
 

@@ -23,21 +23,27 @@ import math
 import torch
 from torch import Tensor
 
+RELEASED_SCALE = 1e8  # the released code scales g^2 before the window (it changes float32 rounding, not ranks)
+
 
 def rank_to_factor(s: Tensor, m_min: float, m_max: float, *, bug_compatible: bool = False) -> Tensor:
     """Per-element factors in [m_min, m_max] by the rank of `s` (ascending: largest s gets m_max).
+    `bug_compatible`: the released code's arithmetic, the default `torch.sort` (not stable: its order
+    of ties decides the gathered factors) and a float32 linspace made on the CPU, gathered by the
+    sort index.
 
     >>> [round(v, 2) for v in rank_to_factor(torch.tensor([0.9, 0.1, 0.5, 0.3, 0.7]), 0.25, 0.65).tolist()]
     [0.65, 0.25, 0.45, 0.35, 0.55]
     """
     flat = s.reshape(-1)
+    if bug_compatible:
+        _, order = flat.sort(descending=False)
+        values = torch.linspace(m_min, m_max, steps=flat.numel()).to(flat.device)
+        return values[order].view(s.shape)  # the released code's gather
     order = torch.argsort(flat, stable=True)
     values = torch.linspace(m_min, m_max, flat.numel(), dtype=flat.dtype, device=flat.device)
-    if bug_compatible:
-        factors = values[order]  # the released code's gather
-    else:
-        factors = torch.empty_like(values)
-        factors[order] = values
+    factors = torch.empty_like(values)
+    factors[order] = values
     return factors.reshape(s.shape)
 
 
@@ -81,6 +87,8 @@ class TransferSensitivity:
             raise ValueError(f"smoothing must be 'window' or 'ema', got {smoothing!r}")
         if rank_method not in ("exact", "quantile") or (bug_compatible and rank_method != "exact"):
             raise ValueError(f"rank_method must be 'exact' or 'quantile' ('exact' with bug_compatible), got {rank_method!r}")
+        if bug_compatible and (rank_every != 1 or smoothing != "window"):
+            raise ValueError("bug_compatible ranks every step over the two-step window, as the released code does")
         self.rank_method = rank_method
         self.m_min, self.m_max, self.smoothing, self.beta = m_min, m_max, smoothing, beta
         self.bug_compatible, self.rank_every = bug_compatible, rank_every
@@ -94,8 +102,12 @@ class TransferSensitivity:
         """Fold in this step's gradients; returns the factor m of every tensor."""
         rerank = self.steps % self.rank_every == 0
         for name, g in grads.items():
-            q = torch.square(g.detach().float())
-            prev = self.previous.get(name)
+            if self.bug_compatible:  # the released window: q = g^2 * 1e8 against the previous q, zeros at first
+                q = torch.square(g.detach().float()) * RELEASED_SCALE
+                prev = self.previous.get(name, torch.zeros_like(q))
+            else:
+                q = torch.square(g.detach().float())
+                prev = self.previous.get(name)
             needed = rerank or name not in self.factors
             if self.smoothing == "ema":
                 s = (1 - self.beta) * q if prev is None else self.beta * prev + (1 - self.beta) * q
@@ -104,7 +116,9 @@ class TransferSensitivity:
                 s = (q if prev is None else (prev + q) / 2) if needed else None
                 self.previous[name] = q
             if needed:
-                s = s / s.max().clamp(min=1e-30)
+                # the released code divides by the max as it is (an all-zero gradient gives NaN, which only
+                # reorders its sort); ours keeps such a tensor at the smallest factors
+                s = s / (s.max() if self.bug_compatible else s.max().clamp(min=1e-30))
                 if self.rank_method == "quantile":
                     self.factors[name] = quantile_rank_to_factor(s, self.m_min, self.m_max)
                 else:

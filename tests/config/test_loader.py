@@ -88,9 +88,13 @@ def test_the_scored_epoch_is_one_that_tuning_reaches(tmp_path: Path) -> None:
         load_config(overlay(tmp_path, "evaluate:\n  epoch: 9\ntrain:\n  epochs: 2\n"))
 
 
-def test_bug_compatible_needs_the_exact_sort(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"mine.yaml:2: method.bug_compatible reproduces the released code's full sort"):
+def test_bug_compatible_needs_the_released_ranking(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"mine.yaml:2: method.bug_compatible reproduces the released code's update, a "
+                                          r"full sort of the two-step window at every step; set method.rank_method to "
+                                          r"'exact' \(it is 'quantile'\), method.rank_every to 1 \(it is 5\)"):
         load_config(overlay(tmp_path, "method:\n  bug_compatible: true\n  rank_method: quantile\n"))
+    released = "method:\n  bug_compatible: true\n  rank_every: 1\n  rank_method: exact\n"
+    assert load_config(overlay(tmp_path, released)).method.bug_compatible
 
 
 def test_overrides(tmp_path: Path) -> None:

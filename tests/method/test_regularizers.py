@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
@@ -12,6 +13,7 @@ from torch.func import functional_call
 from srtrack.config.types import KappaConfig, MethodConfig
 from srtrack.method.prior import accumulate, per_sample_gradients, prior_artifact
 from srtrack.method.regularizers import REGULARIZERS, Regularizer, apply_update, create_regularizer, kappa_at
+from srtrack.method.transfer import rank_to_factor
 
 # every setting spelled out: the released transfer update (exact ranks every step), cosine kappa 1 -> 0
 REFERENCE = MethodConfig(name="srft", m_min=0.25, m_max=0.65, kappa=KappaConfig("cosine", 1.0, 0.0),
@@ -97,6 +99,61 @@ def test_transfer_only_matches_the_released_update() -> None:
     torch.testing.assert_close(params["w"].detach(), m * 1.0 + (1 - m) * new)
 
 
+class ReleasedTransfer:
+    """The released trainer's transfer step, written from its definition (RegularTrainer's
+    `_momentum_update_with_sensitivity`, method notes 1.3): after the optimizer step, for every
+    trainable tensor, `q = g^2 * 1e8` against the previous step's q (zeros at first), the two-step
+    mean normalised by its max, an ascending `torch.sort`, the linspace gathered by the sort index,
+    and `theta = theta_prev * m + theta_new * (1 - m)`."""
+
+    def __init__(self, params: dict[str, torch.Tensor], m_min: float = 0.25, m_max: float = 0.65):
+        self.keep = {n: 0 * p.detach().clone() for n, p in params.items()}
+        self.m_min, self.m_max = m_min, m_max
+
+    def step(self, params: dict[str, nn.Parameter], before: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            for name, p in params.items():
+                current = (p.grad ** 2).detach() * 1e8
+                both = (self.keep[name] + current) / 2.0
+                self.keep[name] = current
+                sensitivities = (both / torch.max(both)).flatten()
+                _, sort_id = sensitivities.sort(descending=False)
+                momentums = torch.linspace(self.m_min, self.m_max, steps=sensitivities.shape[0])
+                factors = momentums[sort_id].view(p.grad.shape)
+                p.data = before[name] * factors + p.data * (1.0 - factors)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_bug_compatible_transfer_only_is_the_released_arithmetic_bit_for_bit(ties: bool) -> None:
+    """transfer_only with bug_compatible, through `apply_update`, against the released definition:
+    the same weights bit for bit over 12 AdamW steps, on tensors whose squared gradients tie (a
+    quantised input: the sort's order of ties decides the gathered factors) and on untied ones."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 24), nn.Tanh(), nn.Linear(24, 3))
+    x, y = torch.randn(64, 16), torch.randn(64, 3)
+    if ties:
+        x = torch.round(x)  # many identical gradient entries, and whole zero columns
+        x[:, :4] = 0
+    twin = copy.deepcopy(model)
+    ours, theirs = dict(model.named_parameters()), dict(twin.named_parameters())
+    regularizer = create_regularizer("transfer_only", settings(bug_compatible=True), 12)
+    regularizer.attach(ours)
+    released = ReleasedTransfer(theirs)
+    optimizers = [torch.optim.AdamW(p.values(), lr=1e-2) for p in (ours, theirs)]
+    for step in range(12):
+        regularized_step(ours, optimizers[0], regularizer, lambda: ((model(x) - y) ** 2).mean(), step)
+        optimizers[1].zero_grad(set_to_none=True)
+        ((twin(x) - y) ** 2).mean().backward()
+        before = {n: p.detach().clone() for n, p in theirs.items()}
+        optimizers[1].step()
+        released.step(theirs, before)
+        for name in ours:
+            assert torch.equal(ours[name].detach(), theirs[name].detach()), (step, name)
+    # the scatter (our default) gives other weights: the reading matters
+    assert not torch.equal(rank_to_factor(torch.tensor([0.9, 0.1, 0.5]), 0.25, 0.65),
+                           rank_to_factor(torch.tensor([0.9, 0.1, 0.5]), 0.25, 0.65, bug_compatible=True))
+
+
 def two_task_forgetting(seed: int, method: str, chosen: MethodConfig) -> tuple[float, float, float]:
     """Train an MLP on task A, tune on task B; returns (forgetting of A, final B loss, initial B loss).
 
@@ -159,7 +216,8 @@ def test_config_selects_a_registered_method_with_its_settings() -> None:
     from srtrack.config import load_config, load_schema
 
     assert load_schema()["properties"]["method"]["properties"]["name"]["enum"] == sorted(REGULARIZERS)
-    cfg = load_config(DEFAULT_CONFIG, ["method.kappa.kind=linear", "method.bug_compatible=true", "method.rank_method=exact"])
+    cfg = load_config(DEFAULT_CONFIG, ["method.kappa.kind=linear", "method.bug_compatible=true", "method.rank_method=exact",
+                                       "method.rank_every=1"])
     regularizer = create_regularizer(cfg.method.name, cfg.method, 10)
     assert isinstance(regularizer, REGULARIZERS["srft"]) and regularizer.settings.bug_compatible
     assert regularizer.kappa(5) == pytest.approx(0.5)  # linear from 1 to 0 over 10 steps
@@ -212,3 +270,18 @@ def test_sparsity_scaling_damps_concentrated_gradients_more() -> None:
         dense_kept = float(params["dense"].detach().abs().sum())
         # with scaling, the flat gradient (Hoyer 0) is not damped at all: its full SGD step survives
         assert (dense_kept < 4.0) == expected
+
+
+def test_bug_compatible_scales_squared_gradients_as_the_released_code_does() -> None:
+    """Gradients near 1e-21 square into float32's subnormals, where rounding ties many of them; the
+    released code's x 1e8 keeps them apart, and so the gathered factors depend on it."""
+    from srtrack.method.transfer import TransferSensitivity
+
+    g = torch.randn(4096, generator=torch.Generator().manual_seed(0)) * 1e-21
+    ours = TransferSensitivity(bug_compatible=True).update({"w": g})["w"]
+    scaled = (0 * g + (g ** 2) * 1e8) / 2.0
+    _, order = (scaled / torch.max(scaled)).sort(descending=False)
+    assert torch.equal(ours, torch.linspace(0.25, 0.65, steps=4096)[order])
+    unscaled = torch.square(g) / 2.0
+    _, other = (unscaled / torch.max(unscaled)).sort(descending=False)
+    assert not torch.equal(ours, torch.linspace(0.25, 0.65, steps=4096)[other])
