@@ -126,7 +126,7 @@ def qualitative_frames(cfg: Config, evaluations: list[tuple[Path, dict]], benchm
     tables = {name: pd.read_csv(path.parent / TABLE_FILE) if (path.parent / TABLE_FILE).is_file() else None
               for name, (path, _) in first.items()}
     chosen = most_disputed(tables, count)
-    sequences = [s for s in load_sequences(Path(splits.pop()), cfg.datasets) if s.name in chosen]
+    sequences = load_sequences(Path(splits.pop()), cfg.datasets, names=set(chosen))
     sequences.sort(key=lambda s: chosen.index(s.name))
     boxes = {}
     for name, (_, document) in first.items():

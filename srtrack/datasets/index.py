@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 
@@ -138,9 +138,11 @@ def load_index(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_sequences(path: Path, datasets: DatasetsConfig, *, frames: bool = True, first: int | None = None) -> list[Sequence]:
-    """Read back every sequence of a prepared split (or its `first` ones), checking that the data did
-    not change since (`frames=False`: ground truth, flags and tags only, for scoring result files).
+def load_sequences(path: Path, datasets: DatasetsConfig, *, frames: bool = True, first: int | None = None,
+                   names: Collection[str] | None = None) -> list[Sequence]:
+    """Read back every sequence of a prepared split (or its `first` ones, or those in `names`), checking
+    that the data did not change since (`frames=False`: ground truth, flags and tags only, for scoring
+    result files).
 
     Raises:
         ConfigError: the index is missing or was made from another root than the config's.
@@ -166,6 +168,8 @@ def load_sequences(path: Path, datasets: DatasetsConfig, *, frames: bool = True,
                                  f"dataset root (expected a folder name); run `python -m srtrack.prepare` again",
                                  path / INDEX_FILE if path.is_dir() else path)
     for stats in entries[:first]:
+        if names is not None and stats["name"] not in names:
+            continue
         seq = reader.read(stats["name"])
         if boxes_digest(seq.boxes) != stats["boxes_sha256"]:
             raise DatasetFormatError(f"ground truth of {stats['name']!r} changed since prepare wrote {path}; re-run prepare",

@@ -77,6 +77,13 @@ def test_evaluate_tracks_scores_resumes_and_keys_results_by_checkpoint(smoke_dat
     tables = {name: pd.read_csv(out / "per_sequence.csv").assign(success_auc=values)
               for name, values in (("a", [0.5, 0.5]), ("b", [0.5, 0.1]))}
     assert most_disputed(tables, 1) == [tables["a"]["sequence"][1]]
+    from srtrack.config import load_config
+    from srtrack.datasets.index import load_sequences
+
+    second = tables["a"]["sequence"][1]  # the frames read only the chosen sequences of the split
+    cfg = load_config([Path(a) for a, flag in zip(config[1:], config) if flag == "--config"])
+    assert [s.name for s in load_sequences(smoke_data / "results/data/lasher-test", cfg.datasets,
+                                           names={second})] == [second]
 
     # resume: a sequence whose files are there is not tracked again, a missing one is
     first = sorted(raw.glob("*.txt"))[0]
