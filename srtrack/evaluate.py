@@ -303,33 +303,30 @@ def open_split(cfg: Config, args: argparse.Namespace, split: Split) -> OpenedSpl
     from srtrack.datasets.index import load_index, load_sequences
     from srtrack.metrics.benchmark import IMAGE_SIZE_PROFILES, profiles_for
 
-    if split.benchmark is not None:
-        index, sequences, profiles = annotations_split(cfg, split.benchmark)
-    else:
-        index = load_index(split.data)
-        profiles = profiles_for(index["benchmark"], cfg.evaluate.profiles.get(index["benchmark"]))
-        # scoring result files reads only annotations, unless a profile needs the images (VOT)
-        sequences = load_sequences(split.data, cfg.datasets,
-                                   frames=args.checkpoint is not None or bool(IMAGE_SIZE_PROFILES & set(profiles)))
+    index = None if split.benchmark is not None else load_index(split.data)
+    benchmark = split.benchmark or index["benchmark"]
+    profiles = profiles_for(benchmark, cfg.evaluate.profiles.get(benchmark))
+    sized = sorted(IMAGE_SIZE_PROFILES & set(profiles))  # profiles that bound overlaps by the image (VOT)
+    if index is None:
+        index, sequences = annotations_split(cfg, benchmark, sized)
+    else:  # scoring result files reads only annotations, unless a profile needs the image sizes
+        sequences = load_sequences(split.data, cfg.datasets, frames=args.checkpoint is not None or bool(sized))
     if not sequences:
         raise ConfigError(f"{split.data or split.benchmark}: the split has no sequences")
     if split.max_sequences is not None:
         sequences = sequences[:split.max_sequences]
-    return OpenedSplit(split, index, sequences, list(profiles), bool(IMAGE_SIZE_PROFILES & set(profiles)),
-                       boc_rewards(cfg, index["benchmark"]))
+    return OpenedSplit(split, index, sequences, list(profiles), bool(sized), boc_rewards(cfg, benchmark))
 
 
-def annotations_split(cfg: Config, benchmark: str) -> tuple[dict, list, tuple[str, ...]]:
+def annotations_split(cfg: Config, benchmark: str, sized: list[str]) -> tuple[dict, list]:
     """The benchmark's test split read from its configured root without prepare: the annotation
-    files alone, or the frames' image sizes too where a profile needs them (VOT); every problem of
-    every sequence in one error."""
+    files alone, or the frames' image sizes too where a profile needs them (`sized`); every problem
+    of every sequence in one error."""
     from srtrack.datasets import create_reader
-    from srtrack.datasets.scan import ImageChecks, scan_split
-    from srtrack.metrics.benchmark import IMAGE_SIZE_PROFILES, profiles_for
+    from srtrack.datasets.scan import ImageChecks, located_root, scan_split
 
-    profiles = profiles_for(benchmark, cfg.evaluate.profiles.get(benchmark))
-    sized = sorted(IMAGE_SIZE_PROFILES & set(profiles))
     reader = create_reader(benchmark, cfg.datasets, list_frames=bool(sized))
+    located_root(cfg, reader)
     scanned = scan_split(reader, "test", ImageChecks("none", 1, cfg.prepare.max_frame_pixels) if sized else None,
                          keep=True)
     if scanned.index is None:
@@ -337,15 +334,15 @@ def annotations_split(cfg: Config, benchmark: str) -> tuple[dict, list, tuple[st
             first = scanned.problems.errors[0]
             raise ConfigError(f"the {', '.join(sized)} profile(s) of {benchmark} bound overlaps by the image size, so "
                               f"scoring needs its frames; {len(scanned.problems.errors)} error(s) reading them, the "
-                              f"first: {first.path}: {first.message}. Without the frames, set evaluate.profiles.{benchmark} to profiles "
-                              f"that need none")
+                              f"first: {first.path}: {first.message}. Without the frames, set "
+                              f"evaluate.profiles.{benchmark} to profiles that need none")
         raise DatasetFormatError(scanned.problems.items)
     warnings = scanned.problems.warnings
     for problem in warnings[:WARNINGS_SHOWN]:
         print(problem, file=sys.stderr)
     if len(warnings) > WARNINGS_SHOWN:
         print(f"... and {len(warnings) - WARNINGS_SHOWN} more warning(s) about the annotations", file=sys.stderr)
-    return scanned.index, scanned.sequences, profiles
+    return scanned.index, scanned.sequences
 
 
 def score_split(cfg: Config, args: argparse.Namespace, opened: OpenedSplit, tracker: Scored, label: Label | None,

@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Sequence
 
 from srtrack.cli_common import EXIT_DATA_ERROR, add_config_arguments, config_from_args, parse, run_main
-from srtrack.config import Config, config_location
-from srtrack.datasets import READERS, BenchmarkReader, create_reader
+from srtrack.datasets import READERS, create_reader
 from srtrack.datasets.index import write_index
-from srtrack.datasets.scan import ImageChecks, scan_split
-from srtrack.errors import ConfigError, ProblemLog
+from srtrack.datasets.scan import ImageChecks, located_root, scan_split
+from srtrack.errors import ProblemLog
 from srtrack.io import Publication, prepare_output_dir
 from srtrack.layout import INDEX_FILE
 from srtrack.mlflow_runs import stage_run
@@ -64,10 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_mode = args.check_images or cfg.prepare.check_images
         reader = create_reader(args.dataset, cfg.datasets)
         # a missing root is a config error, raised here (naming where it is set) before any MLflow run exists
-        try:
-            log.info("reading %s %s from %s", reader.title, args.split, reader.root)
-        except ConfigError as exc:
-            raise ConfigError(f"{config_location(cfg, f'datasets.{reader.name}.root')}: {exc}") from None
+        log.info("reading %s %s from %s", reader.title, args.split, located_root(cfg, reader))
         prepare_output_dir(args.out)
         stale = args.out / INDEX_FILE
         if stale.is_file():  # whatever happens below, the old index does not outlive this run

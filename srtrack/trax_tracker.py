@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import configparser
 import dataclasses
+import io
 import shlex
 import sys
 from pathlib import Path
@@ -87,12 +88,9 @@ def write_entry(args: argparse.Namespace) -> int:
     entries[args.name] = {"label": args.name, "protocol": "trax", "command": tracker_command(args),
                           "timeout": str(TIMEOUT_S)}
     args.workspace.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for section in entries.sections():
-        lines.append(f"[{section}]")
-        lines += [f"{key} = {value}" for key, value in entries[section].items()]
-        lines.append("")
-    write_text_atomic(ini, "\n".join(lines))
+    text = io.StringIO()
+    entries.write(text)
+    write_text_atomic(ini, text.getvalue())
     print(f"trax_tracker: {args.name} -> {ini} (run: vot evaluate --workspace {args.workspace} {args.name})",
           file=sys.stderr)
     return 0

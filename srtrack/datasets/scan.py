@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -12,7 +13,8 @@ from srtrack.datasets.base import BenchmarkReader
 from srtrack.datasets.index import build_index, sequence_stats
 from srtrack.datasets.sequence import Sequence
 from srtrack.datasets.validate import CheckMode, check_images
-from srtrack.errors import DatasetFormatError, ProblemLog
+from srtrack.config import Config, config_location
+from srtrack.errors import ConfigError, DatasetFormatError, ProblemLog
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +33,14 @@ class ScannedSplit:
     index: dict | None
     sequences: list[Sequence]
     problems: ProblemLog
+
+
+def located_root(cfg: Config, reader: BenchmarkReader) -> Path:
+    """The reader's root folder; an unset or missing one is a ConfigError naming where it is set."""
+    try:
+        return reader.root
+    except ConfigError as exc:
+        raise ConfigError(f"{config_location(cfg, f'datasets.{reader.name}.root')}: {exc}") from None
 
 
 def scan_split(reader: BenchmarkReader, split: str, images: ImageChecks | None, *, keep: bool = False) -> ScannedSplit:

@@ -62,3 +62,17 @@ def test_the_benchmark_root_is_one_split() -> None:
     args = parser.parse_args(["--config", "c.yaml", "--results", "r", "s", "--benchmark", "gtot", "--out", "A",
                               "--max-sequences", "3"])
     assert splits_to_score(parser, args) == [Split(None, Path("A"), 3, None, "gtot")]
+
+
+def test_a_missing_benchmark_root_names_where_it_is_set(tmp_path: Path, capsys) -> None:
+    from conftest import DEFAULT_CONFIG
+    from srtrack import evaluate
+
+    results = tmp_path / "mine"
+    results.mkdir()
+    (results / "seq.txt").write_text("1,2,3,4\n")
+    assert evaluate.main(["--config", str(DEFAULT_CONFIG), "--set", f"datasets.lasher.root={tmp_path / 'gone'}",
+                          "--benchmark", "lasher", "--results", str(results), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"datasets.lasher.root: {tmp_path / 'gone'} is not a directory" in err and "--set" in err, err
+    assert not (tmp_path / "out").exists()
